@@ -1,0 +1,285 @@
+//! Which log a record is, decided from its content.
+//!
+//! Files are not trusted to be homogeneous (an Event Hub capture interleaves sign-ins and audit
+//! events) nor named after what they hold, so every record is classified on its own, from the
+//! fields it carries. The checks are a handful of key lookups: cheap next to parsing.
+
+use crate::json::{get_in, text};
+use serde_json::{Map, Value};
+
+/// The log a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Azure Activity Log (control plane).
+    Activity,
+    /// Entra sign-in (interactive, non-interactive, service principal, managed identity, ADFS).
+    SignIn,
+    /// Entra directory audit.
+    Audit,
+    /// Entra provisioning.
+    Provisioning,
+    /// Identity Protection risky users / risky service principals.
+    RiskyUser,
+    /// Identity Protection risk detections (UserRiskEvents, ServicePrincipalRiskEvents).
+    RiskEvent,
+    /// Microsoft Graph activity log.
+    GraphActivity,
+    /// Application Gateway access log.
+    AppGwAccess,
+    /// Application Gateway WAF (firewall) log.
+    Waf,
+    /// Azure Firewall (legacy text or structured AZFW*).
+    Firewall,
+    /// Azure Bastion audit.
+    Bastion,
+    /// Key Vault AuditEvent.
+    KeyVault,
+    /// Storage account resource logs.
+    Storage,
+    /// NSG flow log record.
+    NsgFlow,
+    /// VNet flow log record.
+    VnetFlow,
+    /// Any other resource-log envelope (category + time + operation).
+    GenericDiag,
+}
+
+impl Kind {
+    /// The `source` column value.
+    pub fn source(self) -> &'static str {
+        match self {
+            Kind::Activity => "activity",
+            Kind::SignIn => "signin",
+            Kind::Audit => "audit",
+            Kind::Provisioning => "provisioning",
+            Kind::RiskyUser | Kind::RiskEvent => "identity_protection",
+            Kind::GraphActivity => "graph_activity",
+            Kind::AppGwAccess => "appgw_access",
+            Kind::Waf => "waf",
+            Kind::Firewall => "firewall",
+            Kind::Bastion => "bastion",
+            Kind::KeyVault => "keyvault",
+            Kind::Storage => "storage",
+            Kind::NsgFlow => "nsg_flow",
+            Kind::VnetFlow => "vnet_flow",
+            Kind::GenericDiag => "diagnostic",
+        }
+    }
+}
+
+/// The export shape of a record, independent of which log it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Resource-log envelope (`time`, `category`, `properties`): diagnostic blob or Event Hub.
+    Envelope,
+    /// ARM REST (Activity Log EventData).
+    Rest,
+    /// Microsoft Graph resource (signIn, directoryAudit, …).
+    Graph,
+    /// Log Analytics row (`TimeGenerated`, `Type`, flattened columns).
+    LogAnalytics,
+    /// The Azure portal's "Download as CSV".
+    PortalCsv,
+}
+
+fn has(m: &Map<String, Value>, k: &str) -> bool {
+    get_in(m, k).is_some()
+}
+
+fn category_kind(cat: &str) -> Kind {
+    let c = cat.to_ascii_lowercase();
+    match c.as_str() {
+        "signinlogs"
+        | "noninteractiveusersigninlogs"
+        | "serviceprincipalsigninlogs"
+        | "managedidentitysigninlogs"
+        | "adfssigninlogs" => Kind::SignIn,
+        "auditlogs" => Kind::Audit,
+        "provisioninglogs" => Kind::Provisioning,
+        "riskyusers" | "riskyserviceprincipals" => Kind::RiskyUser,
+        "userriskevents" | "serviceprincipalriskevents" => Kind::RiskEvent,
+        "microsoftgraphactivitylogs" => Kind::GraphActivity,
+        "applicationgatewayaccesslog" => Kind::AppGwAccess,
+        "applicationgatewayfirewalllog" => Kind::Waf,
+        "bastionauditlogs" => Kind::Bastion,
+        "auditevent" => Kind::KeyVault,
+        "storageread" | "storagewrite" | "storagedelete" => Kind::Storage,
+        "networksecuritygroupflowevent" => Kind::NsgFlow,
+        "flowlogflowevent" => Kind::VnetFlow,
+        "administrative" | "security" | "servicehealth" | "alert" | "recommendation" | "policy"
+        | "autoscale" | "resourcehealth" | "write" | "delete" | "action" => Kind::Activity,
+        _ if c.starts_with("azurefirewall") || c.starts_with("azfw") => Kind::Firewall,
+        _ => Kind::GenericDiag,
+    }
+}
+
+fn la_type_kind(t: &str) -> Option<Kind> {
+    let t = t.to_ascii_lowercase();
+    Some(match t.as_str() {
+        "azureactivity" => Kind::Activity,
+        "signinlogs"
+        | "aadnoninteractiveusersigninlogs"
+        | "aadserviceprincipalsigninlogs"
+        | "aadmanagedidentitysigninlogs"
+        | "adfssigninlogs" => Kind::SignIn,
+        "auditlogs" => Kind::Audit,
+        "aadprovisioninglogs" => Kind::Provisioning,
+        "aadriskyusers" | "aadriskyserviceprincipals" => Kind::RiskyUser,
+        "aaduserriskevents" | "aadserviceprincipalriskevents" => Kind::RiskEvent,
+        "microsoftgraphactivitylogs" => Kind::GraphActivity,
+        "agwaccesslogs" => Kind::AppGwAccess,
+        "agwfirewalllogs" => Kind::Waf,
+        "microsoftazurebastionauditlogs" => Kind::Bastion,
+        "storagebloblogs" | "storagefilelogs" | "storagequeuelogs" | "storagetablelogs" => {
+            Kind::Storage
+        }
+        _ if t.starts_with("azfw") => Kind::Firewall,
+        _ => return None,
+    })
+}
+
+/// Classifies a record. `None` when it is no log record azir knows (it is then quarantined
+/// with the reason, never dropped).
+pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
+    let m = v.as_object()?;
+    // ARM REST EventData: eventTimestamp plus structured operationName/category.
+    if has(m, "eventTimestamp")
+        && (has(m, "eventDataId") || get_in(m, "operationName").is_some_and(Value::is_object))
+    {
+        return Some((Kind::Activity, Shape::Rest));
+    }
+    // Log Analytics rows name their table in `Type`.
+    if let Some(t) = get_in(m, "Type").and_then(Value::as_str) {
+        if has(m, "TimeGenerated") || has(m, "TimeGenerated [UTC]") {
+            if let Some(k) = la_type_kind(t) {
+                return Some((k, Shape::LogAnalytics));
+            }
+            if t.eq_ignore_ascii_case("AzureDiagnostics") {
+                let cat = text(get_in(m, "Category")).unwrap_or_default();
+                return Some((category_kind(&cat), Shape::LogAnalytics));
+            }
+        }
+    }
+    // Resource-log envelope: category + time.
+    if let Some(cat) = get_in(m, "category").and_then(Value::as_str) {
+        if has(m, "time") || has(m, "timeStamp") || has(m, "TimeGenerated") {
+            return Some((category_kind(cat), Shape::Envelope));
+        }
+    }
+    if has(m, "TimeGenerated") || has(m, "TimeGenerated [UTC]") {
+        // A Log Analytics export without `Type`: guess the table from its columns.
+        if has(m, "OperationNameValue") || has(m, "ActivityStatusValue") {
+            return Some((Kind::Activity, Shape::LogAnalytics));
+        }
+        if has(m, "UserPrincipalName")
+            && has(m, "ResultType")
+            && (has(m, "AppDisplayName") || has(m, "IPAddress"))
+        {
+            return Some((Kind::SignIn, Shape::LogAnalytics));
+        }
+        if has(m, "ActivityDisplayName") && has(m, "InitiatedBy") {
+            return Some((Kind::Audit, Shape::LogAnalytics));
+        }
+    }
+    // Microsoft Graph objects.
+    if has(m, "createdDateTime")
+        && (has(m, "userPrincipalName") || has(m, "appId"))
+        && (has(m, "status") || has(m, "ipAddress"))
+    {
+        return Some((Kind::SignIn, Shape::Graph));
+    }
+    if has(m, "activityDateTime") {
+        if has(m, "activityDisplayName") {
+            return Some((Kind::Audit, Shape::Graph));
+        }
+        if has(m, "provisioningAction")
+            || has(m, "provisioningStatusInfo")
+            || has(m, "provisioningSteps")
+        {
+            return Some((Kind::Provisioning, Shape::Graph));
+        }
+    }
+    if has(m, "riskEventType") && (has(m, "detectedDateTime") || has(m, "activityDateTime")) {
+        return Some((Kind::RiskEvent, Shape::Graph));
+    }
+    if has(m, "riskLastUpdatedDateTime") && has(m, "riskLevel") {
+        return Some((Kind::RiskyUser, Shape::Graph));
+    }
+    // The portal's Activity Log CSV.
+    if has(m, "Operation name") && (has(m, "Event initiated by") || has(m, "Event category")) {
+        return Some((Kind::Activity, Shape::PortalCsv));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classifies_every_shape() {
+        let cases = [
+            (
+                json!({"eventTimestamp":"x","operationName":{"value":"a"}}),
+                Some((Kind::Activity, Shape::Rest)),
+            ),
+            (
+                json!({"time":"x","category":"Administrative","operationName":"Microsoft.Compute/virtualMachines/write"}),
+                Some((Kind::Activity, Shape::Envelope)),
+            ),
+            (
+                json!({"time":"x","category":"NonInteractiveUserSignInLogs"}),
+                Some((Kind::SignIn, Shape::Envelope)),
+            ),
+            (
+                json!({"TimeGenerated":"x","Type":"AADNonInteractiveUserSignInLogs"}),
+                Some((Kind::SignIn, Shape::LogAnalytics)),
+            ),
+            (
+                json!({"TimeGenerated":"x","Type":"AzureDiagnostics","Category":"ApplicationGatewayFirewallLog"}),
+                Some((Kind::Waf, Shape::LogAnalytics)),
+            ),
+            (
+                json!({"createdDateTime":"x","userPrincipalName":"u","status":{}}),
+                Some((Kind::SignIn, Shape::Graph)),
+            ),
+            (
+                json!({"activityDateTime":"x","activityDisplayName":"Add user"}),
+                Some((Kind::Audit, Shape::Graph)),
+            ),
+            (
+                json!({"activityDateTime":"x","provisioningAction":"create"}),
+                Some((Kind::Provisioning, Shape::Graph)),
+            ),
+            (
+                json!({"timeStamp":"x","category":"ApplicationGatewayAccessLog"}),
+                Some((Kind::AppGwAccess, Shape::Envelope)),
+            ),
+            (
+                json!({"time":"x","category":"AzureFirewallNetworkRule"}),
+                Some((Kind::Firewall, Shape::Envelope)),
+            ),
+            (
+                json!({"time":"x","category":"AZFWNetworkRule"}),
+                Some((Kind::Firewall, Shape::Envelope)),
+            ),
+            (
+                json!({"time":"x","category":"SomethingNew"}),
+                Some((Kind::GenericDiag, Shape::Envelope)),
+            ),
+            (
+                json!({"Operation name":"x","Event initiated by":"y"}),
+                Some((Kind::Activity, Shape::PortalCsv)),
+            ),
+            (
+                json!({"name":"nsg1","type":"Microsoft.Network/networkSecurityGroups"}),
+                None,
+            ),
+            (json!([1, 2]), None),
+        ];
+        for (v, want) in cases {
+            assert_eq!(classify(&v), want, "{v}");
+        }
+    }
+}

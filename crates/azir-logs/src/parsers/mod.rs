@@ -1,0 +1,341 @@
+//! One parser module per log source, and the driver that routes each record to its parser.
+//!
+//! A parser sees one decoded record (`serde_json::Value`) and its [`RecordCtx`], and pushes
+//! normalized [`Event`]s or [`NetworkSession`]s into the [`Output`]. It returns `Err(reason)`
+//! when the record cannot be normalized (missing time, wrong shape): the driver then quarantines
+//! the record with that reason. Parsers never panic on input and never see files.
+
+pub mod activity;
+pub mod appgw;
+pub mod bastion;
+pub mod entra;
+pub mod firewall;
+pub mod flows;
+pub mod generic;
+pub mod keyvault;
+pub mod signin;
+pub mod storage;
+pub mod vpc;
+
+use crate::detect::{classify, Kind, Shape};
+use crate::json;
+use crate::split::{Chunk, Container, Span};
+use azir_model::{BadRecord, Event, NetworkSession, Provenance};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// How the records of a stream are encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// JSON records (any container).
+    Json,
+    /// CSV rows, handed over as JSON objects keyed by header.
+    Csv,
+    /// AWS VPC flow log lines; the field order (from the header line or the default v2 format).
+    VpcFlow(Arc<Vec<String>>),
+}
+
+/// What the parse stage knows about the stream a chunk came from.
+#[derive(Debug, Clone)]
+pub struct StreamInfo {
+    /// SHA-256 of the evidence file as stored.
+    pub sha256: String,
+    /// Display path (`archive.zip!member` for archive members).
+    pub display: String,
+    /// Encoding of the records.
+    pub payload: Payload,
+    /// The path is a diagnostic-setting blob tree (`.../y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json`).
+    pub blob_tree: bool,
+}
+
+impl StreamInfo {
+    /// Stream info for a path, deriving `blob_tree` from it.
+    pub fn new(sha256: impl Into<String>, display: impl Into<String>, payload: Payload) -> Self {
+        let display = display.into();
+        let blob_tree = is_blob_tree_path(&display);
+        StreamInfo {
+            sha256: sha256.into(),
+            display,
+            payload,
+            blob_tree,
+        }
+    }
+}
+
+/// True for diagnostic-setting blob paths: a `y=` segment and a `PT1H.json` leaf.
+pub fn is_blob_tree_path(p: &str) -> bool {
+    let lower = p.to_ascii_lowercase();
+    (lower.contains("/y=") || lower.starts_with("y="))
+        && (lower.contains("pt1h.json") || lower.contains("/h="))
+}
+
+/// Everything a parser needs to know about the record in hand.
+pub struct RecordCtx<'a> {
+    /// The stream.
+    pub info: &'a StreamInfo,
+    /// The record's bytes as written.
+    pub raw: &'a [u8],
+    /// Where it came from.
+    pub prov: Provenance,
+    /// Export shape.
+    pub shape: Shape,
+    /// Container it was found in.
+    pub container: Container,
+}
+
+impl RecordCtx<'_> {
+    /// The `source_format` column for this record.
+    pub fn format(&self) -> &'static str {
+        match self.shape {
+            Shape::Envelope if self.info.blob_tree => "diag",
+            Shape::Envelope if self.container == Container::Records => "eventhub",
+            Shape::Envelope => "diag",
+            Shape::Rest => "rest",
+            Shape::Graph => "graph",
+            Shape::LogAnalytics => "loganalytics",
+            Shape::PortalCsv => "csv",
+        }
+    }
+
+    /// The raw record as text.
+    pub fn raw_text(&self) -> String {
+        String::from_utf8_lossy(self.raw).into_owned()
+    }
+
+    /// A new event for this record with source, format, raw and provenance filled in.
+    pub fn event(&self, source: &str) -> Event {
+        Event {
+            source: source.to_string(),
+            source_format: self.format().to_string(),
+            raw: self.raw_text(),
+            provenance: self.prov.clone(),
+            ..Event::default()
+        }
+    }
+
+    /// A new network session for this record (tuple index `tuple`).
+    pub fn flow(&self, source: &str, tuple: u32) -> NetworkSession {
+        NetworkSession {
+            source: source.to_string(),
+            source_format: self.format().to_string(),
+            provenance: self.prov.clone(),
+            tuple_index: tuple,
+            ..NetworkSession::default()
+        }
+    }
+
+    /// The first readable timestamp among `paths`, or an error naming what was tried.
+    pub fn time(&self, v: &Value, paths: &[&[&str]]) -> Result<i64, String> {
+        for p in paths {
+            if let Some(t) = json::text_at(v, p) {
+                if let Some(us) = azir_model::parse_time(&t) {
+                    return Ok(us);
+                }
+                return Err(format!(
+                    "unreadable timestamp {:?} in field {}",
+                    truncate(&t, 64),
+                    p.join(".")
+                ));
+            }
+        }
+        let names: Vec<String> = paths.iter().map(|p| p.join(".")).collect();
+        Err(format!(
+            "no timestamp: none of {} present",
+            names.join(", ")
+        ))
+    }
+
+    /// A bad record for this record's bytes.
+    pub fn bad(&self, reason: impl Into<String>) -> BadRecord {
+        BadRecord::new(reason, self.raw, self.prov.clone())
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// What the parse stage produced from a chunk.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Normalized events.
+    pub events: Vec<Event>,
+    /// Network sessions (flow tuples).
+    pub flows: Vec<NetworkSession>,
+    /// Quarantined records.
+    pub bad: Vec<BadRecord>,
+    /// Records read, by source (including records that ended in quarantine after classification).
+    pub by_source: BTreeMap<&'static str, u64>,
+    /// Records read in total (spans).
+    pub records: u64,
+}
+
+impl Output {
+    /// Empties the output for reuse.
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.flows.clear();
+        self.bad.clear();
+        self.by_source.clear();
+        self.records = 0;
+    }
+}
+
+fn provenance(info: &StreamInfo, span: &Span) -> Provenance {
+    Provenance {
+        evidence_sha256: info.sha256.clone(),
+        evidence_path: info.display.clone(),
+        line: span.line,
+        offset: span.offset,
+        index: span.index,
+    }
+}
+
+/// Parses every record of a chunk into `out`.
+pub fn parse_chunk(info: &StreamInfo, chunk: &Chunk, out: &mut Output) {
+    for span in &chunk.spans {
+        out.records += 1;
+        let bytes = chunk.bytes(span);
+        let prov = provenance(info, span);
+        if let Some(defect) = &span.defect {
+            let mut b = BadRecord::new(defect.clone(), bytes, prov);
+            b.size = span.size;
+            out.bad.push(b);
+            continue;
+        }
+        if let Payload::VpcFlow(fields) = &info.payload {
+            let ctx = RecordCtx {
+                info,
+                raw: bytes,
+                prov,
+                shape: Shape::Envelope,
+                container: span.container,
+            };
+            *out.by_source.entry("vpc_flow").or_default() += 1;
+            if let Err(reason) = vpc::parse_line(fields, &ctx, out) {
+                let mut b = ctx.bad(reason);
+                b.parser = Some("vpc_flow".into());
+                out.bad.push(b);
+            }
+            continue;
+        }
+        parse_json_record(info, bytes, prov, span, out);
+    }
+}
+
+fn parse_json_record(
+    info: &StreamInfo,
+    bytes: &[u8],
+    prov: Provenance,
+    span: &Span,
+    out: &mut Output,
+) {
+    let v: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            let line = span.line + e.line().saturating_sub(1) as u64;
+            out.bad.push(BadRecord::new(
+                format!("invalid JSON at line {line}, column {}: {e}", e.column()),
+                bytes,
+                prov,
+            ));
+            return;
+        }
+    };
+    let Some((kind, shape)) = classify(&v) else {
+        let keys: Vec<&str> = v
+            .as_object()
+            .map(|m| m.keys().take(8).map(String::as_str).collect())
+            .unwrap_or_default();
+        let what = if v.is_object() {
+            format!("keys: {}", keys.join(", "))
+        } else {
+            format!("a JSON {}", json_type(&v))
+        };
+        out.bad.push(BadRecord::new(
+            format!("unrecognised record ({what})"),
+            bytes,
+            prov,
+        ));
+        return;
+    };
+    let ctx = RecordCtx {
+        info,
+        raw: bytes,
+        prov,
+        shape,
+        container: span.container,
+    };
+    *out.by_source.entry(kind.source()).or_default() += 1;
+    let result = match kind {
+        Kind::Activity => activity::parse(&v, &ctx, out),
+        Kind::SignIn => signin::parse(&v, &ctx, out),
+        Kind::Audit => entra::parse_audit(&v, &ctx, out),
+        Kind::Provisioning => entra::parse_provisioning(&v, &ctx, out),
+        Kind::RiskyUser => entra::parse_risky_user(&v, &ctx, out),
+        Kind::RiskEvent => entra::parse_risk_event(&v, &ctx, out),
+        Kind::GraphActivity => entra::parse_graph_activity(&v, &ctx, out),
+        Kind::AppGwAccess => appgw::parse_access(&v, &ctx, out),
+        Kind::Waf => appgw::parse_waf(&v, &ctx, out),
+        Kind::Firewall => firewall::parse(&v, &ctx, out),
+        Kind::Bastion => bastion::parse(&v, &ctx, out),
+        Kind::KeyVault => keyvault::parse(&v, &ctx, out),
+        Kind::Storage => storage::parse(&v, &ctx, out),
+        Kind::NsgFlow => flows::parse_nsg(&v, &ctx, out),
+        Kind::VnetFlow => flows::parse_vnet(&v, &ctx, out),
+        Kind::GenericDiag => generic::parse(&v, &ctx, out),
+    };
+    if let Err(reason) = result {
+        let mut b = ctx.bad(reason);
+        b.parser = Some(kind.source().to_string());
+        out.bad.push(b);
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Maps common result spellings to ASIM's Success/Failure/Partial/NA.
+pub fn result_of(s: &str) -> &'static str {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "success" | "succeeded" | "ok" | "0" | "true" | "allowed" | "allow" | "sassuccess"
+        | "anonymoussuccess" | "accepted" | "accept" | "resolved" | "created" => "Success",
+        "failure" | "failed" | "fail" | "false" | "error" | "denied" | "deny" | "blocked"
+        | "forbidden" | "unauthorized" | "timeout" => "Failure",
+        "partial" | "partialsuccess" => "Partial",
+        _ => "NA",
+    }
+}
+
+/// Test helper: runs one JSON record through the driver as if read from `display`.
+#[cfg(test)]
+pub(crate) fn run_one(display: &str, record: &str, container: Container) -> Output {
+    let info = StreamInfo::new("00".repeat(32), display, Payload::Json);
+    let mut chunk = Chunk::default();
+    chunk.buf.extend_from_slice(record.as_bytes());
+    chunk.spans.push(Span {
+        start: 0,
+        end: record.len(),
+        line: 1,
+        offset: 0,
+        index: 0,
+        size: record.len() as u64,
+        defect: None,
+        container,
+    });
+    let mut out = Output::default();
+    parse_chunk(&info, &chunk, &mut out);
+    out
+}
