@@ -130,6 +130,7 @@ fn la_type_kind(t: &str) -> Option<Kind> {
         "agwaccesslogs" => Kind::AppGwAccess,
         "agwfirewalllogs" => Kind::Waf,
         "microsoftazurebastionauditlogs" => Kind::Bastion,
+        "azkvauditlogs" => Kind::KeyVault,
         "storagebloblogs" | "storagefilelogs" | "storagequeuelogs" | "storagetablelogs" => {
             Kind::Storage
         }
@@ -160,8 +161,9 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
             }
         }
     }
-    // Resource-log envelope: category + time.
-    if let Some(cat) = get_in(m, "category").and_then(Value::as_str) {
+    // Resource-log envelope: lower-case `category` + time (Log Analytics' `Category` column
+    // belongs to a row, handled below).
+    if let Some(cat) = m.get("category").and_then(Value::as_str) {
         if has(m, "time") || has(m, "timeStamp") || has(m, "TimeGenerated") {
             return Some((category_kind(cat), Shape::Envelope));
         }
@@ -179,6 +181,9 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
         }
         if has(m, "ActivityDisplayName") && has(m, "InitiatedBy") {
             return Some((Kind::Audit, Shape::LogAnalytics));
+        }
+        if let Some(cat) = get_in(m, "Category").and_then(Value::as_str) {
+            return Some((category_kind(cat), Shape::LogAnalytics));
         }
     }
     // Microsoft Graph objects.

@@ -361,6 +361,8 @@ impl<R: BufRead> JsonSplitter<R> {
             .or_else(|| Some(String::from_utf8_lossy(&raw).trim_matches('"').to_string())))
     }
 
+    // Private and called from three places with positional facts of one record.
+    #[allow(clippy::too_many_arguments)]
     fn push_record(
         &mut self,
         chunk: &mut Chunk,

@@ -18,6 +18,14 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if let Some(v) = parse_iso(s.as_bytes()) {
         return Some(v);
     }
+    // Identity Protection writes single-digit hours (`2022-09-09T9:59:27.958Z`).
+    let b = s.as_bytes();
+    if b.len() > 12 && (b[10] == b'T' || b[10] == b' ') && b[11].is_ascii_digit() && b[12] == b':' {
+        let fixed = format!("{}0{}", &s[..11], &s[11..]);
+        if let Some(v) = parse_iso(fixed.as_bytes()) {
+            return Some(v);
+        }
+    }
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<i64>().ok().and_then(epoch_auto);
     }

@@ -1,1 +1,14 @@
-//! azir-store
+//! The case store: a directory of evidence manifest, custody log and Parquet tables, and the
+//! parallel ingest that fills it.
+//!
+//! `azir-store` drives `azir-logs` (it calls the reader and parsers) but knows no log format:
+//! it moves chunks between threads, writes record batches, and keeps the case consistent.
+
+pub mod case;
+pub mod ingest;
+pub mod read;
+pub mod schema;
+
+pub use case::{Case, CaseInfo, CustodyEntry, ManifestEntry, StoreError, VerifyReport};
+pub use ingest::{ingest, IngestOptions, IngestReport, Progress};
+pub use schema::Table;

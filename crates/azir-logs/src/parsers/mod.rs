@@ -246,6 +246,24 @@ fn parse_json_record(
             return;
         }
     };
+    // A `{"records":[...]}` wrapper nested inside a container (Microsoft's own NSG v1 sample
+    // has one): its elements are the records.
+    if let Some(inner) = v
+        .as_object()
+        .filter(|m| m.len() == 1)
+        .and_then(|m| m.get("records"))
+        .and_then(Value::as_array)
+    {
+        for (i, rec) in inner.iter().enumerate() {
+            let bytes = serde_json::to_vec(rec).unwrap_or_default();
+            let mut p = prov.clone();
+            p.index = p.index.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+            let mut sp = span.clone();
+            sp.index = p.index;
+            parse_json_record(info, &bytes, p, &sp, out);
+        }
+        return;
+    }
     let Some((kind, shape)) = classify(&v) else {
         let keys: Vec<&str> = v
             .as_object()

@@ -1,0 +1,675 @@
+//! The case directory: `case.json`, the evidence manifest, the hash-chained custody log, and the
+//! table files.
+//!
+//! ```text
+//! case/
+//!   case.json          id, name, timezone, analyst, created
+//!   custody.jsonl      append-only; each entry carries the SHA-256 of the previous one
+//!   manifest.jsonl     one line per evidence stream (file, or archive member)
+//!   tables/<t>/day=YYYY-MM-DD/part-<segment>.parquet
+//!   .staging/          parts being written; never read
+//! ```
+//!
+//! Consistency rests on one rule: a table part counts only once a manifest line names its
+//! segment. Parts are renamed into place first and the manifest lines appended last, so a kill
+//! at any moment leaves either a committed segment or orphan parts that readers ignore and the
+//! next ingest deletes.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// Errors from the case store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// IO on a case file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The directory is not an azir case.
+    #[error("{0} is not an azir case (no case.json): create one with `azir case init {0}`")]
+    NotACase(PathBuf),
+    /// The directory exists and is not empty.
+    #[error("{0} already exists and is not empty")]
+    NotEmpty(PathBuf),
+    /// A case file is malformed.
+    #[error("{path}, line {line}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing a table failed.
+    #[error("writing {path}: {reason}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Attaches a path to an IO error.
+pub fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `case.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CaseInfo {
+    /// Random-looking id, unique per case.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// Display time zone for reports (storage is always UTC).
+    pub timezone: String,
+    /// Who opened the case.
+    pub analyst: String,
+    /// When (RFC 3339, UTC).
+    pub created: String,
+    /// azir version that created it.
+    pub azir_version: String,
+}
+
+/// One line of `manifest.jsonl`: an evidence stream and what came of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct ManifestEntry {
+    /// SHA-256 of the evidence file as stored.
+    pub sha256: String,
+    /// Archive member, if the stream is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Display path as given on the command line (`archive.zip!member` for members).
+    pub path: String,
+    /// Absolute path at ingest time, for re-hashing by `case verify`.
+    pub origin: String,
+    /// Size of the evidence file in bytes.
+    pub size: u64,
+    /// Detected layout (`json:lines`, `json:records`, `json:value`, `csv`, `vpc-flow`, `unreadable`).
+    pub format: String,
+    /// Records read.
+    pub records: u64,
+    /// Records normalized without defect.
+    pub ok: u64,
+    /// Quarantine rows written (records and flow tuples).
+    pub bad: u64,
+    /// Events written.
+    pub events: u64,
+    /// Network sessions written.
+    pub flows: u64,
+    /// Records per detected source.
+    #[serde(default)]
+    pub sources: BTreeMap<String, u64>,
+    /// Stream-level error (unreadable archive, decompression bomb, binary content), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Segment whose parts hold this stream's rows.
+    pub segment: String,
+    /// When ingested (RFC 3339 UTC).
+    pub ingested_at: String,
+}
+
+/// One line of `custody.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CustodyEntry {
+    /// 0-based position in the log.
+    pub seq: u64,
+    /// When (RFC 3339 UTC).
+    pub time: String,
+    /// What happened: `case-created`, `evidence-ingested`, `ingest-run`, `evidence-acquired`…
+    pub action: String,
+    /// Who (`user@host`).
+    pub actor: String,
+    /// Evidence hash the entry is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Evidence path, if any (never with secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Free-form details.
+    #[serde(default)]
+    pub detail: serde_json::Value,
+    /// `hash` of the previous entry (64 zeros for the first).
+    pub prev: String,
+    /// SHA-256 over `prev`, a newline, and this entry serialized with `hash` empty.
+    pub hash: String,
+}
+
+impl CustodyEntry {
+    fn compute_hash(&self) -> String {
+        let mut copy = self.clone();
+        copy.hash = String::new();
+        let body = serde_json::to_string(&copy).unwrap_or_default();
+        let mut h = Sha256::new();
+        h.update(self.prev.as_bytes());
+        h.update(b"\n");
+        h.update(body.as_bytes());
+        azir_logs::input::hex(&h.finalize())
+    }
+}
+
+/// Now as RFC 3339 UTC with microseconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// `user@host` of whoever runs azir.
+pub fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// An open case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    root: PathBuf,
+    /// Its `case.json`.
+    pub info: CaseInfo,
+}
+
+impl Case {
+    /// Creates a new case in `dir` (which must not exist or be empty).
+    pub fn init(dir: &Path, name: Option<&str>, analyst: Option<&str>) -> Result<Case, StoreError> {
+        if dir.exists() {
+            let mut rd = fs::read_dir(dir).map_err(io_err(dir))?;
+            if rd.next().is_some() {
+                return Err(StoreError::NotEmpty(dir.to_path_buf()));
+            }
+        }
+        fs::create_dir_all(dir.join("tables")).map_err(io_err(dir))?;
+        let created = now_rfc3339();
+        let mut h = Sha256::new();
+        h.update(created.as_bytes());
+        h.update(std::process::id().to_le_bytes());
+        h.update(dir.display().to_string().as_bytes());
+        let id = azir_logs::input::hex(&h.finalize()[..8]);
+        let info = CaseInfo {
+            id,
+            name: name.map(str::to_string).unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "case".into())
+            }),
+            timezone: "UTC".into(),
+            analyst: analyst.map(str::to_string).unwrap_or_else(actor),
+            created,
+            azir_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        let path = dir.join("case.json");
+        let body = serde_json::to_string_pretty(&info).unwrap_or_default();
+        write_atomic(&path, body.as_bytes())?;
+        File::create(dir.join("manifest.jsonl")).map_err(io_err(dir))?;
+        let case = Case {
+            root: dir.to_path_buf(),
+            info,
+        };
+        case.append_custody(
+            "case-created",
+            None,
+            None,
+            serde_json::json!({"case_id": case.info.id, "name": case.info.name}),
+        )?;
+        Ok(case)
+    }
+
+    /// Opens an existing case.
+    pub fn open(dir: &Path) -> Result<Case, StoreError> {
+        let path = dir.join("case.json");
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotACase(dir.to_path_buf()))
+            }
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        };
+        let info: CaseInfo = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            line: e.line(),
+            reason: e.to_string(),
+        })?;
+        Ok(Case {
+            root: dir.to_path_buf(),
+            info,
+        })
+    }
+
+    /// The case directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `tables/<table>`.
+    pub fn table_dir(&self, table: crate::schema::Table) -> PathBuf {
+        self.root.join("tables").join(table.name())
+    }
+
+    /// `.staging`.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.root.join(".staging")
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.root.join("manifest.jsonl")
+    }
+
+    fn custody_path(&self) -> PathBuf {
+        self.root.join("custody.jsonl")
+    }
+
+    /// All manifest entries. A torn last line (a kill mid-append) is ignored: its segment then
+    /// counts as uncommitted and is re-ingested.
+    pub fn manifest(&self) -> Result<Vec<ManifestEntry>, StoreError> {
+        read_jsonl(&self.manifest_path())
+    }
+
+    /// Appends manifest entries and syncs the file.
+    pub fn append_manifest(&self, entries: &[ManifestEntry]) -> Result<(), StoreError> {
+        let path = self.manifest_path();
+        let mut buf = Vec::new();
+        for e in entries {
+            serde_json::to_writer(&mut buf, e).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                line: 0,
+                reason: e.to_string(),
+            })?;
+            buf.push(b'\n');
+        }
+        append_synced(&path, &buf)
+    }
+
+    /// Segments that are committed (named by a manifest line).
+    pub fn committed_segments(&self) -> Result<HashSet<String>, StoreError> {
+        Ok(self.manifest()?.into_iter().map(|e| e.segment).collect())
+    }
+
+    /// The custody log.
+    pub fn custody(&self) -> Result<Vec<CustodyEntry>, StoreError> {
+        read_jsonl(&self.custody_path())
+    }
+
+    /// Appends a custody entry chained to the last one.
+    pub fn append_custody(
+        &self,
+        action: &str,
+        sha256: Option<&str>,
+        path: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<CustodyEntry, StoreError> {
+        self.append_custody_many(&[(
+            action.to_string(),
+            sha256.map(str::to_string),
+            path.map(str::to_string),
+            detail,
+        )])
+        .map(|mut v| v.remove(0))
+    }
+
+    /// Appends several custody entries in one write.
+    pub fn append_custody_many(
+        &self,
+        items: &[(String, Option<String>, Option<String>, serde_json::Value)],
+    ) -> Result<Vec<CustodyEntry>, StoreError> {
+        let log = self.custody()?;
+        let (mut seq, mut prev) = match log.last() {
+            Some(l) => (l.seq + 1, l.hash.clone()),
+            None => (0, "0".repeat(64)),
+        };
+        let actor = actor();
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for (action, sha, path, detail) in items {
+            let mut e = CustodyEntry {
+                seq,
+                time: now_rfc3339(),
+                action: action.clone(),
+                actor: actor.clone(),
+                sha256: sha.clone(),
+                path: path.clone(),
+                detail: detail.clone(),
+                prev: prev.clone(),
+                hash: String::new(),
+            };
+            e.hash = e.compute_hash();
+            serde_json::to_writer(&mut buf, &e).unwrap_or_default();
+            buf.push(b'\n');
+            prev = e.hash.clone();
+            seq += 1;
+            out.push(e);
+        }
+        append_synced(&self.custody_path(), &buf)?;
+        Ok(out)
+    }
+
+    /// Removes what an interrupted ingest left: the staging area and table parts whose segment
+    /// no manifest line names. Returns how many parts were removed.
+    pub fn recover(&self) -> Result<usize, StoreError> {
+        let staging = self.staging_dir();
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+        }
+        let committed = self.committed_segments()?;
+        let mut removed = 0;
+        for part in self.all_parts()? {
+            if !committed.contains(&part.segment) {
+                fs::remove_file(&part.path).map_err(io_err(&part.path))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every part file of every table, committed or not.
+    pub fn all_parts(&self) -> Result<Vec<Part>, StoreError> {
+        let mut parts = Vec::new();
+        for table in crate::schema::Table::ALL {
+            let dir = self.table_dir(table);
+            let Ok(days) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for day in days {
+                let day = day.map_err(io_err(&dir))?;
+                let dname = day.file_name().to_string_lossy().into_owned();
+                let Some(d) = dname.strip_prefix("day=") else {
+                    continue;
+                };
+                let Ok(files) = fs::read_dir(day.path()) else {
+                    continue;
+                };
+                for f in files {
+                    let f = f.map_err(io_err(&day.path()))?;
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    if let Some(seg) = name
+                        .strip_prefix("part-")
+                        .and_then(|n| n.strip_suffix(".parquet"))
+                    {
+                        parts.push(Part {
+                            table,
+                            day: d.to_string(),
+                            segment: seg.to_string(),
+                            path: f.path(),
+                        });
+                    }
+                }
+            }
+        }
+        parts.sort_by(|a, b| (a.table, &a.day, &a.segment).cmp(&(b.table, &b.day, &b.segment)));
+        Ok(parts)
+    }
+
+    /// Committed parts of one table, optionally limited to days in `[from, to]` (`YYYY-MM-DD`).
+    pub fn parts(
+        &self,
+        table: crate::schema::Table,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<Part>, StoreError> {
+        let committed = self.committed_segments()?;
+        Ok(self
+            .all_parts()?
+            .into_iter()
+            .filter(|p| p.table == table && committed.contains(&p.segment))
+            .filter(|p| {
+                from.is_none_or(|f| p.day.as_str() >= f) && to.is_none_or(|t| p.day.as_str() <= t)
+            })
+            .collect())
+    }
+
+    /// Checks the custody chain and re-hashes evidence still at its origin.
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let mut report = VerifyReport::default();
+        let log = self.custody()?;
+        let mut prev = "0".repeat(64);
+        for (i, e) in log.iter().enumerate() {
+            if e.seq != i as u64 {
+                report.chain_errors.push(format!(
+                    "entry {i}: sequence number {} (expected {i})",
+                    e.seq
+                ));
+            }
+            if e.prev != prev {
+                report.chain_errors.push(format!("entry {i}: previous-hash link broken (entry was altered, removed or reordered)"));
+            }
+            if e.compute_hash() != e.hash {
+                report.chain_errors.push(format!(
+                    "entry {i} ({}): content does not match its hash",
+                    e.action
+                ));
+            }
+            prev = e.hash.clone();
+        }
+        report.custody_entries = log.len();
+        let mut seen = HashSet::new();
+        for m in self.manifest()? {
+            if !seen.insert(m.sha256.clone()) {
+                continue;
+            }
+            let origin = PathBuf::from(&m.origin);
+            if !origin.exists() {
+                report.evidence_missing.push(m.path.clone());
+                continue;
+            }
+            match azir_logs::input::sha256_file(&origin) {
+                Ok((sha, _)) if sha == m.sha256 => report.evidence_ok += 1,
+                Ok((sha, _)) => report
+                    .evidence_changed
+                    .push(format!("{}: recorded {} now {}", m.path, m.sha256, sha)),
+                Err(e) => report.evidence_missing.push(format!("{}: {e}", m.path)),
+            }
+        }
+        let committed = self.committed_segments()?;
+        report.orphan_parts = self
+            .all_parts()?
+            .iter()
+            .filter(|p| !committed.contains(&p.segment))
+            .count();
+        Ok(report)
+    }
+}
+
+/// A table part file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Its table.
+    pub table: crate::schema::Table,
+    /// Its day partition.
+    pub day: String,
+    /// Segment id from its name.
+    pub segment: String,
+    /// Path.
+    pub path: PathBuf,
+}
+
+/// Outcome of [`Case::verify`].
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Entries in the custody log.
+    pub custody_entries: usize,
+    /// Broken links or altered entries.
+    pub chain_errors: Vec<String>,
+    /// Evidence files whose hash still matches.
+    pub evidence_ok: usize,
+    /// Evidence files whose bytes changed.
+    pub evidence_changed: Vec<String>,
+    /// Evidence files no longer at their origin.
+    pub evidence_missing: Vec<String>,
+    /// Table parts from interrupted ingests (ignored by readers).
+    pub orphan_parts: usize,
+}
+
+impl VerifyReport {
+    /// True when the chain is intact and no evidence changed.
+    pub fn ok(&self) -> bool {
+        self.chain_errors.is_empty() && self.evidence_changed.is_empty()
+    }
+}
+
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, StoreError> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    let mut out = Vec::new();
+    let mut lines = BufReader::new(f).lines().enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
+        let line = line.map_err(io_err(path))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&line) {
+            Ok(v) => out.push(v),
+            // A torn final line is what a kill during append leaves: not an error.
+            Err(_) if lines.peek().is_none() => break,
+            Err(e) => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn append_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    // A torn last line (a kill mid-append) was never committed: cut it off before appending.
+    if let Ok(existing) = fs::read(path) {
+        if !existing.is_empty() && existing.last() != Some(&b'\n') {
+            let keep = existing
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io_err(path))?;
+            f.set_len(keep as u64).map_err(io_err(path))?;
+        }
+    }
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    f.sync_data().map_err(io_err(path))
+}
+
+/// Writes a file atomically (temp file in the same folder, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("azir-case-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn init_open_and_refuse_non_empty() {
+        let d = tmp("init");
+        let c = Case::init(&d, Some("demo"), Some("ann")).unwrap();
+        assert_eq!(Case::open(&d).unwrap().info, c.info);
+        assert!(matches!(
+            Case::init(&d, None, None),
+            Err(StoreError::NotEmpty(_))
+        ));
+        assert!(matches!(
+            Case::open(&d.join("nope")),
+            Err(StoreError::NotACase(_))
+        ));
+    }
+
+    #[test]
+    fn custody_chain_detects_tampering() {
+        let d = tmp("custody");
+        let c = Case::init(&d, None, None).unwrap();
+        c.append_custody(
+            "evidence-ingested",
+            Some("aa"),
+            Some("x.json"),
+            serde_json::json!({"records": 3}),
+        )
+        .unwrap();
+        c.append_custody("ingest-run", None, None, serde_json::json!({}))
+            .unwrap();
+        let r = c.verify().unwrap();
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(r.custody_entries, 3);
+        let path = d.join("custody.jsonl");
+        let text = fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"records\":3", "\"records\":4");
+        fs::write(&path, text).unwrap();
+        let r = c.verify().unwrap();
+        assert!(!r.ok());
+        assert!(
+            r.chain_errors[0]
+                .contains("entry 1 (evidence-ingested): content does not match its hash"),
+            "{:?}",
+            r.chain_errors
+        );
+    }
+
+    #[test]
+    fn torn_manifest_line_is_ignored_and_cut_by_the_next_append() {
+        let d = tmp("torn");
+        let c = Case::init(&d, None, None).unwrap();
+        let e = ManifestEntry {
+            sha256: "a".into(),
+            segment: "s1".into(),
+            ..Default::default()
+        };
+        c.append_manifest(&[e.clone()]).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(d.join("manifest.jsonl"))
+            .unwrap();
+        f.write_all(b"{\"sha256\":\"b\",\"seg").unwrap();
+        assert_eq!(c.manifest().unwrap(), vec![e.clone()]);
+        let e2 = ManifestEntry {
+            sha256: "c".into(),
+            segment: "s2".into(),
+            ..Default::default()
+        };
+        c.append_manifest(&[e2.clone()]).unwrap();
+        assert_eq!(c.manifest().unwrap(), vec![e, e2]);
+    }
+}
