@@ -5,7 +5,7 @@ use std::io;
 
 use serde_json::{json, Map, Value};
 
-use crate::fmt::{csv_row, iso7, la_time, mins, ms, parse, secs, ticks, Ts};
+use crate::fmt::{csv_row, iso7, la_time, mins, ms, parse, ticks, Ts};
 use crate::out::{blob_path, json_lines, resource_prefix, Out};
 use crate::rng::{name_guid, Rng};
 use crate::tenant::*;
@@ -175,28 +175,37 @@ fn claims(op: &Op, rng: &mut Rng) -> Map<String, Value> {
             m.insert("appidacr".into(), s("1"));
             m.insert("idp".into(), Value::String(format!("https://sts.windows.net/{TENANT_ID}/")));
             m.insert("idtyp".into(), s("app"));
-            m.insert("http://schemas.microsoft.com/identity/claims/objectidentifier".into(), Value::String(sp.object_id()));
-            m.insert("http://schemas.microsoft.com/identity/claims/identityprovider".into(), Value::String(format!("https://sts.windows.net/{TENANT_ID}/")));
-            m.insert("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier".into(), Value::String(sp.object_id()));
+            m.insert(
+                "http://schemas.microsoft.com/identity/claims/objectidentifier".into(),
+                Value::String(sp.object_id()),
+            );
+            m.insert(
+                "http://schemas.microsoft.com/identity/claims/identityprovider".into(),
+                Value::String(format!("https://sts.windows.net/{TENANT_ID}/")),
+            );
+            m.insert(
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier".into(),
+                Value::String(sp.object_id()),
+            );
             m.insert("rh".into(), Value::String(format!("0.{}.", b64ish(rng, 40))));
         }
     }
     m
 }
 
-fn status_words(op: &Op, phase: Phase) -> (&'static str, &'static str, &'static str) {
-    // (REST status, diag resultType, diag resultSignature prefix)
+/// (REST status, diagnostic `resultType`, diagnostic `resultSignature` prefix).
+fn status_words(phase: Phase) -> (&'static str, &'static str, &'static str) {
     match phase {
         Phase::Begin => ("Started", "Start", "Started."),
         Phase::Accepted => ("Accepted", "Accept", "Accepted.Accepted"),
-        Phase::End => {
-            let _ = op;
-            ("Succeeded", "Success", "Succeeded.")
-        }
+        Phase::End => ("Succeeded", "Success", "Succeeded."),
     }
 }
 
 fn sub_status(op: &Op, phase: Phase) -> (&'static str, &'static str) {
+    if op.seed.is_some() && phase == Phase::End {
+        return ("", "");
+    }
     match phase {
         Phase::Begin => ("", ""),
         Phase::Accepted => ("Accepted", "Accepted (HTTP Status Code: 202)"),
@@ -213,7 +222,7 @@ fn hierarchy(sub: &str) -> String {
 }
 
 fn rest_event(op: &Op, ev: &Ev, rng: &mut Rng) -> Value {
-    let (status, _, _) = status_words(op, ev.phase);
+    let (status, _, _) = status_words(ev.phase);
     let (sub_v, sub_l) = sub_status(op, ev.phase);
     let mut props = Map::new();
     if op.seed.is_some() && ev.phase == Phase::End {
@@ -270,7 +279,11 @@ fn rest_event(op: &Op, ev: &Ev, rng: &mut Rng) -> Value {
         "resourceId": op.resource_id,
         "status": {"value": status, "localizedValue": status},
         "subStatus": {"value": sub_v, "localizedValue": sub_l},
-        "submissionTimestamp": iso7(ev.t + ms(ev.submission_delay_ms)),
+        "submissionTimestamp": if op.seed.is_some() && ev.phase == Phase::End {
+            "2026-03-09T14:42:50.0724829Z".to_string()
+        } else {
+            iso7(ev.t + ms(ev.submission_delay_ms))
+        },
         "subscriptionId": op.sub,
         "properties": Value::Object(props),
         "relatedEvents": [],
@@ -306,7 +319,7 @@ fn authorization_evidence(op: &Op) -> Value {
 }
 
 fn diag_record(op: &Op, ev: &Ev, rng: &mut Rng) -> Value {
-    let (_, result_type, sig) = status_words(op, ev.phase);
+    let (_, result_type, sig) = status_words(ev.phase);
     let signature = match ev.phase {
         Phase::End => format!("{sig}{}", sub_status(op, ev.phase).0),
         _ => sig.to_string(),
@@ -371,7 +384,7 @@ const LA_ACTIVITY_HEADER: &[&str] = &[
 ];
 
 fn la_row(op: &Op, ev: &Ev, rng: &mut Rng) -> String {
-    let (_, result_type, _) = status_words(op, ev.phase);
+    let (_, result_type, _) = status_words(ev.phase);
     let (sub_v, _) = sub_status(op, ev.phase);
     let mut props = Map::new();
     props.insert("eventCategory".into(), json!("Administrative"));
@@ -412,52 +425,51 @@ fn la_row(op: &Op, ev: &Ev, rng: &mut Rng) -> String {
     csv_row(&fields)
 }
 
-struct Builder<'a> {
-    rng: &'a mut Rng,
+#[allow(clippy::too_many_arguments)]
+fn mk(
+    sub: &'static str,
+    rg: &str,
+    path: &str,
+    op: &str,
+    label: &'static str,
+    method: &'static str,
+    caller: Caller,
+    ip: &str,
+    app_id: &str,
+    t: Ts,
+) -> Op {
+    let resource_id = if rg.is_empty() { format!("/subscriptions/{sub}/providers/{path}") } else { rid(sub, rg, path) };
+    Op {
+        sub,
+        rg: rg.to_string(),
+        rtype: type_of(path),
+        resource_id,
+        op: op.to_string(),
+        label,
+        method,
+        caller,
+        ip: ip.to_string(),
+        app_id: app_id.to_string(),
+        t,
+        dur_ms: 0,
+        asynchronous: false,
+        status_code: if method == "PUT" { "Created" } else { "OK" },
+        request_body: None,
+        response_body: None,
+        role: role_for(caller, sub),
+        correlation: String::new(),
+        seed: None,
+    }
 }
 
-impl Builder<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn op(
-        &mut self,
-        sub: &'static str,
-        rg: &str,
-        path: &str,
-        op: &str,
-        label: &'static str,
-        method: &'static str,
-        caller: Caller,
-        ip: &str,
-        app_id: &str,
-        t: Ts,
-    ) -> Op {
-        let resource_id = if rg.is_empty() {
-            format!("/subscriptions/{sub}/providers/{path}")
-        } else {
-            rid(sub, rg, path)
-        };
-        let rtype = type_of(path);
-        let dur_ms = self.rng.range(300, 9000);
-        Op {
-            sub,
-            rg: rg.to_string(),
-            rtype,
-            resource_id,
-            op: op.to_string(),
-            label,
-            method,
-            caller,
-            ip: ip.to_string(),
-            app_id: app_id.to_string(),
-            t,
-            dur_ms,
-            asynchronous: false,
-            status_code: if method == "PUT" { "Created" } else { "OK" },
-            request_body: None,
-            response_body: None,
-            role: role_for(caller, sub),
-            correlation: self.rng.guid(),
-            seed: None,
+/// Fills the random parts the constructors left empty.
+fn finalize(ops: &mut [Op], rng: &mut Rng) {
+    for o in ops {
+        if o.correlation.is_empty() {
+            o.correlation = rng.guid();
+        }
+        if o.dur_ms == 0 {
+            o.dur_ms = if o.asynchronous { rng.range(15_000, 120_000) } else { rng.range(300, 9_000) };
         }
     }
 }
@@ -488,58 +500,136 @@ const BACKUP_IP: &str = "20.62.135.18";
 
 fn benign_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
     let mut ops = Vec::new();
-    let mut b = Builder { rng };
     for hour in ctx.hours() {
         let d = Ctx::diurnal(hour);
         // Production: pipeline deployments, extensions, tags, restarts, occasional admin changes.
-        let n = b.rng.count(3.0 * d * ctx.scale);
+        let n = rng.count(3.0 * d * ctx.scale);
         for _ in 0..n {
-            let t = hour + ms(b.rng.range(0, 3_600_000));
-            let kind = *b.rng.weighted(&[(35, 0u8), (15, 1), (15, 2), (8, 3), (6, 4), (4, 5), (3, 6), (2, 7), (2, 8)]);
-            let admin = user(b.rng.pick(ADMINS));
+            let t = hour + ms(rng.range(0, 3_600_000));
+            let kind = *rng.weighted(&[(35, 0u8), (15, 1), (15, 2), (8, 3), (6, 4), (4, 5), (3, 6), (2, 7), (2, 8)]);
+            let admin = user(rng.pick_str(ADMINS));
             match kind {
                 0 => {
-                    let rg = *b.rng.pick(&["rg-prod-web", "rg-prod-app"]);
-                    let name = format!("release-{}", b.rng.range(2400, 2600));
-                    let mut o = b.op(SUB_PROD, rg, &format!("Microsoft.Resources/deployments/{name}"), "Microsoft.Resources/deployments/write", "Create Deployment", "PUT", Caller::Sp(&SP_DEVOPS), DEVOPS_IP, &SP_DEVOPS.app_id(), t);
-                    o.dur_ms = b.rng.range(20_000, 240_000);
+                    let rg = *rng.pick(&["rg-prod-web", "rg-prod-app"]);
+                    let name = format!("release-{}", rng.range(2400, 2600));
+                    let mut o = mk(
+                        SUB_PROD,
+                        rg,
+                        &format!("Microsoft.Resources/deployments/{name}"),
+                        "Microsoft.Resources/deployments/write",
+                        "Create Deployment",
+                        "PUT",
+                        Caller::Sp(&SP_DEVOPS),
+                        DEVOPS_IP,
+                        &SP_DEVOPS.app_id(),
+                        t,
+                    );
+                    o.dur_ms = rng.range(20_000, 240_000);
                     o.asynchronous = true;
                     ops.push(o);
                 }
                 1 => {
-                    let vm = b.rng.pick(PROD_VMS);
-                    let ext = *b.rng.pick(&["AzureMonitorLinuxAgent", "MDE.Linux", "CustomScript"]);
-                    let mut o = b.op(SUB_PROD, vm.rg, &format!("Microsoft.Compute/virtualMachines/{}/extensions/{ext}", vm.name), "Microsoft.Compute/virtualMachines/extensions/write", "Create or Update Virtual Machine Extension", "PUT", Caller::Sp(&SP_DEVOPS), DEVOPS_IP, &SP_DEVOPS.app_id(), t);
+                    let vm = rng.pick(PROD_VMS);
+                    let ext = *rng.pick(&["AzureMonitorLinuxAgent", "MDE.Linux", "CustomScript"]);
+                    let mut o = mk(
+                        SUB_PROD,
+                        vm.rg,
+                        &format!("Microsoft.Compute/virtualMachines/{}/extensions/{ext}", vm.name),
+                        "Microsoft.Compute/virtualMachines/extensions/write",
+                        "Create or Update Virtual Machine Extension",
+                        "PUT",
+                        Caller::Sp(&SP_DEVOPS),
+                        DEVOPS_IP,
+                        &SP_DEVOPS.app_id(),
+                        t,
+                    );
                     o.status_code = "OK";
                     ops.push(o);
                 }
                 2 => {
-                    let vm = b.rng.pick(PROD_VMS);
-                    let mut o = b.op(SUB_PROD, vm.rg, &format!("Microsoft.Compute/virtualMachines/{}/providers/Microsoft.Resources/tags/default", vm.name), "Microsoft.Resources/tags/write", "Update resource tags", "PATCH", Caller::User(admin), &user_ip(b.rng, admin), APP_PORTAL.id, t);
+                    let vm = rng.pick(PROD_VMS);
+                    let mut o = mk(
+                        SUB_PROD,
+                        vm.rg,
+                        &format!(
+                            "Microsoft.Compute/virtualMachines/{}/providers/Microsoft.Resources/tags/default",
+                            vm.name
+                        ),
+                        "Microsoft.Resources/tags/write",
+                        "Update resource tags",
+                        "PATCH",
+                        Caller::User(admin),
+                        &user_ip(rng, admin),
+                        APP_PORTAL.id,
+                        t,
+                    );
                     o.rtype = "Microsoft.Resources/tags".into();
                     o.status_code = "OK";
-                    o.request_body = Some(format!("{{\"operation\":\"Merge\",\"properties\":{{\"tags\":{{\"costcenter\":\"{}\",\"owner\":\"{}\"}}}}}}", b.rng.range(1000, 1100), admin.upn));
+                    o.request_body = Some(format!("{{\"operation\":\"Merge\",\"properties\":{{\"tags\":{{\"costcenter\":\"{}\",\"owner\":\"{}\"}}}}}}", rng.range(1000, 1100), admin.upn));
                     ops.push(o);
                 }
                 3 => {
-                    let vm = b.rng.pick(PROD_VMS);
-                    let mut o = b.op(SUB_PROD, vm.rg, &format!("Microsoft.Compute/virtualMachines/{}", vm.name), "Microsoft.Compute/virtualMachines/restart/action", "Restart Virtual Machine", "POST", Caller::User(admin), &user_ip(b.rng, admin), APP_PORTAL.id, t);
+                    let vm = rng.pick(PROD_VMS);
+                    let mut o = mk(
+                        SUB_PROD,
+                        vm.rg,
+                        &format!("Microsoft.Compute/virtualMachines/{}", vm.name),
+                        "Microsoft.Compute/virtualMachines/restart/action",
+                        "Restart Virtual Machine",
+                        "POST",
+                        Caller::User(admin),
+                        &user_ip(rng, admin),
+                        APP_PORTAL.id,
+                        t,
+                    );
                     o.asynchronous = true;
-                    o.dur_ms = b.rng.range(30_000, 90_000);
+                    o.dur_ms = rng.range(30_000, 90_000);
                     ops.push(o);
                 }
                 4 => {
-                    let o = b.op(SUB_PROD, "rg-security", &format!("Microsoft.KeyVault/vaults/{KEYVAULT}"), "Microsoft.KeyVault/vaults/read", "View Key Vault", "GET", Caller::User(admin), &user_ip(b.rng, admin), APP_PORTAL.id, t);
+                    let o = mk(
+                        SUB_PROD,
+                        "rg-security",
+                        &format!("Microsoft.KeyVault/vaults/{KEYVAULT}"),
+                        "Microsoft.KeyVault/vaults/read",
+                        "View Key Vault",
+                        "GET",
+                        Caller::User(admin),
+                        &user_ip(rng, admin),
+                        APP_PORTAL.id,
+                        t,
+                    );
                     // ARM reads are not in the Activity Log; record a harmless write instead.
-                    let mut o = Op { op: "Microsoft.KeyVault/vaults/write".into(), label: "Update Key Vault", method: "PUT", status_code: "OK", ..o };
+                    let mut o = Op {
+                        op: "Microsoft.KeyVault/vaults/write".into(),
+                        label: "Update Key Vault",
+                        method: "PUT",
+                        status_code: "OK",
+                        ..o
+                    };
                     o.request_body = Some("{\"properties\":{\"enableSoftDelete\":true,\"softDeleteRetentionInDays\":90,\"enablePurgeProtection\":true}}".into());
                     ops.push(o);
                 }
                 5 => {
                     let rob = user(crate::SEED_NSG_CALLER);
-                    let rule = *b.rng.pick(&["Allow-AppGw-Http", "Allow-Web-To-App", "Allow-HealthProbe"]);
-                    let nsg = if rule == "Allow-Web-To-App" { ("rg-prod-app", "nsg-app") } else { ("rg-prod-web", "nsg-web") };
-                    let mut o = b.op(SUB_PROD, nsg.0, &format!("Microsoft.Network/networkSecurityGroups/{}/securityRules/{rule}", nsg.1), "Microsoft.Network/networkSecurityGroups/securityRules/write", "Create or Update Security Rule", "PUT", Caller::User(rob), &user_ip(b.rng, rob), APP_PORTAL.id, t);
+                    let rule = *rng.pick(&["Allow-AppGw-Http", "Allow-Web-To-App", "Allow-HealthProbe"]);
+                    let nsg = if rule == "Allow-Web-To-App" {
+                        ("rg-prod-app", "nsg-app")
+                    } else {
+                        ("rg-prod-web", "nsg-web")
+                    };
+                    let mut o = mk(
+                        SUB_PROD,
+                        nsg.0,
+                        &format!("Microsoft.Network/networkSecurityGroups/{}/securityRules/{rule}", nsg.1),
+                        "Microsoft.Network/networkSecurityGroups/securityRules/write",
+                        "Create or Update Security Rule",
+                        "PUT",
+                        Caller::User(rob),
+                        &user_ip(rng, rob),
+                        APP_PORTAL.id,
+                        t,
+                    );
                     o.status_code = "OK";
                     let (src, port, prio) = match rule {
                         "Allow-AppGw-Http" => ("10.10.0.0/24", "80", 200),
@@ -552,51 +642,141 @@ fn benign_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
                 }
                 6 => {
                     let megan = user(crate::COMPROMISED_USER);
-                    let who = user(b.rng.pick(&["alex@contoso.com", "lidia@contoso.com", "isaiah@contoso.com", "joni@contoso.com"]));
-                    let ra = b.rng.guid();
-                    let rg = *b.rng.pick(&["rg-prod-web", "rg-data"]);
-                    let mut o = b.op(SUB_PROD, rg, &format!("Microsoft.Authorization/roleAssignments/{ra}"), "Microsoft.Authorization/roleAssignments/write", "Create role assignment", "PUT", Caller::User(megan), HQ_EGRESS_IP, APP_PORTAL.id, t);
+                    let who = user(rng.pick_str(&[
+                        "alex@contoso.com",
+                        "lidia@contoso.com",
+                        "isaiah@contoso.com",
+                        "joni@contoso.com",
+                    ]));
+                    let ra = rng.guid();
+                    let rg = *rng.pick(&["rg-prod-web", "rg-data"]);
+                    let mut o = mk(
+                        SUB_PROD,
+                        rg,
+                        &format!("Microsoft.Authorization/roleAssignments/{ra}"),
+                        "Microsoft.Authorization/roleAssignments/write",
+                        "Create role assignment",
+                        "PUT",
+                        Caller::User(megan),
+                        HQ_EGRESS_IP,
+                        APP_PORTAL.id,
+                        t,
+                    );
                     o.request_body = Some(format!("{{\"Id\":\"{ra}\",\"Properties\":{{\"PrincipalId\":\"{}\",\"PrincipalType\":\"User\",\"RoleDefinitionId\":\"/subscriptions/{SUB_PROD}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_READER}\",\"Scope\":\"/subscriptions/{SUB_PROD}/resourceGroups/{rg}\",\"Condition\":null,\"ConditionVersion\":null}}}}", who.id()));
                     ops.push(o);
                 }
                 7 => {
-                    let o = b.op(SUB_PROD, "rg-data", &format!("Microsoft.Storage/storageAccounts/{STORAGE}"), "Microsoft.Storage/storageAccounts/listKeys/action", "List Storage Account Keys", "POST", Caller::User(admin), &user_ip(b.rng, admin), APP_PORTAL.id, t);
+                    let o = mk(
+                        SUB_PROD,
+                        "rg-data",
+                        &format!("Microsoft.Storage/storageAccounts/{STORAGE}"),
+                        "Microsoft.Storage/storageAccounts/listKeys/action",
+                        "List Storage Account Keys",
+                        "POST",
+                        Caller::User(admin),
+                        &user_ip(rng, admin),
+                        APP_PORTAL.id,
+                        t,
+                    );
                     ops.push(o);
                 }
                 _ => {
-                    let mut o = b.op(SUB_PROD, "rg-prod-web", "Microsoft.Network/applicationGateways/agw-contoso-prod", "Microsoft.Network/applicationGateways/write", "Create or Update Application Gateway", "PUT", Caller::Sp(&SP_DEVOPS), DEVOPS_IP, &SP_DEVOPS.app_id(), t);
+                    let mut o = mk(
+                        SUB_PROD,
+                        "rg-prod-web",
+                        "Microsoft.Network/applicationGateways/agw-contoso-prod",
+                        "Microsoft.Network/applicationGateways/write",
+                        "Create or Update Application Gateway",
+                        "PUT",
+                        Caller::Sp(&SP_DEVOPS),
+                        DEVOPS_IP,
+                        &SP_DEVOPS.app_id(),
+                        t,
+                    );
                     o.asynchronous = true;
                     o.status_code = "OK";
-                    o.dur_ms = b.rng.range(60_000, 400_000);
+                    o.dur_ms = rng.range(60_000, 400_000);
                     ops.push(o);
                 }
             }
         }
         // Dev: more deployments and tinkering.
-        let n = b.rng.count(2.5 * d * ctx.scale);
+        let n = rng.count(2.5 * d * ctx.scale);
         for _ in 0..n {
-            let t = hour + ms(b.rng.range(0, 3_600_000));
-            let dev = user(b.rng.pick(&["henrietta@contoso.com", "johanna@contoso.com", "megan@contoso.com", "lidia@contoso.com"]));
-            match *b.rng.weighted(&[(50, 0u8), (25, 1), (15, 2), (10, 3)]) {
+            let t = hour + ms(rng.range(0, 3_600_000));
+            let dev = user(rng.pick_str(&[
+                "henrietta@contoso.com",
+                "johanna@contoso.com",
+                "megan@contoso.com",
+                "lidia@contoso.com",
+            ]));
+            match *rng.weighted(&[(50, 0u8), (25, 1), (15, 2), (10, 3)]) {
                 0 => {
-                    let name = format!("dev-{}", b.rng.hex(6));
-                    let mut o = b.op(SUB_DEV, "rg-dev", &format!("Microsoft.Resources/deployments/{name}"), "Microsoft.Resources/deployments/write", "Create Deployment", "PUT", Caller::Sp(&SP_DEVOPS), DEVOPS_IP, &SP_DEVOPS.app_id(), t);
+                    let name = format!("dev-{}", rng.hex(6));
+                    let mut o = mk(
+                        SUB_DEV,
+                        "rg-dev",
+                        &format!("Microsoft.Resources/deployments/{name}"),
+                        "Microsoft.Resources/deployments/write",
+                        "Create Deployment",
+                        "PUT",
+                        Caller::Sp(&SP_DEVOPS),
+                        DEVOPS_IP,
+                        &SP_DEVOPS.app_id(),
+                        t,
+                    );
                     o.asynchronous = true;
                     ops.push(o);
                 }
                 1 => {
-                    let vm = b.rng.pick(DEV_VMS);
-                    let mut o = b.op(SUB_DEV, vm.rg, &format!("Microsoft.Compute/virtualMachines/{}", vm.name), "Microsoft.Compute/virtualMachines/write", "Create or Update Virtual Machine", "PUT", Caller::User(dev), &user_ip(b.rng, dev), APP_PORTAL.id, t);
+                    let vm = rng.pick(DEV_VMS);
+                    let mut o = mk(
+                        SUB_DEV,
+                        vm.rg,
+                        &format!("Microsoft.Compute/virtualMachines/{}", vm.name),
+                        "Microsoft.Compute/virtualMachines/write",
+                        "Create or Update Virtual Machine",
+                        "PUT",
+                        Caller::User(dev),
+                        &user_ip(rng, dev),
+                        APP_PORTAL.id,
+                        t,
+                    );
                     o.status_code = "OK";
                     o.asynchronous = true;
                     ops.push(o);
                 }
                 2 => {
-                    let o = b.op(SUB_DEV, "rg-dev", &format!("Microsoft.Storage/storageAccounts/{STORAGE_DEV}/blobServices/default/containers/build-{}", b.rng.range(1, 9)), "Microsoft.Storage/storageAccounts/blobServices/containers/write", "Put blob container", "PUT", Caller::User(dev), &user_ip(b.rng, dev), APP_CLI.id, t);
+                    let o = mk(
+                        SUB_DEV,
+                        "rg-dev",
+                        &format!(
+                            "Microsoft.Storage/storageAccounts/{STORAGE_DEV}/blobServices/default/containers/build-{}",
+                            rng.range(1, 9)
+                        ),
+                        "Microsoft.Storage/storageAccounts/blobServices/containers/write",
+                        "Put blob container",
+                        "PUT",
+                        Caller::User(dev),
+                        &user_ip(rng, dev),
+                        APP_CLI.id,
+                        t,
+                    );
                     ops.push(o);
                 }
                 _ => {
-                    let o = b.op(SUB_DEV, "rg-dev", &format!("Microsoft.Web/serverfarms/asp-dev-{}", b.rng.range(1, 3)), "Microsoft.Web/serverfarms/write", "Create or Update App Service Plan", "PUT", Caller::User(dev), &user_ip(b.rng, dev), APP_PORTAL.id, t);
+                    let o = mk(
+                        SUB_DEV,
+                        "rg-dev",
+                        &format!("Microsoft.Web/serverfarms/asp-dev-{}", rng.range(1, 3)),
+                        "Microsoft.Web/serverfarms/write",
+                        "Create or Update App Service Plan",
+                        "PUT",
+                        Caller::User(dev),
+                        &user_ip(rng, dev),
+                        APP_PORTAL.id,
+                        t,
+                    );
                     ops.push(o);
                 }
             }
@@ -607,19 +787,41 @@ fn benign_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
         let weekday = local.weekday().number_from_monday() <= 5;
         if hour.hour() == 8 {
             for vm in PROD_VMS {
-                let t = hour + mins(2) + ms(b.rng.range(0, 50_000));
+                let t = hour + mins(2) + ms(rng.range(0, 50_000));
                 let name = format!("snap-{}-nightly-{}", vm.name, t.format("%Y%m%d"));
-                let mut o = b.op(SUB_PROD, vm.rg, &format!("Microsoft.Compute/snapshots/{name}"), "Microsoft.Compute/snapshots/write", "Create or update Snapshot", "PUT", Caller::Sp(&SP_BACKUP), BACKUP_IP, &SP_BACKUP.app_id(), t);
+                let mut o = mk(
+                    SUB_PROD,
+                    vm.rg,
+                    &format!("Microsoft.Compute/snapshots/{name}"),
+                    "Microsoft.Compute/snapshots/write",
+                    "Create or update Snapshot",
+                    "PUT",
+                    Caller::Sp(&SP_BACKUP),
+                    BACKUP_IP,
+                    &SP_BACKUP.app_id(),
+                    t,
+                );
                 o.asynchronous = true;
                 o.status_code = "OK";
-                o.dur_ms = b.rng.range(15_000, 70_000);
+                o.dur_ms = rng.range(15_000, 70_000);
                 o.request_body = Some(format!("{{\"location\":\"eastus\",\"properties\":{{\"creationData\":{{\"createOption\":\"Copy\",\"sourceResourceId\":\"{}\"}},\"incremental\":true}}}}", rid(vm.sub, vm.rg, &format!("Microsoft.Compute/disks/{}", vm.os_disk))));
                 ops.push(o);
             }
         }
         if hour.hour() % 6 == 1 {
-            let t = hour + mins(5) + ms(b.rng.range(0, 20_000));
-            ops.push(b.op(SUB_PROD, "rg-data", &format!("Microsoft.Storage/storageAccounts/{STORAGE}"), "Microsoft.Storage/storageAccounts/listKeys/action", "List Storage Account Keys", "POST", Caller::Sp(&SP_AUTOMATION), AUTOMATION_IP, &SP_AUTOMATION.app_id(), t));
+            let t = hour + mins(5) + ms(rng.range(0, 20_000));
+            ops.push(mk(
+                SUB_PROD,
+                "rg-data",
+                &format!("Microsoft.Storage/storageAccounts/{STORAGE}"),
+                "Microsoft.Storage/storageAccounts/listKeys/action",
+                "List Storage Account Keys",
+                "POST",
+                Caller::Sp(&SP_AUTOMATION),
+                AUTOMATION_IP,
+                &SP_AUTOMATION.app_id(),
+                t,
+            ));
         }
         if weekday && (hour.hour() == 15 || hour.hour() == 2) {
             let (op, label) = if hour.hour() == 15 {
@@ -628,20 +830,31 @@ fn benign_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
                 ("Microsoft.Compute/virtualMachines/deallocate/action", "Deallocate Virtual Machine")
             };
             for vm in DEV_VMS {
-                let t = hour + ms(b.rng.range(1000, 40_000));
-                let mut o = b.op(SUB_DEV, vm.rg, &format!("Microsoft.Compute/virtualMachines/{}", vm.name), op, label, "POST", Caller::Sp(&SP_AUTOMATION), AUTOMATION_IP, &SP_AUTOMATION.app_id(), t);
+                let t = hour + ms(rng.range(1000, 40_000));
+                let mut o = mk(
+                    SUB_DEV,
+                    vm.rg,
+                    &format!("Microsoft.Compute/virtualMachines/{}", vm.name),
+                    op,
+                    label,
+                    "POST",
+                    Caller::Sp(&SP_AUTOMATION),
+                    AUTOMATION_IP,
+                    &SP_AUTOMATION.app_id(),
+                    t,
+                );
                 o.asynchronous = true;
-                o.dur_ms = b.rng.range(40_000, 180_000);
+                o.dur_ms = rng.range(40_000, 180_000);
                 ops.push(o);
             }
         }
     }
+    finalize(&mut ops, rng);
     ops.retain(|o| ctx.in_window(o.t));
     ops
 }
 
 fn attack_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
-    let mut b = Builder { rng };
     let megan = user(crate::COMPROMISED_USER);
     let rob = user(crate::SEED_NSG_CALLER);
     let adele = user(crate::RESPONDER);
@@ -650,11 +863,25 @@ fn attack_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
     let mut ops = Vec::new();
 
     // Seed article example: Rob Robertson writes myNSG (benign), 2026-03-09 14:42.
-    let t = parse("2026-03-09T14:42:31.3810679Z") - ms(b.rng.range(2500, 4000));
-    let mut o = b.op(SUB_PROD, "myResourceGroup", "Microsoft.Network/networkSecurityGroups/myNSG", "Microsoft.Network/networkSecurityGroups/write", "Create or Update Network Security Group", "PUT", Caller::User(rob), HQ_EGRESS_IP, "355249ed-15d9-460d-8481-84026b065942", t);
-    o.resource_id = "/subscriptions/".to_string() + SUB_PROD + "/resourcegroups/myResourceGroup/providers/Microsoft.Network/networkSecurityGroups/myNSG";
+    let t = parse("2026-03-09T14:42:31.3810679Z") - ms(rng.range(2500, 4000));
+    let mut o = mk(
+        SUB_PROD,
+        "myResourceGroup",
+        "Microsoft.Network/networkSecurityGroups/myNSG",
+        "Microsoft.Network/networkSecurityGroups/write",
+        "Create or Update Network Security Group",
+        "PUT",
+        Caller::User(rob),
+        HQ_EGRESS_IP,
+        "355249ed-15d9-460d-8481-84026b065942",
+        t,
+    );
+    o.resource_id = "/subscriptions/".to_string()
+        + SUB_PROD
+        + "/resourcegroups/myResourceGroup/providers/Microsoft.Network/networkSecurityGroups/myNSG";
     o.correlation = "b5768deb-836b-41cc-803e-3f4de2f9e40b".into();
     o.status_code = "Created";
+    o.label = "Microsoft.Network/networkSecurityGroups/write";
     o.seed = Some(&SeedIds);
     o.dur_ms = parse("2026-03-09T14:42:31.3810679Z").signed_duration_since(t).num_milliseconds();
     ops.push(o);
@@ -662,7 +889,18 @@ fn attack_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
     // Owner at subscription scope for the backdoor service principal.
     let ra = name_guid("ra:backdoor-owner");
     let t = parse(crate::ROLE_ASSIGNMENT_TIME);
-    let mut o = b.op(SUB_PROD, "", &format!("Microsoft.Authorization/roleAssignments/{ra}"), "Microsoft.Authorization/roleAssignments/write", "Create role assignment", "PUT", atk, ATTACKER_IP, cli, t);
+    let mut o = mk(
+        SUB_PROD,
+        "",
+        &format!("Microsoft.Authorization/roleAssignments/{ra}"),
+        "Microsoft.Authorization/roleAssignments/write",
+        "Create role assignment",
+        "PUT",
+        atk,
+        ATTACKER_IP,
+        cli,
+        t,
+    );
     o.request_body = Some(format!("{{\"Id\":\"{ra}\",\"Properties\":{{\"PrincipalId\":\"{}\",\"PrincipalType\":\"ServicePrincipal\",\"RoleDefinitionId\":\"/subscriptions/{SUB_PROD}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_OWNER}\",\"Scope\":\"/subscriptions/{SUB_PROD}\",\"Condition\":null,\"ConditionVersion\":null}}}}", SP_BACKDOOR.object_id()));
     o.response_body = Some(format!("{{\"properties\":{{\"roleDefinitionId\":\"/subscriptions/{SUB_PROD}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_OWNER}\",\"principalId\":\"{}\",\"principalType\":\"ServicePrincipal\",\"scope\":\"/subscriptions/{SUB_PROD}\",\"createdBy\":\"{}\"}},\"id\":\"/subscriptions/{SUB_PROD}/providers/Microsoft.Authorization/roleAssignments/{ra}\",\"type\":\"Microsoft.Authorization/roleAssignments\",\"name\":\"{ra}\"}}", SP_BACKDOOR.object_id(), megan.id()));
     o.dur_ms = 1840;
@@ -671,7 +909,18 @@ fn attack_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
     // NSG opened to the Internet.
     let t = parse(crate::NSG_OPEN_TIME);
     let rule_id = format!("{}/securityRules/{OPENED_RULE}", nsg_id(SUB_PROD, "rg-prod-web", OPENED_NSG));
-    let mut o = b.op(SUB_PROD, "rg-prod-web", &format!("Microsoft.Network/networkSecurityGroups/{OPENED_NSG}/securityRules/{OPENED_RULE}"), "Microsoft.Network/networkSecurityGroups/securityRules/write", "Create or Update Security Rule", "PUT", atk, ATTACKER_IP, cli, t);
+    let mut o = mk(
+        SUB_PROD,
+        "rg-prod-web",
+        &format!("Microsoft.Network/networkSecurityGroups/{OPENED_NSG}/securityRules/{OPENED_RULE}"),
+        "Microsoft.Network/networkSecurityGroups/securityRules/write",
+        "Create or Update Security Rule",
+        "PUT",
+        atk,
+        ATTACKER_IP,
+        cli,
+        t,
+    );
     o.request_body = Some(format!("{{\"name\":\"{OPENED_RULE}\",\"properties\":{{\"description\":\"temp mgmt\",\"protocol\":\"*\",\"sourcePortRange\":\"*\",\"destinationPortRanges\":[\"22\",\"3389\"],\"sourceAddressPrefix\":\"*\",\"destinationAddressPrefix\":\"*\",\"access\":\"Allow\",\"priority\":100,\"direction\":\"Inbound\"}}}}"));
     o.response_body = Some(format!("{{\"name\":\"{OPENED_RULE}\",\"id\":\"{rule_id}\",\"etag\":\"W/\\\"{}\\\"\",\"type\":\"Microsoft.Network/networkSecurityGroups/securityRules\",\"properties\":{{\"provisioningState\":\"Updating\",\"description\":\"temp mgmt\",\"protocol\":\"*\",\"sourcePortRange\":\"*\",\"destinationPortRanges\":[\"22\",\"3389\"],\"sourceAddressPrefix\":\"*\",\"destinationAddressPrefix\":\"*\",\"access\":\"Allow\",\"priority\":100,\"direction\":\"Inbound\",\"sourcePortRanges\":[],\"sourceAddressPrefixes\":[],\"destinationAddressPrefixes\":[]}}}}", name_guid("etag:rule")));
     o.asynchronous = true;
@@ -680,24 +929,57 @@ fn attack_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
 
     // Run command on vm-app-01 and vm-db-01.
     for (vm, t) in [(&VM_APP, parse(crate::RUN_COMMAND_TIME)), (&VM_DB, parse("2026-03-12T04:11:40Z"))] {
-        let mut o = b.op(SUB_PROD, vm.rg, &format!("Microsoft.Compute/virtualMachines/{}", vm.name), "Microsoft.Compute/virtualMachines/runCommand/action", "Run Command on Virtual Machine", "POST", atk, ATTACKER_IP, cli, t);
+        let mut o = mk(
+            SUB_PROD,
+            vm.rg,
+            &format!("Microsoft.Compute/virtualMachines/{}", vm.name),
+            "Microsoft.Compute/virtualMachines/runCommand/action",
+            "Run Command on Virtual Machine",
+            "POST",
+            atk,
+            ATTACKER_IP,
+            cli,
+            t,
+        );
         o.request_body = Some("{\"commandId\":\"RunShellScript\",\"script\":[\"<script redacted by Azure>\"]}".into());
         o.asynchronous = true;
-        o.dur_ms = b.rng.range(38_000, 61_000);
+        o.dur_ms = rng.range(38_000, 61_000);
         ops.push(o);
     }
 
     // Snapshot of vm-db-01's OS disk, then SAS export.
     let snap_path = format!("Microsoft.Compute/snapshots/{SNAPSHOT_NAME}");
     let t = parse(crate::SNAPSHOT_TIME);
-    let mut o = b.op(SUB_PROD, VM_DB.rg, &snap_path, "Microsoft.Compute/snapshots/write", "Create or update Snapshot", "PUT", atk, ATTACKER_IP, cli, t);
+    let mut o = mk(
+        SUB_PROD,
+        VM_DB.rg,
+        &snap_path,
+        "Microsoft.Compute/snapshots/write",
+        "Create or update Snapshot",
+        "PUT",
+        atk,
+        ATTACKER_IP,
+        cli,
+        t,
+    );
     o.request_body = Some(format!("{{\"location\":\"eastus\",\"properties\":{{\"creationData\":{{\"createOption\":\"Copy\",\"sourceResourceId\":\"{}\"}},\"incremental\":false,\"networkAccessPolicy\":\"AllowAll\",\"publicNetworkAccess\":\"Enabled\"}},\"sku\":{{\"name\":\"Standard_LRS\"}}}}", rid(SUB_PROD, VM_DB.rg, &format!("Microsoft.Compute/disks/{}", VM_DB.os_disk))));
     o.asynchronous = true;
     o.status_code = "OK";
     o.dur_ms = 31_220;
     ops.push(o);
     let t = parse(crate::SNAPSHOT_ACCESS_TIME);
-    let mut o = b.op(SUB_PROD, VM_DB.rg, &snap_path, "Microsoft.Compute/snapshots/beginGetAccess/action", "Get Snapshot SAS URI", "POST", atk, ATTACKER_IP, cli, t);
+    let mut o = mk(
+        SUB_PROD,
+        VM_DB.rg,
+        &snap_path,
+        "Microsoft.Compute/snapshots/beginGetAccess/action",
+        "Get Snapshot SAS URI",
+        "POST",
+        atk,
+        ATTACKER_IP,
+        cli,
+        t,
+    );
     o.request_body = Some("{\"access\":\"Read\",\"durationInSeconds\":86400}".into());
     o.asynchronous = true;
     o.dur_ms = 4_870;
@@ -705,40 +987,113 @@ fn attack_ops(ctx: &Ctx, rng: &mut Rng) -> Vec<Op> {
 
     // Dev storage keys.
     let t = parse("2026-03-12T05:41:27Z");
-    let mut o = b.op(SUB_DEV, "rg-dev", &format!("Microsoft.Storage/storageAccounts/{STORAGE_DEV}"), "Microsoft.Storage/storageAccounts/listKeys/action", "List Storage Account Keys", "POST", atk, ATTACKER_IP, cli, t);
+    let mut o = mk(
+        SUB_DEV,
+        "rg-dev",
+        &format!("Microsoft.Storage/storageAccounts/{STORAGE_DEV}"),
+        "Microsoft.Storage/storageAccounts/listKeys/action",
+        "List Storage Account Keys",
+        "POST",
+        atk,
+        ATTACKER_IP,
+        cli,
+        t,
+    );
     o.dur_ms = 612;
     ops.push(o);
 
     // Benign but relevant: Rob switches the firewall's diagnostic setting to resource-specific tables.
     let t = parse("2026-03-11T10:02:44Z");
-    let mut o = b.op(SUB_DEV, "rg-dev-network", "Microsoft.Network/azureFirewalls/afw-contoso-dev/providers/microsoft.insights/diagnosticSettings/diag-afw-storage", "Microsoft.Insights/diagnosticSettings/write", "Create or update resource diagnostic setting", "PUT", Caller::User(rob), HQ_EGRESS_IP, APP_PORTAL.id, t);
+    let mut o = mk(SUB_DEV, "rg-dev-network", "Microsoft.Network/azureFirewalls/afw-contoso-dev/providers/microsoft.insights/diagnosticSettings/diag-afw-storage", "Microsoft.Insights/diagnosticSettings/write", "Create or update resource diagnostic setting", "PUT", Caller::User(rob), HQ_EGRESS_IP, APP_PORTAL.id, t);
     o.rtype = "Microsoft.Insights/diagnosticSettings".into();
     o.status_code = "OK";
-    o.request_body = Some("{\"properties\":{\"storageAccountId\":\"/subscriptions/".to_string() + SUB_DEV + "/resourceGroups/rg-dev/providers/Microsoft.Storage/storageAccounts/stcontosodev\",\"logAnalyticsDestinationType\":\"Dedicated\",\"logs\":[{\"category\":\"AZFWNetworkRule\",\"enabled\":true},{\"category\":\"AZFWApplicationRule\",\"enabled\":true}]}}");
+    o.request_body = Some("{\"properties\":{\"storageAccountId\":\"/subscriptions/".to_string() + SUB_DEV + "/resourceGroups/rg-dev/providers/Microsoft.Storage/storageAccounts/stcontosodev\",\"logAnalyticsDestinationType\":\"Dedicated\",\"logs\":[{\"category\":\"AZFWNetworkRule\",\"enabled\":true},{\"category\":\"AzureFirewallNetworkRule\",\"enabled\":false},{\"category\":\"AzureFirewallApplicationRule\",\"enabled\":false}]}}");
+    ops.push(o);
+    // A developer deployment in the dev subscription (its blob is the classic d=09/h=14 example path).
+    let t = parse("2026-03-09T14:12:09Z");
+    let mut o = mk(
+        SUB_DEV,
+        "rg-dev",
+        "Microsoft.Resources/deployments/dev-func-api",
+        "Microsoft.Resources/deployments/write",
+        "Create Deployment",
+        "PUT",
+        Caller::User(user("henrietta@contoso.com")),
+        HQ_EGRESS_IP,
+        APP_CLI.id,
+        t,
+    );
+    o.asynchronous = true;
+    o.dur_ms = 64_210;
     ops.push(o);
     // Benign run command by a developer (so the operation alone is not the detection).
     let t = parse("2026-03-10T17:21:09Z");
     let dev = user("henrietta@contoso.com");
-    let mut o = b.op(SUB_DEV, "rg-dev", "Microsoft.Compute/virtualMachines/vm-dev-01", "Microsoft.Compute/virtualMachines/runCommand/action", "Run Command on Virtual Machine", "POST", Caller::User(dev), HQ_EGRESS_IP, APP_PORTAL.id, t);
+    let mut o = mk(
+        SUB_DEV,
+        "rg-dev",
+        "Microsoft.Compute/virtualMachines/vm-dev-01",
+        "Microsoft.Compute/virtualMachines/runCommand/action",
+        "Run Command on Virtual Machine",
+        "POST",
+        Caller::User(dev),
+        HQ_EGRESS_IP,
+        APP_PORTAL.id,
+        t,
+    );
     o.request_body = Some("{\"commandId\":\"RunShellScript\",\"script\":[\"<script redacted by Azure>\"]}".into());
     o.asynchronous = true;
     ops.push(o);
 
     // Containment.
     let t = parse("2026-03-13T09:24:51Z");
-    let mut o = b.op(SUB_PROD, "", &format!("Microsoft.Authorization/roleAssignments/{ra}"), "Microsoft.Authorization/roleAssignments/delete", "Delete role assignment", "DELETE", Caller::User(adele), HQ_EGRESS_IP, APP_PORTAL.id, t);
+    let mut o = mk(
+        SUB_PROD,
+        "",
+        &format!("Microsoft.Authorization/roleAssignments/{ra}"),
+        "Microsoft.Authorization/roleAssignments/delete",
+        "Delete role assignment",
+        "DELETE",
+        Caller::User(adele),
+        HQ_EGRESS_IP,
+        APP_PORTAL.id,
+        t,
+    );
     o.status_code = "OK";
     ops.push(o);
     let t = parse("2026-03-13T09:31:02Z");
-    let mut o = b.op(SUB_PROD, VM_DB.rg, &snap_path, "Microsoft.Compute/snapshots/endGetAccess/action", "Revoke Snapshot SAS URI", "POST", Caller::User(adele), HQ_EGRESS_IP, APP_PORTAL.id, t);
+    let mut o = mk(
+        SUB_PROD,
+        VM_DB.rg,
+        &snap_path,
+        "Microsoft.Compute/snapshots/endGetAccess/action",
+        "Revoke Snapshot SAS URI",
+        "POST",
+        Caller::User(adele),
+        HQ_EGRESS_IP,
+        APP_PORTAL.id,
+        t,
+    );
     o.asynchronous = true;
     ops.push(o);
     let t = parse("2026-03-13T09:40:00Z");
-    let mut o = b.op(SUB_PROD, "rg-prod-web", &format!("Microsoft.Network/networkSecurityGroups/{OPENED_NSG}/securityRules/{OPENED_RULE}"), "Microsoft.Network/networkSecurityGroups/securityRules/delete", "Delete Security Rule", "DELETE", Caller::User(rob), HQ_EGRESS_IP, APP_PORTAL.id, t);
+    let mut o = mk(
+        SUB_PROD,
+        "rg-prod-web",
+        &format!("Microsoft.Network/networkSecurityGroups/{OPENED_NSG}/securityRules/{OPENED_RULE}"),
+        "Microsoft.Network/networkSecurityGroups/securityRules/delete",
+        "Delete Security Rule",
+        "DELETE",
+        Caller::User(rob),
+        HQ_EGRESS_IP,
+        APP_PORTAL.id,
+        t,
+    );
     o.asynchronous = true;
     o.status_code = "OK";
     ops.push(o);
 
+    finalize(&mut ops, rng);
     ops.retain(|o| ctx.in_window(o.t));
     ops
 }
@@ -756,8 +1111,17 @@ fn events(ops: &[Op], rng: &mut Rng) -> Vec<Ev> {
             } else {
                 (rng.guid(), operation_id.clone())
             };
-            let submission_delay_ms = if op.seed.is_some() && phase == Phase::End { 18_691 } else { rng.range(4_000, 25_000) };
-            evs.push(Ev { t, phase, op: i, event_id, operation_id, request_id: request_id.clone(), submission_delay_ms });
+            let submission_delay_ms =
+                if op.seed.is_some() && phase == Phase::End { 18_691 } else { rng.range(4_000, 25_000) };
+            evs.push(Ev {
+                t,
+                phase,
+                op: i,
+                event_id,
+                operation_id,
+                request_id: request_id.clone(),
+                submission_delay_ms,
+            });
         };
         push(op.t, Phase::Begin, rng);
         if op.asynchronous {
@@ -837,13 +1201,8 @@ pub(crate) fn write(ctx: &Ctx, out: &mut Out) -> io::Result<()> {
     }
     out.count("activity", csv_rows);
     out.put(
-        &format!(
-            "loganalytics/AzureActivity_dev_{}-{}.csv",
-            ctx.attack_day.format("%Y%m%d"),
-            ctx.end.format("%Y%m%d")
-        ),
+        &format!("loganalytics/AzureActivity_dev_{}-{}.csv", ctx.attack_day.format("%Y%m%d"), ctx.end.format("%Y%m%d")),
         csv_text.as_bytes(),
     )?;
-    let _ = secs(0);
     Ok(())
 }

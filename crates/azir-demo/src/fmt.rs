@@ -6,21 +6,12 @@ pub(crate) type Ts = DateTime<Utc>;
 
 /// `2026-03-12T02:13:05.1234567Z` (ARM, diagnostic settings).
 pub(crate) fn iso7(t: Ts) -> String {
-    format!(
-        "{}.{:07}Z",
-        t.format("%Y-%m-%dT%H:%M:%S"),
-        t.timestamp_subsec_nanos() / 100
-    )
+    format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), t.timestamp_subsec_nanos() / 100)
 }
 
 /// `2026-03-12T02:13:05Z` (Graph `createdDateTime`).
 pub(crate) fn iso_s(t: Ts) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// `2026-03-12T02:13:05.123Z`.
-pub(crate) fn iso3(t: Ts) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// `2026-03-12T02:13:05+00:00` (Application Gateway v2 `timeStamp`).
@@ -49,6 +40,7 @@ pub(crate) fn ticks(t: Ts) -> i64 {
     621_355_968_000_000_000 + t.timestamp() * 10_000_000 + i64::from(t.timestamp_subsec_nanos() / 100)
 }
 
+#[cfg(test)]
 pub(crate) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Ts {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().expect("valid fixed time")
 }
@@ -75,20 +67,12 @@ pub(crate) fn hours(n: i64) -> Duration {
 
 /// Start of the hour containing `t`.
 pub(crate) fn hour_floor(t: Ts) -> Ts {
-    Utc.timestamp_opt(t.timestamp() - t.timestamp().rem_euclid(3600), 0)
-        .single()
-        .expect("valid hour")
+    Utc.timestamp_opt(t.timestamp() - t.timestamp().rem_euclid(3600), 0).single().expect("valid hour")
 }
 
 /// The `y=/m=/d=/h=/m=00` part of a diagnostic-setting blob path.
 pub(crate) fn blob_hour(t: Ts) -> String {
-    format!(
-        "y={:04}/m={:02}/d={:02}/h={:02}/m=00",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour()
-    )
+    format!("y={:04}/m={:02}/d={:02}/h={:02}/m=00", t.year(), t.month(), t.day(), t.hour())
 }
 
 /// Quotes a CSV field when needed (RFC 4180).
@@ -115,7 +99,6 @@ mod tests {
         let t = utc(2026, 3, 12, 14, 3, 5) + ms(123);
         assert_eq!(iso7(t), "2026-03-12T14:03:05.1230000Z");
         assert_eq!(iso_s(t), "2026-03-12T14:03:05Z");
-        assert_eq!(iso3(t), "2026-03-12T14:03:05.123Z");
         assert_eq!(iso_offset(t), "2026-03-12T14:03:05+00:00");
         assert_eq!(la_time(t), "3/12/2026, 2:03:05.123 PM");
         assert_eq!(la_time(utc(2026, 3, 12, 0, 3, 5)), "3/12/2026, 12:03:05.000 AM");

@@ -65,7 +65,7 @@
 //! diagnostics/insights-logs-auditevent/resourceId=/…/VAULTS/KV-CONTOSO-PROD/…
 //! diagnostics/insights-logs-storageread/resourceId=/…/STORAGEACCOUNTS/STCONTOSODATA/BLOBSERVICES/DEFAULT/…
 //! diagnostics/insights-logs-applicationgatewayaccesslog|applicationgatewayfirewalllog/resourceId=/…
-//! diagnostics/insights-logs-bastionauditlogs/…, insights-logs-azurefirewall/… (legacy msg, before 03-11)
+//! diagnostics/insights-logs-bastionauditlogs/…, insights-logs-azurefirewall/… (legacy msg, until 03-11 10:02)
 //! diagnostics/insights-logs-networksecuritygroupflowevent/resourceId=/…/NETWORKSECURITYGROUPS/<NSG>/y=…/m=00/macAddress=<MAC>/PT1H.json   {"records":[…]}
 //! diagnostics/insights-logs-flowlogflowevent/flowLogResourceID=/<SUB>_NETWORKWATCHERRG/NETWORKWATCHER_EASTUS_FL-SNET-DATA/…/macAddress=<MAC>/PT1H.json
 //! eventhub/evh-contoso-entra-NN.json          Event Hub capture bodies {"records":[…]} (sign-ins + audits, 03-11)
@@ -73,7 +73,7 @@
 //! entra/directoryAudits.json                  Graph page (from 03-12)
 //! loganalytics/SigninLogs_20260312_0000-0300.csv    portal CSV export (contains the spray)
 //! loganalytics/AzureActivity_dev_20260312-20260315.csv
-//! archives/afw-contoso-dev-resource-specific.zip    AZFWNetworkRule blob tree (from 03-11)
+//! archives/afw-contoso-dev-resource-specific.zip    AZFWNetworkRule blob tree (from 03-11 10:02)
 //! aws/vpcflow-seed-example.log, aws/vpcflow-742822827437_us-east-1_YYYYMMDD.log[.gz]
 //! ```
 //!
@@ -83,6 +83,8 @@
 //!
 //! `days` (minimum 4, so the storyline fits) extends the benign history backwards; `scale`
 //! multiplies benign volume for benchmarks. The attack is always the same.
+
+#![recursion_limit = "512"]
 
 mod activity;
 mod entra;
@@ -255,33 +257,116 @@ pub struct DemoSummary {
 pub fn storyline() -> Vec<StoryStep> {
     let s = |t: &str, step, source, needle, summary| StoryStep { time: parse(t), step, source, needle, summary };
     vec![
-        s(RECON_START, "recon_scan", "appgw_access", "/phpmyadmin/scripts/setup.php", "Scanner probes the application gateways (404s, WAF blocks)"),
-        s("2026-03-11T21:06:00Z", "waf_block", "waf", "941320", "WAF blocks an XSS probe from the scanner"),
+        s(
+            RECON_START,
+            "recon_scan",
+            "appgw_access",
+            "/phpmyadmin/scripts/setup.php",
+            "Scanner probes the application gateways (404s, WAF blocks)",
+        ),
+        s(
+            "2026-03-11T21:20:09Z",
+            "waf_block",
+            "waf",
+            "941320",
+            "WAF blocks an XSS probe from the scanner (seed example)",
+        ),
         s(SPRAY_START, "spray", "signin", "50126", "Password spray from SPRAY_IP against all users"),
-        s("2026-03-12T02:31:00Z", "spray_hit", "signin", "50076", "Megan's password is correct: MFA required"),
         s(MFA_FATIGUE_START, "mfa_fatigue", "signin", "500121", "Repeated MFA prompts to Megan from ATTACKER_IP"),
-        s(COMPROMISE_TIME, "compromise", "signin", ATTACKER_IP, "Megan's account signs in to Azure Portal from ATTACKER_IP (NL)"),
+        s(
+            COMPROMISE_TIME,
+            "compromise",
+            "signin",
+            ATTACKER_IP,
+            "Megan's account signs in to Azure Portal from ATTACKER_IP (NL)",
+        ),
         s("2026-03-12T03:33:12Z", "cli_signin", "signin", "Microsoft Azure CLI", "Azure CLI sign-in from ATTACKER_IP"),
-        s("2026-03-12T03:34:05Z", "graph_recon", "graph_activity", "https://graph.microsoft.com/v1.0/users", "Graph enumeration of users and service principals"),
+        s(
+            "2026-03-12T03:34:05Z",
+            "graph_recon",
+            "graph_activity",
+            "https://graph.microsoft.com/v1.0/users",
+            "Graph enumeration of users and service principals",
+        ),
         s("2026-03-12T03:35:20Z", "backdoor_app", "audit", "Add application", "Backdoor app registration created"),
-        s("2026-03-12T03:36:48Z", "app_secret", "audit", "Update application – Certificates and secrets management ", "Client secret added to the backdoor app"),
-        s("2026-03-12T03:37:02Z", "sp_credentials", "audit", "Add service principal credentials", "Credentials added to the backdoor service principal"),
-        s("2026-03-12T03:39:30Z", "global_admin", "audit", "Add member to role", "Backdoor SP added to Global Administrator"),
-        s(ROLE_ASSIGNMENT_TIME, "role_assignment", "activity", "Microsoft.Authorization/roleAssignments/write", "Owner on the production subscription for the backdoor SP"),
-        s(NSG_OPEN_TIME, "nsg_open", "activity", "Microsoft.Network/networkSecurityGroups/securityRules/write", "nsg-web opened to the Internet on 22/3389"),
-        s("2026-03-12T03:58:03Z", "ssh_in", "nsg_flow", ATTACKER_IP, "SSH from ATTACKER_IP to vm-web-01 allowed by the new rule"),
-        s(RUN_COMMAND_TIME, "run_command", "activity", "Microsoft.Compute/virtualMachines/runCommand/action", "Run command on vm-app-01 (and vm-db-01 at 04:11)"),
+        s(
+            "2026-03-12T03:36:48Z",
+            "app_secret",
+            "audit",
+            "Update application – Certificates and secrets management ",
+            "Client secret added to the backdoor app",
+        ),
+        s(
+            "2026-03-12T03:37:02Z",
+            "sp_credentials",
+            "audit",
+            "Add service principal credentials",
+            "Credentials added to the backdoor service principal",
+        ),
+        s(
+            "2026-03-12T03:39:30Z",
+            "global_admin",
+            "audit",
+            "Add member to role",
+            "Backdoor SP added to Global Administrator",
+        ),
+        s(
+            ROLE_ASSIGNMENT_TIME,
+            "role_assignment",
+            "activity",
+            "Microsoft.Authorization/roleAssignments/write",
+            "Owner on the production subscription for the backdoor SP",
+        ),
+        s(
+            NSG_OPEN_TIME,
+            "nsg_open",
+            "activity",
+            "Microsoft.Network/networkSecurityGroups/securityRules/write",
+            "nsg-web opened to the Internet on 22/3389",
+        ),
+        s(
+            "2026-03-12T03:58:03Z",
+            "ssh_in",
+            "nsg_flow",
+            ATTACKER_IP,
+            "SSH from ATTACKER_IP to vm-web-01 allowed by the new rule",
+        ),
+        s(
+            RUN_COMMAND_TIME,
+            "run_command",
+            "activity",
+            "Microsoft.Compute/virtualMachines/runCommand/action",
+            "Run command on vm-app-01 (and vm-db-01 at 04:11)",
+        ),
         s(SNAPSHOT_TIME, "snapshot", "activity", "Microsoft.Compute/snapshots/write", "Snapshot of vm-db-01's OS disk"),
-        s(SNAPSHOT_ACCESS_TIME, "snapshot_export", "activity", "Microsoft.Compute/snapshots/beginGetAccess/action", "SAS export of the snapshot"),
+        s(
+            SNAPSHOT_ACCESS_TIME,
+            "snapshot_export",
+            "activity",
+            "Microsoft.Compute/snapshots/beginGetAccess/action",
+            "SAS export of the snapshot",
+        ),
         s(KV_LIST_TIME, "kv_list", "keyvault", "SecretList", "Key Vault secrets listed from ATTACKER_IP"),
-        s("2026-03-12T04:31:00Z", "kv_get", "keyvault", "SecretGet", "Key Vault secrets read from ATTACKER_IP"),
+        s("2026-03-12T04:30:40Z", "kv_get", "keyvault", "SecretGet", "Key Vault secrets read from ATTACKER_IP"),
         s(EXFIL_START, "exfil", "nsg_flow", EXFIL_DST, "Large outbound transfer vm-app-01 -> EXFIL_DST:443"),
-        s("2026-03-12T04:47:10Z", "exfil_denied", "vnet_flow", EXFIL_DST, "vm-db-01 -> EXFIL_DST:4444 denied, then 443 allowed"),
+        s(
+            "2026-03-12T04:47:10Z",
+            "exfil_denied",
+            "vnet_flow",
+            EXFIL_DST,
+            "vm-db-01 -> EXFIL_DST:4444 denied, then 443 allowed",
+        ),
         s(BLOB_BURST_START, "blob_burst", "storage", "GetBlob", "GetBlob burst from ATTACKER_IP"),
         s("2026-03-12T05:41:27Z", "dev_listkeys", "activity", "listKeys", "Dev storage account keys listed"),
         s("2026-03-12T05:52:00Z", "aws_ssh", "vpc_flow", ATTACKER_IP, "SSH into the AWS instance from ATTACKER_IP"),
         s(CONTAINMENT_TIME, "containment", "audit", "Reset user password", "Responder resets Megan's password"),
-        s("2026-03-13T09:40:00Z", "nsg_closed", "activity", "Microsoft.Network/networkSecurityGroups/securityRules/delete", "Rob deletes the rogue NSG rule"),
+        s(
+            "2026-03-13T09:40:00Z",
+            "nsg_closed",
+            "activity",
+            "Microsoft.Network/networkSecurityGroups/securityRules/delete",
+            "Rob deletes the rogue NSG rule",
+        ),
         s(ATTACK_END, "retry", "signin", ATTACKER_IP, "Attacker retries the old password: 50126"),
     ]
 }

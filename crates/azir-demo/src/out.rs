@@ -94,7 +94,8 @@ impl ZipBuilder {
     pub(crate) fn finish(self) -> io::Result<Vec<u8>> {
         use zip::write::SimpleFileOptions;
         let to_io = |e: zip::result::ZipError| io::Error::other(e.to_string());
-        let when = zip::DateTime::from_date_and_time(2026, 3, 14, 18, 30, 0).map_err(|e| io::Error::other(e.to_string()))?;
+        let when =
+            zip::DateTime::from_date_and_time(2026, 3, 14, 18, 30, 0).map_err(|e| io::Error::other(e.to_string()))?;
         let options = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .last_modified_time(when)
@@ -118,11 +119,33 @@ pub(crate) fn resource_prefix(resource_id: &str) -> String {
     format!("resourceId={}", resource_id.to_uppercase())
 }
 
+/// A log record: a JSON value, or one already serialised (cheaper to hold at large scales).
+pub(crate) trait Record {
+    fn write_json(&self, buf: &mut Vec<u8>);
+}
+
+impl Record for Value {
+    fn write_json(&self, buf: &mut Vec<u8>) {
+        serde_json::to_writer(buf, self).expect("serialising a Value cannot fail");
+    }
+}
+
+impl Record for String {
+    fn write_json(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(self.as_bytes());
+    }
+}
+
+/// Serialises a record now.
+pub(crate) fn ser(v: &Value) -> String {
+    serde_json::to_string(v).expect("serialising a Value cannot fail")
+}
+
 /// JSON Lines (one record per line, trailing newline), as diagnostic settings write since 2018.
-pub(crate) fn json_lines(records: &[Value]) -> Vec<u8> {
+pub(crate) fn json_lines<R: Record>(records: &[R]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(records.len() * 600);
     for r in records {
-        serde_json::to_writer(&mut buf, r).expect("serialising a Value cannot fail");
+        r.write_json(&mut buf);
         buf.push(b'\n');
     }
     buf
@@ -155,16 +178,16 @@ pub(crate) fn by_hour<T>(items: Vec<(Ts, T)>) -> BTreeMap<Ts, Vec<(Ts, T)>> {
 }
 
 /// Writes one JSON Lines blob per hour under a diagnostic-setting container.
-pub(crate) fn write_hourly(
+pub(crate) fn write_hourly<R: Record>(
     out: &mut Out,
     ctx: &crate::Ctx,
     container: &str,
     prefix: &str,
     source: &str,
-    items: Vec<(Ts, Value)>,
+    items: Vec<(Ts, R)>,
 ) -> io::Result<()> {
     for (hour, recs) in by_hour(items) {
-        let vals: Vec<Value> = recs.into_iter().map(|(_, v)| v).collect();
+        let vals: Vec<R> = recs.into_iter().map(|(_, v)| v).collect();
         out.count(source, vals.len() as u64);
         let path = blob_path(container, prefix, hour, "");
         out.put_maybe_gz(&path, &json_lines(&vals), hour < ctx.gz_before)?;

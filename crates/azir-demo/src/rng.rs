@@ -80,6 +80,10 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 
+    pub(crate) fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
     /// Picks from `(weight, item)` pairs.
     pub(crate) fn weighted<'a, T>(&mut self, items: &'a [(u32, T)]) -> &'a T {
         let total: u64 = items.iter().map(|(w, _)| u64::from(*w)).sum();

@@ -25,7 +25,8 @@ pub(crate) struct User {
 }
 
 const UA_EDGE: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36 Edg/122.0.2365.80";
-const UA_CHROME_WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
+const UA_CHROME_WIN: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
 const UA_SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3.1 Safari/605.1.15";
 const UA_CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
 
@@ -96,10 +97,7 @@ impl User {
     }
 
     pub(crate) fn onprem_sid(&self) -> String {
-        format!(
-            "S-1-5-21-4837261184-168309720-1886587427-{}",
-            1100 + crate::rng::fnv1a(self.upn) % 20_000
-        )
+        format!("S-1-5-21-4837261184-168309720-1886587427-{}", 1100 + crate::rng::fnv1a(self.upn) % 20_000)
     }
 }
 
@@ -134,20 +132,56 @@ pub(crate) const APP_OFFICE: App = App {
     resource_id: "00000002-0000-0ff1-ce00-000000000000",
 };
 pub(crate) const BENIGN_APPS: &[(u32, App)] = &[
-    (30, App { name: "Microsoft Teams", id: "1fec8e78-bce4-4aaf-ab1b-5451cc387264", resource: "Microsoft Teams Services", resource_id: "cc15fd57-2c6c-4117-a88c-83b1d56b4bbe" }),
-    (25, App { name: "Office 365 Exchange Online", id: "00000002-0000-0ff1-ce00-000000000000", resource: "Office 365 Exchange Online", resource_id: "00000002-0000-0ff1-ce00-000000000000" }),
-    (20, App { name: "OfficeHome", id: "4765445b-32c6-49b0-83e6-1d93765276ca", resource: "OfficeHome", resource_id: "4765445b-32c6-49b0-83e6-1d93765276ca" }),
-    (12, App { name: "Office 365 SharePoint Online", id: "00000003-0000-0ff1-ce00-000000000000", resource: "Office 365 SharePoint Online", resource_id: "00000003-0000-0ff1-ce00-000000000000" }),
-    (8, App { name: "My Apps", id: "2793995e-0a7d-40d7-bd35-6968ba142197", resource: "Microsoft Graph", resource_id: "00000003-0000-0000-c000-000000000000" }),
+    (
+        30,
+        App {
+            name: "Microsoft Teams",
+            id: "1fec8e78-bce4-4aaf-ab1b-5451cc387264",
+            resource: "Microsoft Teams Services",
+            resource_id: "cc15fd57-2c6c-4117-a88c-83b1d56b4bbe",
+        },
+    ),
+    (
+        25,
+        App {
+            name: "Office 365 Exchange Online",
+            id: "00000002-0000-0ff1-ce00-000000000000",
+            resource: "Office 365 Exchange Online",
+            resource_id: "00000002-0000-0ff1-ce00-000000000000",
+        },
+    ),
+    (
+        20,
+        App {
+            name: "OfficeHome",
+            id: "4765445b-32c6-49b0-83e6-1d93765276ca",
+            resource: "OfficeHome",
+            resource_id: "4765445b-32c6-49b0-83e6-1d93765276ca",
+        },
+    ),
+    (
+        12,
+        App {
+            name: "Office 365 SharePoint Online",
+            id: "00000003-0000-0ff1-ce00-000000000000",
+            resource: "Office 365 SharePoint Online",
+            resource_id: "00000003-0000-0ff1-ce00-000000000000",
+        },
+    ),
+    (
+        8,
+        App {
+            name: "My Apps",
+            id: "2793995e-0a7d-40d7-bd35-6968ba142197",
+            resource: "Microsoft Graph",
+            resource_id: "00000003-0000-0000-c000-000000000000",
+        },
+    ),
 ];
 
 /// Admins also use the portal and the CLI.
-pub(crate) const ADMINS: &[&str] = &[
-    "megan@contoso.com",
-    "rob.robertson@contoso.com",
-    "adele@contoso.com",
-    "henrietta@contoso.com",
-];
+pub(crate) const ADMINS: &[&str] =
+    &["megan@contoso.com", "rob.robertson@contoso.com", "adele@contoso.com", "henrietta@contoso.com"];
 
 /// A service principal or managed identity that calls ARM, Key Vault or Storage.
 pub(crate) struct Sp {
@@ -201,12 +235,60 @@ impl Vm {
     }
 }
 
-pub(crate) const VM_WEB1: Vm = Vm { name: "vm-web-01", sub: SUB_PROD, rg: "rg-prod-web", ip: "10.10.1.4", mac: "000D3A5C8E01", nsg: "nsg-web", os_disk: "vm-web-01_OsDisk_1_3c1f0e9a" };
-pub(crate) const VM_WEB2: Vm = Vm { name: "vm-web-02", sub: SUB_PROD, rg: "rg-prod-web", ip: "10.10.1.5", mac: "000D3A5C8E02", nsg: "nsg-web", os_disk: "vm-web-02_OsDisk_1_7a22b4c1" };
-pub(crate) const VM_APP: Vm = Vm { name: "vm-app-01", sub: SUB_PROD, rg: "rg-prod-app", ip: "10.10.2.4", mac: "000D3A5C8E03", nsg: "nsg-app", os_disk: "vm-app-01_OsDisk_1_91d0c5e2" };
-pub(crate) const VM_DB: Vm = Vm { name: "vm-db-01", sub: SUB_PROD, rg: "rg-prod-app", ip: "10.10.3.4", mac: "000D3A5C8E04", nsg: "nsg-data", os_disk: "vm-db-01_OsDisk_1_5be8f7d3" };
-pub(crate) const VM_DEV1: Vm = Vm { name: "vm-dev-01", sub: SUB_DEV, rg: "rg-dev", ip: "10.20.1.4", mac: "000D3A7F1A01", nsg: "nsg-dev", os_disk: "vm-dev-01_OsDisk_1_0c4d9e11" };
-pub(crate) const VM_DEV2: Vm = Vm { name: "vm-dev-02", sub: SUB_DEV, rg: "rg-dev", ip: "10.20.1.5", mac: "000D3A7F1A02", nsg: "nsg-dev", os_disk: "vm-dev-02_OsDisk_1_6f3a2b80" };
+pub(crate) const VM_WEB1: Vm = Vm {
+    name: "vm-web-01",
+    sub: SUB_PROD,
+    rg: "rg-prod-web",
+    ip: "10.10.1.4",
+    mac: "000D3A5C8E01",
+    nsg: "nsg-web",
+    os_disk: "vm-web-01_OsDisk_1_3c1f0e9a",
+};
+pub(crate) const VM_WEB2: Vm = Vm {
+    name: "vm-web-02",
+    sub: SUB_PROD,
+    rg: "rg-prod-web",
+    ip: "10.10.1.5",
+    mac: "000D3A5C8E02",
+    nsg: "nsg-web",
+    os_disk: "vm-web-02_OsDisk_1_7a22b4c1",
+};
+pub(crate) const VM_APP: Vm = Vm {
+    name: "vm-app-01",
+    sub: SUB_PROD,
+    rg: "rg-prod-app",
+    ip: "10.10.2.4",
+    mac: "000D3A5C8E03",
+    nsg: "nsg-app",
+    os_disk: "vm-app-01_OsDisk_1_91d0c5e2",
+};
+pub(crate) const VM_DB: Vm = Vm {
+    name: "vm-db-01",
+    sub: SUB_PROD,
+    rg: "rg-prod-app",
+    ip: "10.10.3.4",
+    mac: "000D3A5C8E04",
+    nsg: "nsg-data",
+    os_disk: "vm-db-01_OsDisk_1_5be8f7d3",
+};
+pub(crate) const VM_DEV1: Vm = Vm {
+    name: "vm-dev-01",
+    sub: SUB_DEV,
+    rg: "rg-dev",
+    ip: "10.20.1.4",
+    mac: "000D3A7F1A01",
+    nsg: "nsg-dev",
+    os_disk: "vm-dev-01_OsDisk_1_0c4d9e11",
+};
+pub(crate) const VM_DEV2: Vm = Vm {
+    name: "vm-dev-02",
+    sub: SUB_DEV,
+    rg: "rg-dev",
+    ip: "10.20.1.5",
+    mac: "000D3A7F1A02",
+    nsg: "nsg-dev",
+    os_disk: "vm-dev-02_OsDisk_1_6f3a2b80",
+};
 
 pub(crate) const PROD_VMS: &[Vm] = &[VM_WEB1, VM_WEB2, VM_APP, VM_DB];
 pub(crate) const DEV_VMS: &[Vm] = &[VM_DEV1, VM_DEV2];
@@ -214,9 +296,7 @@ pub(crate) const DEV_VMS: &[Vm] = &[VM_DEV1, VM_DEV2];
 /// Public addresses of Contoso (documentation range TEST-NET-1).
 pub(crate) const HQ_EGRESS_IP: &str = "192.0.2.10";
 pub(crate) const NAT_GW_IP: &str = "192.0.2.80";
-pub(crate) const APPGW_PUBLIC_IP: &str = "192.0.2.100";
 pub(crate) const APPGW_LEGACY_PUBLIC_IP: &str = "192.0.2.101";
-pub(crate) const FIREWALL_PUBLIC_IP: &str = "192.0.2.150";
 /// Application Gateway v2 instances in snet-appgw.
 pub(crate) const APPGW_INSTANCE_IPS: &[&str] = &["10.10.0.4", "10.10.0.5"];
 pub(crate) const BASTION_INSTANCE_IPS: &[&str] = &["10.10.250.4", "10.10.250.5"];
@@ -272,14 +352,6 @@ pub(crate) fn visitor_pool(seed: u64, n: usize) -> Vec<String> {
     const FIRST: &[u8] = &[24, 50, 63, 66, 67, 68, 69, 71, 73, 75, 76, 96, 97, 98, 99, 107, 108, 174, 184];
     let mut rng = Rng::new(seed, "visitors");
     (0..n)
-        .map(|_| {
-            format!(
-                "{}.{}.{}.{}",
-                rng.pick(FIRST),
-                rng.range(1, 255),
-                rng.range(0, 256),
-                rng.range(1, 255)
-            )
-        })
+        .map(|_| format!("{}.{}.{}.{}", rng.pick(FIRST), rng.range(1, 255), rng.range(0, 256), rng.range(1, 255)))
         .collect()
 }

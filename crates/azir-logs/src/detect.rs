@@ -106,8 +106,8 @@ fn category_kind(cat: &str) -> Kind {
         "storageread" | "storagewrite" | "storagedelete" => Kind::Storage,
         "networksecuritygroupflowevent" => Kind::NsgFlow,
         "flowlogflowevent" => Kind::VnetFlow,
-        "administrative" | "security" | "servicehealth" | "alert" | "recommendation" | "policy"
-        | "autoscale" | "resourcehealth" | "write" | "delete" | "action" => Kind::Activity,
+        "administrative" | "security" | "servicehealth" | "alert" | "recommendation" | "policy" | "autoscale"
+        | "resourcehealth" | "write" | "delete" | "action" => Kind::Activity,
         _ if c.starts_with("azurefirewall") || c.starts_with("azfw") => Kind::Firewall,
         _ => Kind::GenericDiag,
     }
@@ -131,9 +131,7 @@ fn la_type_kind(t: &str) -> Option<Kind> {
         "agwfirewalllogs" => Kind::Waf,
         "microsoftazurebastionauditlogs" => Kind::Bastion,
         "azkvauditlogs" => Kind::KeyVault,
-        "storagebloblogs" | "storagefilelogs" | "storagequeuelogs" | "storagetablelogs" => {
-            Kind::Storage
-        }
+        "storagebloblogs" | "storagefilelogs" | "storagequeuelogs" | "storagetablelogs" => Kind::Storage,
         _ if t.starts_with("azfw") => Kind::Firewall,
         _ => return None,
     })
@@ -144,9 +142,7 @@ fn la_type_kind(t: &str) -> Option<Kind> {
 pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
     let m = v.as_object()?;
     // ARM REST EventData: eventTimestamp plus structured operationName/category.
-    if has(m, "eventTimestamp")
-        && (has(m, "eventDataId") || get_in(m, "operationName").is_some_and(Value::is_object))
-    {
+    if has(m, "eventTimestamp") && (has(m, "eventDataId") || get_in(m, "operationName").is_some_and(Value::is_object)) {
         return Some((Kind::Activity, Shape::Rest));
     }
     // Log Analytics rows name their table in `Type`.
@@ -173,10 +169,7 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
         if has(m, "OperationNameValue") || has(m, "ActivityStatusValue") {
             return Some((Kind::Activity, Shape::LogAnalytics));
         }
-        if has(m, "UserPrincipalName")
-            && has(m, "ResultType")
-            && (has(m, "AppDisplayName") || has(m, "IPAddress"))
-        {
+        if has(m, "UserPrincipalName") && has(m, "ResultType") && (has(m, "AppDisplayName") || has(m, "IPAddress")) {
             return Some((Kind::SignIn, Shape::LogAnalytics));
         }
         if has(m, "ActivityDisplayName") && has(m, "InitiatedBy") {
@@ -197,10 +190,7 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
         if has(m, "activityDisplayName") {
             return Some((Kind::Audit, Shape::Graph));
         }
-        if has(m, "provisioningAction")
-            || has(m, "provisioningStatusInfo")
-            || has(m, "provisioningSteps")
-        {
+        if has(m, "provisioningAction") || has(m, "provisioningStatusInfo") || has(m, "provisioningSteps") {
             return Some((Kind::Provisioning, Shape::Graph));
         }
     }
@@ -225,18 +215,12 @@ mod tests {
     #[test]
     fn classifies_every_shape() {
         let cases = [
-            (
-                json!({"eventTimestamp":"x","operationName":{"value":"a"}}),
-                Some((Kind::Activity, Shape::Rest)),
-            ),
+            (json!({"eventTimestamp":"x","operationName":{"value":"a"}}), Some((Kind::Activity, Shape::Rest))),
             (
                 json!({"time":"x","category":"Administrative","operationName":"Microsoft.Compute/virtualMachines/write"}),
                 Some((Kind::Activity, Shape::Envelope)),
             ),
-            (
-                json!({"time":"x","category":"NonInteractiveUserSignInLogs"}),
-                Some((Kind::SignIn, Shape::Envelope)),
-            ),
+            (json!({"time":"x","category":"NonInteractiveUserSignInLogs"}), Some((Kind::SignIn, Shape::Envelope))),
             (
                 json!({"TimeGenerated":"x","Type":"AADNonInteractiveUserSignInLogs"}),
                 Some((Kind::SignIn, Shape::LogAnalytics)),
@@ -245,42 +229,18 @@ mod tests {
                 json!({"TimeGenerated":"x","Type":"AzureDiagnostics","Category":"ApplicationGatewayFirewallLog"}),
                 Some((Kind::Waf, Shape::LogAnalytics)),
             ),
-            (
-                json!({"createdDateTime":"x","userPrincipalName":"u","status":{}}),
-                Some((Kind::SignIn, Shape::Graph)),
-            ),
-            (
-                json!({"activityDateTime":"x","activityDisplayName":"Add user"}),
-                Some((Kind::Audit, Shape::Graph)),
-            ),
-            (
-                json!({"activityDateTime":"x","provisioningAction":"create"}),
-                Some((Kind::Provisioning, Shape::Graph)),
-            ),
+            (json!({"createdDateTime":"x","userPrincipalName":"u","status":{}}), Some((Kind::SignIn, Shape::Graph))),
+            (json!({"activityDateTime":"x","activityDisplayName":"Add user"}), Some((Kind::Audit, Shape::Graph))),
+            (json!({"activityDateTime":"x","provisioningAction":"create"}), Some((Kind::Provisioning, Shape::Graph))),
             (
                 json!({"timeStamp":"x","category":"ApplicationGatewayAccessLog"}),
                 Some((Kind::AppGwAccess, Shape::Envelope)),
             ),
-            (
-                json!({"time":"x","category":"AzureFirewallNetworkRule"}),
-                Some((Kind::Firewall, Shape::Envelope)),
-            ),
-            (
-                json!({"time":"x","category":"AZFWNetworkRule"}),
-                Some((Kind::Firewall, Shape::Envelope)),
-            ),
-            (
-                json!({"time":"x","category":"SomethingNew"}),
-                Some((Kind::GenericDiag, Shape::Envelope)),
-            ),
-            (
-                json!({"Operation name":"x","Event initiated by":"y"}),
-                Some((Kind::Activity, Shape::PortalCsv)),
-            ),
-            (
-                json!({"name":"nsg1","type":"Microsoft.Network/networkSecurityGroups"}),
-                None,
-            ),
+            (json!({"time":"x","category":"AzureFirewallNetworkRule"}), Some((Kind::Firewall, Shape::Envelope))),
+            (json!({"time":"x","category":"AZFWNetworkRule"}), Some((Kind::Firewall, Shape::Envelope))),
+            (json!({"time":"x","category":"SomethingNew"}), Some((Kind::GenericDiag, Shape::Envelope))),
+            (json!({"Operation name":"x","Event initiated by":"y"}), Some((Kind::Activity, Shape::PortalCsv))),
+            (json!({"name":"nsg1","type":"Microsoft.Network/networkSecurityGroups"}), None),
             (json!([1, 2]), None),
         ];
         for (v, want) in cases {

@@ -60,32 +60,22 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
                     match entry {
                         Ok(e) if e.file_type().is_file() => files.push(e.into_path()),
                         Ok(e) if e.file_type().is_symlink() => {
-                            if std::fs::metadata(e.path())
-                                .map(|m| m.is_file())
-                                .unwrap_or(false)
-                            {
+                            if std::fs::metadata(e.path()).map(|m| m.is_file()).unwrap_or(false) {
                                 files.push(e.into_path());
                             }
                         }
                         Ok(_) => {}
                         Err(err) => errors.push(InputError {
-                            path: err
-                                .path()
-                                .map(|p| p.display().to_string())
-                                .unwrap_or_default(),
+                            path: err.path().map(|p| p.display().to_string()).unwrap_or_default(),
                             reason: err.to_string(),
                         }),
                     }
                 }
             }
-            Ok(_) => errors.push(InputError {
-                path: p.display().to_string(),
-                reason: "not a regular file or folder".into(),
-            }),
-            Err(e) => errors.push(InputError {
-                path: p.display().to_string(),
-                reason: e.to_string(),
-            }),
+            Ok(_) => {
+                errors.push(InputError { path: p.display().to_string(), reason: "not a regular file or folder".into() })
+            }
+            Err(e) => errors.push(InputError { path: p.display().to_string(), reason: e.to_string() }),
         }
     }
     (files, errors)
@@ -168,9 +158,7 @@ pub struct BombGuard<R> {
 impl<R: Read> BombGuard<R> {
     /// Guards `inner`, whose compressed size is `compressed` bytes.
     pub fn new(inner: R, compressed: u64, limits: &Limits) -> Self {
-        let by_ratio = compressed
-            .saturating_mul(limits.max_ratio)
-            .max(limits.ratio_floor);
+        let by_ratio = compressed.saturating_mul(limits.max_ratio).max(limits.ratio_floor);
         BombGuard {
             inner,
             produced: 0,
@@ -256,12 +244,8 @@ fn read_zip(
     f: &mut dyn FnMut(Stream<'_>) -> io::Result<()>,
 ) -> io::Result<Vec<InputError>> {
     let file = File::open(path)?;
-    let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("not a readable zip archive: {e}"),
-        )
-    })?;
+    let mut archive = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("not a readable zip archive: {e}")))?;
     let mut errors = Vec::new();
     if archive.len() > limits.max_zip_members {
         errors.push(InputError {
@@ -277,20 +261,14 @@ fn read_zip(
         let mut entry = match archive.by_index(i) {
             Ok(e) => e,
             Err(e) => {
-                errors.push(InputError {
-                    path: format!("{display}!#{i}"),
-                    reason: format!("unreadable member: {e}"),
-                });
+                errors.push(InputError { path: format!("{display}!#{i}"), reason: format!("unreadable member: {e}") });
                 continue;
             }
         };
         if entry.is_dir() {
             continue;
         }
-        let raw_name = entry
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| format!("#{i}"));
+        let raw_name = entry.name().map(|n| n.to_string()).unwrap_or_else(|_| format!("#{i}"));
         let member_display = format!("{display}!{raw_name}");
         let Some(safe) = entry.enclosed_name() else {
             errors.push(InputError {
@@ -308,10 +286,7 @@ fn read_zip(
         let peek = match br.fill_buf() {
             Ok(b) => b,
             Err(e) => {
-                errors.push(InputError {
-                    path: member_display,
-                    reason: e.to_string(),
-                });
+                errors.push(InputError { path: member_display, reason: e.to_string() });
                 continue;
             }
         };
@@ -336,12 +311,7 @@ fn read_zip(
                 })?;
             }
             Packaging::Plain => {
-                f(Stream {
-                    member: Some(name),
-                    display: display_m,
-                    stored_size: compressed,
-                    reader: Box::new(br),
-                })?;
+                f(Stream { member: Some(name), display: display_m, stored_size: compressed, reader: Box::new(br) })?;
             }
         }
     }
@@ -366,11 +336,7 @@ mod tests {
         let mut got = Vec::new();
         let errs = for_each_stream(path, "x", limits, &mut |mut s| {
             let mut text = String::new();
-            let r = s
-                .reader
-                .read_to_string(&mut text)
-                .map(|_| text)
-                .map_err(|e| e.to_string());
+            let r = s.reader.read_to_string(&mut text).map(|_| text).map_err(|e| e.to_string());
             got.push((s.display.clone(), r));
             Ok(())
         })
@@ -382,10 +348,7 @@ mod tests {
     fn gzip_is_transparent_and_hash_is_of_stored_bytes() {
         let d = tmpdir("gz");
         let p = d.join("a.json.gz");
-        let mut enc = flate2::write::GzEncoder::new(
-            File::create(&p).unwrap(),
-            flate2::Compression::default(),
-        );
+        let mut enc = flate2::write::GzEncoder::new(File::create(&p).unwrap(), flate2::Compression::default());
         enc.write_all(b"{\"a\":1}\n").unwrap();
         enc.finish().unwrap();
         let (got, errs) = read_all(&p, &Limits::default());
@@ -410,10 +373,7 @@ mod tests {
         w.write_all(b"PK\x03\x04rest").unwrap();
         w.finish().unwrap();
         let (got, errs) = read_all(&p, &Limits::default());
-        assert_eq!(
-            got,
-            vec![("x!logs/one.json".to_string(), Ok("{\"a\":1}".to_string()))]
-        );
+        assert_eq!(got, vec![("x!logs/one.json".to_string(), Ok("{\"a\":1}".to_string()))]);
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[0].reason.contains("path traversal"));
         assert!(errs[1].reason.contains("nested zip"));
@@ -423,17 +383,13 @@ mod tests {
     fn gzip_bomb_is_stopped() {
         let d = tmpdir("bomb");
         let p = d.join("bomb.gz");
-        let mut enc =
-            flate2::write::GzEncoder::new(File::create(&p).unwrap(), flate2::Compression::best());
+        let mut enc = flate2::write::GzEncoder::new(File::create(&p).unwrap(), flate2::Compression::best());
         let zeros = vec![b' '; 1 << 20];
         for _ in 0..64 {
             enc.write_all(&zeros).unwrap();
         }
         enc.finish().unwrap();
-        let limits = Limits {
-            ratio_floor: 1 << 20,
-            ..Limits::default()
-        };
+        let limits = Limits { ratio_floor: 1 << 20, ..Limits::default() };
         let (got, _) = read_all(&p, &limits);
         let err = got[0].1.as_ref().unwrap_err();
         assert!(err.contains("possible decompression bomb"), "{err}");
@@ -446,10 +402,7 @@ mod tests {
         std::fs::write(d.join("b/y=2024/PT1H.json"), b"{}").unwrap();
         std::fs::write(d.join("a.json"), b"{}").unwrap();
         let (files, errs) = discover(&[d.clone(), d.join("missing")]);
-        let names: Vec<String> = files
-            .iter()
-            .map(|f| f.strip_prefix(&d).unwrap().display().to_string())
-            .collect();
+        let names: Vec<String> = files.iter().map(|f| f.strip_prefix(&d).unwrap().display().to_string()).collect();
         assert_eq!(names, vec!["a.json", "b/y=2024/PT1H.json"]);
         assert_eq!(errs.len(), 1);
     }

@@ -14,9 +14,7 @@ pub fn get_in<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     if let Some(x) = m.get(key) {
         return Some(x);
     }
-    m.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
+    m.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
 }
 
 /// Walks a path of keys with [`get`]; a step through a JSON-encoded string is decoded on the
@@ -61,17 +59,10 @@ pub fn first_text(v: &Value, paths: &[&[&str]]) -> Option<String> {
 /// A value as an integer: numbers (integral or not, truncated) and numeric strings.
 pub fn int(v: Option<&Value>) -> Option<i64> {
     match v? {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
         Value::String(s) => {
             let t = s.trim();
-            t.parse::<i64>().ok().or_else(|| {
-                t.parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(|f| f as i64)
-            })
+            t.parse::<i64>().ok().or_else(|| t.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
         }
         _ => None,
     }
@@ -100,9 +91,7 @@ pub fn obj(v: Option<&Value>) -> Option<std::borrow::Cow<'_, Value>> {
         Value::String(s) => {
             let t = s.trim_start();
             if t.starts_with('{') || t.starts_with('[') {
-                serde_json::from_str::<Value>(t)
-                    .ok()
-                    .map(std::borrow::Cow::Owned)
+                serde_json::from_str::<Value>(t).ok().map(std::borrow::Cow::Owned)
             } else {
                 None
             }
@@ -135,10 +124,7 @@ pub fn subscription_of(resource_id: &str) -> Option<String> {
     let mut parts = resource_id.split('/');
     while let Some(p) = parts.next() {
         if p.eq_ignore_ascii_case("subscriptions") {
-            return parts
-                .next()
-                .filter(|s| !s.is_empty())
-                .map(|s| s.to_ascii_lowercase());
+            return parts.next().filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase());
         }
     }
     None
@@ -151,8 +137,7 @@ mod tests {
 
     #[test]
     fn lenient_types_and_case() {
-        let v =
-            json!({"Level": "4", "durationMs": 78, "ResultType": "50126", "props": "{\"a\":1}"});
+        let v = json!({"Level": "4", "durationMs": 78, "ResultType": "50126", "props": "{\"a\":1}"});
         assert_eq!(int(get(&v, "level")), Some(4));
         assert_eq!(int(get(&v, "DURATIONMS")), Some(78));
         assert_eq!(text(get(&v, "resultType")).as_deref(), Some("50126"));
@@ -164,27 +149,15 @@ mod tests {
 
     #[test]
     fn ip_port_forms() {
-        assert_eq!(
-            split_ip_port("192.168.0.1:11111"),
-            ("192.168.0.1".into(), Some(11111))
-        );
-        assert_eq!(
-            split_ip_port("[2001:db8::1]:443"),
-            ("2001:db8::1".into(), Some(443))
-        );
+        assert_eq!(split_ip_port("192.168.0.1:11111"), ("192.168.0.1".into(), Some(11111)));
+        assert_eq!(split_ip_port("[2001:db8::1]:443"), ("2001:db8::1".into(), Some(443)));
         assert_eq!(split_ip_port("2001:db8::1"), ("2001:db8::1".into(), None));
         assert_eq!(split_ip_port("10.0.0.1"), ("10.0.0.1".into(), None));
     }
 
     #[test]
     fn subscription_from_mixed_case_ids() {
-        assert_eq!(
-            subscription_of("/SUBSCRIPTIONS/ABC-1/RESOURCEGROUPS/RG").as_deref(),
-            Some("abc-1")
-        );
-        assert_eq!(
-            subscription_of("/tenants/x/providers/Microsoft.aadiam"),
-            None
-        );
+        assert_eq!(subscription_of("/SUBSCRIPTIONS/ABC-1/RESOURCEGROUPS/RG").as_deref(), Some("abc-1"));
+        assert_eq!(subscription_of("/tenants/x/providers/Microsoft.aadiam"), None);
     }
 }

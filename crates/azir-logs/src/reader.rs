@@ -28,51 +28,26 @@ pub fn open<R: BufRead>(mut r: R, max_record: usize) -> io::Result<(Payload, Rec
     let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
     if head.iter().take(512).any(|&b| b == 0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "binary content (NUL bytes): not a text log format",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "binary content (NUL bytes): not a text log format"));
     }
     if matches!(first, Some(b'{') | Some(b'[')) || first.is_none() {
-        return Ok((
-            Payload::Json,
-            RecordReader::Json(JsonSplitter::with_limit(r, max_record)),
-        ));
+        return Ok((Payload::Json, RecordReader::Json(JsonSplitter::with_limit(r, max_record))));
     }
     let line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
     let line = String::from_utf8_lossy(&head[..line_end]);
     let line = line.trim_start_matches('\u{feff}').trim();
     if let Some(fields) = vpc_header(line) {
-        return Ok((
-            Payload::VpcFlow(Arc::new(fields)),
-            RecordReader::Lines(TextLines::new(r, max_record, true)),
-        ));
+        return Ok((Payload::VpcFlow(Arc::new(fields)), RecordReader::Lines(TextLines::new(r, max_record, true))));
     }
     if looks_like_vpc_line(line) {
-        let fields = crate::parsers::vpc::DEFAULT_FIELDS
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        return Ok((
-            Payload::VpcFlow(Arc::new(fields)),
-            RecordReader::Lines(TextLines::new(r, max_record, false)),
-        ));
+        let fields = crate::parsers::vpc::DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect();
+        return Ok((Payload::VpcFlow(Arc::new(fields)), RecordReader::Lines(TextLines::new(r, max_record, false))));
     }
     if line.contains(',') || line.contains('\t') {
-        let delim = if line.contains('\t') && !line.contains(',') {
-            b'\t'
-        } else {
-            b','
-        };
-        return Ok((
-            Payload::Csv,
-            RecordReader::Csv(CsvRows::new(r, delim, max_record)),
-        ));
+        let delim = if line.contains('\t') && !line.contains(',') { b'\t' } else { b',' };
+        return Ok((Payload::Csv, RecordReader::Csv(CsvRows::new(r, delim, max_record))));
     }
-    Ok((
-        Payload::Json,
-        RecordReader::Json(JsonSplitter::with_limit(r, max_record)),
-    ))
+    Ok((Payload::Json, RecordReader::Json(JsonSplitter::with_limit(r, max_record))))
 }
 
 impl<R: BufRead> RecordReader<R> {
@@ -116,32 +91,11 @@ impl<R: BufRead> RecordReader<R> {
 pub fn vpc_header(line: &str) -> Option<Vec<String>> {
     let fields: Vec<String> = line
         .split_whitespace()
-        .map(|t| {
-            t.trim_start_matches("${")
-                .trim_end_matches('}')
-                .replace('_', "-")
-                .to_ascii_lowercase()
-        })
+        .map(|t| t.trim_start_matches("${").trim_end_matches('}').replace('_', "-").to_ascii_lowercase())
         .collect();
-    let known = [
-        "srcaddr",
-        "dstaddr",
-        "srcport",
-        "dstport",
-        "action",
-        "interface-id",
-        "start",
-        "end",
-    ];
-    let hits = fields
-        .iter()
-        .filter(|f| known.contains(&f.as_str()))
-        .count();
-    (hits >= 2
-        && fields
-            .iter()
-            .all(|f| f.chars().all(|c| c.is_ascii_lowercase() || c == '-')))
-    .then_some(fields)
+    let known = ["srcaddr", "dstaddr", "srcport", "dstport", "action", "interface-id", "start", "end"];
+    let hits = fields.iter().filter(|f| known.contains(&f.as_str())).count();
+    (hits >= 2 && fields.iter().all(|f| f.chars().all(|c| c.is_ascii_lowercase() || c == '-'))).then_some(fields)
 }
 
 fn looks_like_vpc_line(line: &str) -> bool {
@@ -163,13 +117,7 @@ pub struct TextLines<R> {
 
 impl<R: BufRead> TextLines<R> {
     fn new(inner: R, max: usize, header: bool) -> Self {
-        TextLines {
-            inner,
-            max,
-            line: 0,
-            offset: 0,
-            skip_header: header,
-        }
+        TextLines { inner, max, line: 0, offset: 0, skip_header: header }
     }
 
     fn next_chunk(&mut self, chunk: &mut Chunk, target: usize) -> io::Result<bool> {
@@ -185,9 +133,7 @@ impl<R: BufRead> TextLines<R> {
             let offset = self.offset;
             self.offset += n as u64;
             // Trim the line ending and surrounding blanks.
-            while chunk.buf.len() > start
-                && matches!(chunk.buf[chunk.buf.len() - 1], b'\n' | b'\r' | b' ' | b'\t')
-            {
+            while chunk.buf.len() > start && matches!(chunk.buf[chunk.buf.len() - 1], b'\n' | b'\r' | b' ' | b'\t') {
                 chunk.buf.pop();
             }
             if chunk.buf.len() == start {
@@ -222,11 +168,7 @@ impl<R: BufRead> TextLines<R> {
 
 /// Reads one line into `out`, keeping at most `max` bytes of it. Returns (bytes consumed,
 /// line size, whether it fit).
-fn read_line_limited<R: BufRead>(
-    r: &mut R,
-    out: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<(usize, usize, bool)> {
+fn read_line_limited<R: BufRead>(r: &mut R, out: &mut Vec<u8>, max: usize) -> io::Result<(usize, usize, bool)> {
     let mut consumed = 0;
     let mut kept = 0;
     loop {
@@ -268,17 +210,8 @@ pub struct CsvRows<R> {
 
 impl<R: BufRead> CsvRows<R> {
     fn new(inner: R, delim: u8, max: usize) -> Self {
-        let rdr = csv::ReaderBuilder::new()
-            .delimiter(delim)
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(inner);
-        CsvRows {
-            rdr,
-            headers: Vec::new(),
-            max,
-            done: false,
-        }
+        let rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(false).from_reader(inner);
+        CsvRows { rdr, headers: Vec::new(), max, done: false }
     }
 
     fn next_chunk(&mut self, chunk: &mut Chunk, target: usize) -> io::Result<bool> {
@@ -337,26 +270,17 @@ impl<R: BufRead> CsvRows<R> {
             if defect.is_none() {
                 for (i, field) in rec.iter().enumerate() {
                     let Ok(s) = std::str::from_utf8(field) else {
-                        let name = self
-                            .headers
-                            .get(i)
-                            .cloned()
-                            .unwrap_or_else(|| format!("column {}", i + 1));
+                        let name = self.headers.get(i).cloned().unwrap_or_else(|| format!("column {}", i + 1));
                         defect = Some(format!("invalid UTF-8 in CSV column {name:?}"));
                         break;
                     };
                     if s.is_empty() {
                         continue;
                     }
-                    let key = self
-                        .headers
-                        .get(i)
-                        .cloned()
-                        .unwrap_or_else(|| format!("_col{}", i + 1));
+                    let key = self.headers.get(i).cloned().unwrap_or_else(|| format!("_col{}", i + 1));
                     let t = s.trim_start();
                     let value = if t.starts_with('{') || t.starts_with('[') {
-                        serde_json::from_str::<Value>(t)
-                            .unwrap_or_else(|_| Value::String(s.to_string()))
+                        serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(s.to_string()))
                     } else {
                         Value::String(s.to_string())
                     };
@@ -400,11 +324,7 @@ mod tests {
             for s in &chunk.spans {
                 match &s.defect {
                     Some(d) => out.push(format!("{}:!{d}", s.line)),
-                    None => out.push(format!(
-                        "{}:{}",
-                        s.line,
-                        String::from_utf8_lossy(chunk.bytes(s))
-                    )),
+                    None => out.push(format!("{}:{}", s.line, String::from_utf8_lossy(chunk.bytes(s)))),
                 }
             }
             if !more {
@@ -438,9 +358,7 @@ mod tests {
         let (p, recs) = records(text.as_bytes());
         assert!(matches!(p, Payload::VpcFlow(ref f) if f[3] == "srcaddr"));
         assert_eq!(recs, vec!["2:2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"]);
-        let (p, recs) = records(
-            b"2 123456789010 eni-1a2b3c4d5e6f7g8h9 - - - - - - - 1431280876 1431280934 - NODATA\n",
-        );
+        let (p, recs) = records(b"2 123456789010 eni-1a2b3c4d5e6f7g8h9 - - - - - - - 1431280876 1431280934 - NODATA\n");
         assert!(matches!(p, Payload::VpcFlow(_)));
         assert_eq!(recs.len(), 1);
     }

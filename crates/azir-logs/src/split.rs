@@ -240,12 +240,7 @@ impl<R: BufRead> JsonSplitter<R> {
 
     /// Scans one JSON value starting at the current byte, appending at most `keep` bytes of it
     /// to `out`. Returns how the scan ended and the value's size in bytes.
-    fn scan_value(
-        &mut self,
-        out: &mut Vec<u8>,
-        keep: usize,
-        cut_on_newline: bool,
-    ) -> io::Result<(Scan, u64)> {
+    fn scan_value(&mut self, out: &mut Vec<u8>, keep: usize, cut_on_newline: bool) -> io::Result<(Scan, u64)> {
         let mut depth: u64 = 0;
         let mut in_str = false;
         let mut esc = false;
@@ -260,14 +255,7 @@ impl<R: BufRead> JsonSplitter<R> {
             if buf.is_empty() {
                 self.eof = true;
                 // A bare scalar (number, literal) at EOF is complete.
-                return Ok((
-                    if scalar && depth == 0 {
-                        Scan::Done
-                    } else {
-                        Scan::Eof
-                    },
-                    size,
-                ));
+                return Ok((if scalar && depth == 0 { Scan::Done } else { Scan::Eof }, size));
             }
             let mut i = 0;
             let mut done = false;
@@ -374,16 +362,7 @@ impl<R: BufRead> JsonSplitter<R> {
         defect: Option<String>,
     ) {
         let index = self.next_index(line);
-        chunk.spans.push(Span {
-            start,
-            end: chunk.buf.len(),
-            line,
-            offset,
-            index,
-            size,
-            defect,
-            container,
-        });
+        chunk.spans.push(Span { start, end: chunk.buf.len(), line, offset, index, size, defect, container });
     }
 
     /// Scans one record at the current position and adds it (or its defect) to `chunk`.
@@ -393,22 +372,17 @@ impl<R: BufRead> JsonSplitter<R> {
         let cut_on_newline = container == Container::Lines && self.lines_mode == Some(true);
         let (scan, size) = self.scan_value(&mut chunk.buf, self.max_record, cut_on_newline)?;
         let defect = match scan {
-            Scan::Done if size as usize > self.max_record => Some(format!(
-                "record of {size} bytes exceeds the {} limit",
-                limit_text(self.max_record)
-            )),
+            Scan::Done if size as usize > self.max_record => {
+                Some(format!("record of {size} bytes exceeds the {} limit", limit_text(self.max_record)))
+            }
             Scan::Done => None,
-            Scan::Eof => Some(format!(
-                "truncated record: the stream ends inside a JSON value ({size} bytes read)"
-            )),
-            Scan::CutAtNewline => Some(format!(
-                "truncated record: line {line} ends inside a JSON value ({size} bytes)"
-            )),
+            Scan::Eof => Some(format!("truncated record: the stream ends inside a JSON value ({size} bytes read)")),
+            Scan::CutAtNewline => {
+                Some(format!("truncated record: line {line} ends inside a JSON value ({size} bytes)"))
+            }
         };
         if defect.is_some() {
-            chunk
-                .buf
-                .truncate(start + EXCERPT.min(chunk.buf.len() - start));
+            chunk.buf.truncate(start + EXCERPT.min(chunk.buf.len() - start));
         } else if container == Container::Lines && self.lines_mode.is_none() {
             self.lines_mode = Some(!chunk.buf[start..].contains(&b'\n'));
         }
@@ -417,12 +391,7 @@ impl<R: BufRead> JsonSplitter<R> {
     }
 
     /// Skips bytes up to (not including) the next newline, keeping an excerpt; for garbage.
-    fn take_garbage(
-        &mut self,
-        chunk: &mut Chunk,
-        container: Container,
-        what: &str,
-    ) -> io::Result<()> {
+    fn take_garbage(&mut self, chunk: &mut Chunk, container: Container, what: &str) -> io::Result<()> {
         let (line, offset) = (self.line, self.offset);
         let start = chunk.buf.len();
         let mut size = 0u64;
@@ -487,20 +456,13 @@ impl<R: BufRead> JsonSplitter<R> {
                             offset,
                             0,
                             c,
-                            Some(format!(
-                                "truncated: the stream ends inside the {} array",
-                                c.as_str()
-                            )),
+                            Some(format!("truncated: the stream ends inside the {} array", c.as_str())),
                         );
                         return Ok(false);
                     };
                     if b == b']' {
                         self.bump();
-                        self.mode = if c == Container::Array {
-                            Mode::Top
-                        } else {
-                            Mode::ContainerTail
-                        };
+                        self.mode = if c == Container::Array { Mode::Top } else { Mode::ContainerTail };
                         continue;
                     }
                     if b == b'}' {
@@ -587,11 +549,7 @@ impl<R: BufRead> JsonSplitter<R> {
             if (lk == "records" || lk == "value") && vb == b'[' {
                 self.bump();
                 chunk.buf.truncate(start);
-                let c = if lk == "records" {
-                    Container::Records
-                } else {
-                    Container::Value
-                };
+                let c = if lk == "records" { Container::Records } else { Container::Value };
                 self.containers_seen.push(c);
                 self.mode = Mode::Elements(c);
                 return Ok(());
@@ -618,23 +576,16 @@ impl<R: BufRead> JsonSplitter<R> {
         let total = (self.offset - offset).max(size);
         let mut defect = match scan {
             Scan::Done => None,
-            Scan::Eof => Some(format!(
-                "truncated record: the stream ends inside a JSON object ({total} bytes read)"
-            )),
-            Scan::CutAtNewline => Some(format!(
-                "truncated record: line {line} ends inside a JSON object ({total} bytes)"
-            )),
+            Scan::Eof => Some(format!("truncated record: the stream ends inside a JSON object ({total} bytes read)")),
+            Scan::CutAtNewline => {
+                Some(format!("truncated record: line {line} ends inside a JSON object ({total} bytes)"))
+            }
         };
         if defect.is_none() && total as usize > self.max_record {
-            defect = Some(format!(
-                "record of {total} bytes exceeds the {} limit",
-                limit_text(self.max_record)
-            ));
+            defect = Some(format!("record of {total} bytes exceeds the {} limit", limit_text(self.max_record)));
         }
         if defect.is_some() {
-            chunk
-                .buf
-                .truncate(start + EXCERPT.min(chunk.buf.len() - start));
+            chunk.buf.truncate(start + EXCERPT.min(chunk.buf.len() - start));
         } else if self.lines_mode.is_none() {
             self.lines_mode = Some(!chunk.buf[rest_start..].contains(&b'\n') && self.line == line);
         }
@@ -643,11 +594,7 @@ impl<R: BufRead> JsonSplitter<R> {
     }
 
     /// Scans from inside an object (depth 1) to its closing brace.
-    fn scan_rest_of_object(
-        &mut self,
-        out: &mut Vec<u8>,
-        cut_on_newline: bool,
-    ) -> io::Result<(Scan, u64)> {
+    fn scan_rest_of_object(&mut self, out: &mut Vec<u8>, cut_on_newline: bool) -> io::Result<(Scan, u64)> {
         // Re-use scan_value by pretending we are at depth 1: feed a synthetic '{' count.
         let mut depth: u64 = 1;
         let mut in_str = false;
@@ -756,11 +703,7 @@ mod tests {
     fn json_lines() {
         assert_eq!(
             split("{\"a\":1}\n{\"b\":\"x}\"}\n\n{\"c\":[1,{\"d\":2}]}\n"),
-            vec![
-                "1:0:{\"a\":1}",
-                "2:0:{\"b\":\"x}\"}",
-                "4:0:{\"c\":[1,{\"d\":2}]}",
-            ]
+            vec!["1:0:{\"a\":1}", "2:0:{\"b\":\"x}\"}", "4:0:{\"c\":[1,{\"d\":2}]}",]
         );
     }
 
@@ -775,35 +718,19 @@ mod tests {
     #[test]
     fn value_page_with_odata_metadata_first_and_nextlink_after() {
         let page = "{\"@odata.context\":\"x\",\"@odata.nextLink\":\"https://g/?$skiptoken=1\",\n \"value\":[\n  {\"id\":\"1\"},\n  {\"id\":\"2\"}\n ],\"nextLink\":\"n\"}\n{\"value\":[{\"id\":\"3\"}]}";
-        assert_eq!(
-            split(page),
-            vec![
-                "3:0:{\"id\":\"1\"}",
-                "4:0:{\"id\":\"2\"}",
-                "6:0:{\"id\":\"3\"}"
-            ]
-        );
+        assert_eq!(split(page), vec!["3:0:{\"id\":\"1\"}", "4:0:{\"id\":\"2\"}", "6:0:{\"id\":\"3\"}"]);
     }
 
     #[test]
     fn object_with_value_key_after_data_is_a_record() {
         // `value` is a container only after paging metadata; here it is a record's field.
-        assert_eq!(
-            split("{\"name\":\"x\",\"value\":[1,2]}"),
-            vec!["1:0:{\"name\":\"x\",\"value\":[1,2]}"]
-        );
+        assert_eq!(split("{\"name\":\"x\",\"value\":[1,2]}"), vec!["1:0:{\"name\":\"x\",\"value\":[1,2]}"]);
     }
 
     #[test]
     fn bare_array_and_pretty_single_object() {
-        assert_eq!(
-            split("[{\"a\":1},\n{\"a\":2}]"),
-            vec!["1:0:{\"a\":1}", "2:0:{\"a\":2}"]
-        );
-        assert_eq!(
-            split("{\n  \"a\": 1,\n  \"b\": {\"c\": 2}\n}\n"),
-            vec!["1:0:{\"a\":1,\n  \"b\": {\"c\": 2}\n}"]
-        );
+        assert_eq!(split("[{\"a\":1},\n{\"a\":2}]"), vec!["1:0:{\"a\":1}", "2:0:{\"a\":2}"]);
+        assert_eq!(split("{\n  \"a\": 1,\n  \"b\": {\"c\": 2}\n}\n"), vec!["1:0:{\"a\":1,\n  \"b\": {\"c\": 2}\n}"]);
     }
 
     #[test]
@@ -817,10 +744,7 @@ mod tests {
     fn truncated_line_in_the_middle_resyncs() {
         let got = split("{\"a\":1}\n{\"a\":{\"b\":2\n{\"a\":3}\n");
         assert_eq!(got.len(), 3, "{got:?}");
-        assert!(
-            got[1].starts_with("2:0:!truncated record: line 2"),
-            "{got:?}"
-        );
+        assert!(got[1].starts_with("2:0:!truncated record: line 2"), "{got:?}");
         assert_eq!(got[2], "3:0:{\"a\":3}");
     }
 
@@ -835,10 +759,7 @@ mod tests {
     fn oversized_record_is_reported_with_size() {
         let big = format!("{{\"a\":\"{}\"}}\n{{\"b\":1}}\n", "x".repeat(500));
         let got = split_bytes(big.as_bytes(), 100);
-        assert!(
-            got[0].contains("record of 508 bytes exceeds the 100-byte limit"),
-            "{got:?}"
-        );
+        assert!(got[0].contains("record of 508 bytes exceeds the 100-byte limit"), "{got:?}");
         assert_eq!(got[1], "2:0:{\"b\":1}");
     }
 

@@ -13,10 +13,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 fn corpus() -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ));
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus"));
     assert!(
         p.is_dir(),
         "\n\n*** FLOW CONFORMANCE CORPUS MISSING ***\nexpected the shared corpus at {}\n\
@@ -28,26 +25,19 @@ fn corpus() -> PathBuf {
 
 fn file(rel: &str) -> PathBuf {
     let p = corpus().join(rel);
-    assert!(
-        p.is_file(),
-        "\n\n*** CORPUS FILE MISSING: {} ***\n",
-        p.display()
-    );
+    assert!(p.is_file(), "\n\n*** CORPUS FILE MISSING: {} ***\n", p.display());
     p
 }
 
 /// Reads a file through the splitter and the parse driver, as ingest does.
 fn ingest(path: &Path) -> Output {
-    let f =
-        std::fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let mut splitter = JsonSplitter::new(BufReader::new(f));
     let info = StreamInfo::new("ab".repeat(32), path.display().to_string(), Payload::Json);
     let mut out = Output::default();
     let mut chunk = Chunk::default();
     loop {
-        let more = splitter
-            .next_chunk(&mut chunk, 1 << 16)
-            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let more = splitter.next_chunk(&mut chunk, 1 << 16).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         parse_chunk(&info, &chunk, &mut out);
         if !more {
             break;
@@ -57,8 +47,7 @@ fn ingest(path: &Path) -> Output {
 }
 
 fn load_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -75,11 +64,7 @@ fn elastic_tuples(v: &Value, rule: Option<&str>, mac: Option<&str>, acc: &mut Ve
     match v {
         Value::Object(m) => {
             let rule = m.get("rule").and_then(Value::as_str).or(rule);
-            let mac = m
-                .get("mac")
-                .or_else(|| m.get("mac_address"))
-                .and_then(Value::as_str)
-                .or(mac);
+            let mac = m.get("mac").or_else(|| m.get("mac_address")).and_then(Value::as_str).or(mac);
             for (k, x) in m {
                 if k == "tuples" {
                     for t in x.as_array().into_iter().flatten() {
@@ -161,36 +146,14 @@ fn compare(f: &NetworkSession, e: &Expected, vnet: bool) -> Vec<String> {
         }
     };
     check("src ip", Some(f.src_ip.clone()), s_at(t, &["source", "ip"]));
-    check(
-        "dst ip",
-        Some(f.dst_ip.clone()),
-        s_at(t, &["destination", "ip"]),
-    );
-    check(
-        "src port",
-        f.src_port.map(|p| p.to_string()),
-        i_at(t, &["source", "port"]).map(|p| p.to_string()),
-    );
-    check(
-        "dst port",
-        f.dst_port.map(|p| p.to_string()),
-        i_at(t, &["destination", "port"]).map(|p| p.to_string()),
-    );
-    check(
-        "protocol",
-        Some(f.protocol.clone()),
-        s_at(t, &["protocol"]).map(|p| elastic_protocol(&p)),
-    );
+    check("dst ip", Some(f.dst_ip.clone()), s_at(t, &["destination", "ip"]));
+    check("src port", f.src_port.map(|p| p.to_string()), i_at(t, &["source", "port"]).map(|p| p.to_string()));
+    check("dst port", f.dst_port.map(|p| p.to_string()), i_at(t, &["destination", "port"]).map(|p| p.to_string()));
+    check("protocol", Some(f.protocol.clone()), s_at(t, &["protocol"]).map(|p| elastic_protocol(&p)));
     let (dir, state) = if vnet {
-        (
-            s_at(t, &["flow", "direction"]),
-            s_at(t, &["flow", "state"]).map(|s| elastic_state(&s).to_string()),
-        )
+        (s_at(t, &["flow", "direction"]), s_at(t, &["flow", "state"]).map(|s| elastic_state(&s).to_string()))
     } else {
-        (
-            s_at(t, &["traffic", "flow"]),
-            s_at(t, &["flow_state"]).map(|s| elastic_state(&s).to_string()),
-        )
+        (s_at(t, &["traffic", "flow"]), s_at(t, &["flow_state"]).map(|s| elastic_state(&s).to_string()))
     };
     check("direction", f.direction.clone(), dir);
     check("state", f.flow_state.clone(), state.clone());
@@ -202,34 +165,14 @@ fn compare(f: &NetworkSession, e: &Expected, vnet: bool) -> Vec<String> {
     };
     check("decision", f.action.clone(), decision);
     if vnet {
-        check(
-            "encryption",
-            f.encryption.clone(),
-            s_at(t, &["flow", "encryption"]),
-        );
+        check("encryption", f.encryption.clone(), s_at(t, &["flow", "encryption"]));
     }
     let n = |x: Option<i64>| x.map(|v| v.to_string());
-    check(
-        "packets s2d",
-        n(f.packets_s2d),
-        n(i_at(t, &["packets", "sent"])),
-    );
+    check("packets s2d", n(f.packets_s2d), n(i_at(t, &["packets", "sent"])));
     check("bytes s2d", n(f.bytes_s2d), n(i_at(t, &["bytes", "sent"])));
-    check(
-        "packets d2s",
-        n(f.packets_d2s),
-        n(i_at(t, &["packets", "received"])),
-    );
-    check(
-        "bytes d2s",
-        n(f.bytes_d2s),
-        n(i_at(t, &["bytes", "received"])),
-    );
-    check(
-        "timestamp ms",
-        Some((f.time / 1000).to_string()),
-        s_at(t, &["timestamp"]).map(|ts| millis(&ts).to_string()),
-    );
+    check("packets d2s", n(f.packets_d2s), n(i_at(t, &["packets", "received"])));
+    check("bytes d2s", n(f.bytes_d2s), n(i_at(t, &["bytes", "received"])));
+    check("timestamp ms", Some((f.time / 1000).to_string()), s_at(t, &["timestamp"]).map(|ts| millis(&ts).to_string()));
     check("rule", f.rule.clone(), e.rule.clone());
     check("mac", f.mac.clone(), e.mac.clone());
     diffs
@@ -241,50 +184,29 @@ fn elastic_case(input: &str, expected: &str, vnet: bool) -> usize {
     let want = load_json(&file(expected));
     let mut exp = Vec::new();
     elastic_tuples(&want, None, None, &mut exp);
-    assert!(
-        !exp.is_empty(),
-        "{expected}: no tuples found in Elastic's output"
-    );
-    assert_eq!(
-        out.flows.len(),
-        exp.len(),
-        "{input}: azir extracted {} flows, Elastic {}",
-        out.flows.len(),
-        exp.len()
-    );
+    assert!(!exp.is_empty(), "{expected}: no tuples found in Elastic's output");
+    assert_eq!(out.flows.len(), exp.len(), "{input}: azir extracted {} flows, Elastic {}", out.flows.len(), exp.len());
     let mut all = Vec::new();
     for (i, (f, e)) in out.flows.iter().zip(&exp).enumerate() {
         for d in compare(f, e, vnet) {
             all.push(format!("tuple {i} ({}): {d}", f.raw));
         }
     }
-    assert!(
-        all.is_empty(),
-        "{input}: differences from Elastic:\n{}",
-        all.join("\n")
-    );
+    assert!(all.is_empty(), "{input}: differences from Elastic:\n{}", all.join("\n"));
     out.flows.len()
 }
 
 #[test]
 fn nsg_matches_elastic() {
     let base = "elastic-integrations/packages/azure_network_watcher_nsg/data_stream/log/_dev/test/pipeline";
-    let n = elastic_case(
-        &format!("{base}/test-nsg.log"),
-        &format!("{base}/test-nsg.log-expected.json"),
-        false,
-    );
+    let n = elastic_case(&format!("{base}/test-nsg.log"), &format!("{base}/test-nsg.log-expected.json"), false);
     assert_eq!(n, 1);
 }
 
 #[test]
 fn vnet_matches_elastic() {
     let base = "elastic-integrations/packages/azure_network_watcher_vnet/data_stream/log/_dev/test/pipeline";
-    let n = elastic_case(
-        &format!("{base}/test-vnet.log"),
-        &format!("{base}/test-vnet.log-expected.json"),
-        true,
-    );
+    let n = elastic_case(&format!("{base}/test-vnet.log"), &format!("{base}/test-vnet.log-expected.json"), true);
     assert_eq!(n, 2);
 }
 
@@ -294,13 +216,7 @@ fn doc_tuples(v: &Value, acc: &mut Vec<String>) {
         Value::Object(m) => {
             for (k, x) in m {
                 if k == "flowTuples" {
-                    acc.extend(
-                        x.as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string),
-                    );
+                    acc.extend(x.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string));
                 } else {
                     doc_tuples(x, acc);
                 }
@@ -322,15 +238,9 @@ struct DocCount {
 }
 
 fn doc_count(v: &Value) -> DocCount {
-    let mut c = DocCount {
-        direct: Vec::new(),
-        nested: Vec::new(),
-        nested_containers: 0,
-    };
-    let records = v
-        .get("records")
-        .and_then(Value::as_array)
-        .expect("documentation sample without a top-level records array");
+    let mut c = DocCount { direct: Vec::new(), nested: Vec::new(), nested_containers: 0 };
+    let records =
+        v.get("records").and_then(Value::as_array).expect("documentation sample without a top-level records array");
     for r in records {
         if r.get("category").is_some() {
             doc_tuples(r, &mut c.direct);
@@ -349,38 +259,23 @@ fn doc_count(v: &Value) -> DocCount {
 fn docs_case(name: &str, source: &str, direct: usize, nested: usize) {
     let path = file(&format!("azure-docs/{name}"));
     let count = doc_count(&load_json(&path));
-    assert_eq!(
-        (count.direct.len(), count.nested.len()),
-        (direct, nested),
-        "{name}: the sample's tuple counts changed"
-    );
+    assert_eq!((count.direct.len(), count.nested.len()), (direct, nested), "{name}: the sample's tuple counts changed");
     let out = ingest(&path);
     assert!(out.events.is_empty(), "{name}: unexpected events");
     let mut theirs = count.direct;
     if out.bad.is_empty() {
         theirs.extend(count.nested);
     } else {
-        assert_eq!(
-            out.bad.len(),
-            count.nested_containers,
-            "{name}: bad records {:#?}",
-            out.bad
-        );
+        assert_eq!(out.bad.len(), count.nested_containers, "{name}: bad records {:#?}", out.bad);
         for b in &out.bad {
-            assert!(
-                b.reason.starts_with("unrecognised record (keys: records)"),
-                "{name}: bad record {b:#?}"
-            );
+            assert!(b.reason.starts_with("unrecognised record (keys: records)"), "{name}: bad record {b:#?}");
         }
     }
     assert_eq!(out.flows.len(), theirs.len(), "{name}: flows extracted");
     let mut ours: Vec<String> = out.flows.iter().map(|f| f.raw.clone()).collect();
     ours.sort();
     theirs.sort();
-    assert_eq!(
-        ours, theirs,
-        "{name}: extracted tuples differ from the file's"
-    );
+    assert_eq!(ours, theirs, "{name}: extracted tuples differ from the file's");
     for f in &out.flows {
         assert_eq!(f.source, source);
         assert!(f.time > 0 && f.flow_id.len() == 16, "{f:?}");
@@ -401,10 +296,5 @@ fn microsoft_nsg_v2_sample() {
 
 #[test]
 fn microsoft_vnet_sample() {
-    docs_case(
-        "vnet-flow-logs-overview__sample-log-record.json",
-        "vnet_flow",
-        19,
-        0,
-    );
+    docs_case("vnet-flow-logs-overview__sample-log-record.json", "vnet_flow", 19, 0);
 }

@@ -61,10 +61,7 @@ pub enum StoreError {
 
 /// Attaches a path to an IO error.
 pub fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
 }
 
 /// `case.json`.
@@ -163,19 +160,13 @@ impl CustodyEntry {
 
 /// Now as RFC 3339 UTC with microseconds.
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// `user@host` of whoever runs azir.
 pub fn actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    let host = fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
     format!("{user}@{host}")
 }
 
@@ -206,9 +197,7 @@ impl Case {
         let info = CaseInfo {
             id,
             name: name.map(str::to_string).unwrap_or_else(|| {
-                dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "case".into())
+                dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "case".into())
             }),
             timezone: "UTC".into(),
             analyst: analyst.map(str::to_string).unwrap_or_else(actor),
@@ -219,10 +208,7 @@ impl Case {
         let body = serde_json::to_string_pretty(&info).unwrap_or_default();
         write_atomic(&path, body.as_bytes())?;
         File::create(dir.join("manifest.jsonl")).map_err(io_err(dir))?;
-        let case = Case {
-            root: dir.to_path_buf(),
-            info,
-        };
+        let case = Case { root: dir.to_path_buf(), info };
         case.append_custody(
             "case-created",
             None,
@@ -237,9 +223,7 @@ impl Case {
         let path = dir.join("case.json");
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::NotACase(dir.to_path_buf()))
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotACase(dir.to_path_buf())),
             Err(e) => return Err(StoreError::Io { path, source: e }),
         };
         let info: CaseInfo = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
@@ -247,10 +231,7 @@ impl Case {
             line: e.line(),
             reason: e.to_string(),
         })?;
-        Ok(Case {
-            root: dir.to_path_buf(),
-            info,
-        })
+        Ok(Case { root: dir.to_path_buf(), info })
     }
 
     /// The case directory.
@@ -315,13 +296,8 @@ impl Case {
         path: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<CustodyEntry, StoreError> {
-        self.append_custody_many(&[(
-            action.to_string(),
-            sha256.map(str::to_string),
-            path.map(str::to_string),
-            detail,
-        )])
-        .map(|mut v| v.remove(0))
+        self.append_custody_many(&[(action.to_string(), sha256.map(str::to_string), path.map(str::to_string), detail)])
+            .map(|mut v| v.remove(0))
     }
 
     /// Appends several custody entries in one write.
@@ -398,16 +374,8 @@ impl Case {
                 for f in files {
                     let f = f.map_err(io_err(&day.path()))?;
                     let name = f.file_name().to_string_lossy().into_owned();
-                    if let Some(seg) = name
-                        .strip_prefix("part-")
-                        .and_then(|n| n.strip_suffix(".parquet"))
-                    {
-                        parts.push(Part {
-                            table,
-                            day: d.to_string(),
-                            segment: seg.to_string(),
-                            path: f.path(),
-                        });
+                    if let Some(seg) = name.strip_prefix("part-").and_then(|n| n.strip_suffix(".parquet")) {
+                        parts.push(Part { table, day: d.to_string(), segment: seg.to_string(), path: f.path() });
                     }
                 }
             }
@@ -428,9 +396,7 @@ impl Case {
             .all_parts()?
             .into_iter()
             .filter(|p| p.table == table && committed.contains(&p.segment))
-            .filter(|p| {
-                from.is_none_or(|f| p.day.as_str() >= f) && to.is_none_or(|t| p.day.as_str() <= t)
-            })
+            .filter(|p| from.is_none_or(|f| p.day.as_str() >= f) && to.is_none_or(|t| p.day.as_str() <= t))
             .collect())
     }
 
@@ -441,19 +407,15 @@ impl Case {
         let mut prev = "0".repeat(64);
         for (i, e) in log.iter().enumerate() {
             if e.seq != i as u64 {
-                report.chain_errors.push(format!(
-                    "entry {i}: sequence number {} (expected {i})",
-                    e.seq
-                ));
+                report.chain_errors.push(format!("entry {i}: sequence number {} (expected {i})", e.seq));
             }
             if e.prev != prev {
-                report.chain_errors.push(format!("entry {i}: previous-hash link broken (entry was altered, removed or reordered)"));
+                report
+                    .chain_errors
+                    .push(format!("entry {i}: previous-hash link broken (entry was altered, removed or reordered)"));
             }
             if e.compute_hash() != e.hash {
-                report.chain_errors.push(format!(
-                    "entry {i} ({}): content does not match its hash",
-                    e.action
-                ));
+                report.chain_errors.push(format!("entry {i} ({}): content does not match its hash", e.action));
             }
             prev = e.hash.clone();
         }
@@ -470,18 +432,12 @@ impl Case {
             }
             match azir_logs::input::sha256_file(&origin) {
                 Ok((sha, _)) if sha == m.sha256 => report.evidence_ok += 1,
-                Ok((sha, _)) => report
-                    .evidence_changed
-                    .push(format!("{}: recorded {} now {}", m.path, m.sha256, sha)),
+                Ok((sha, _)) => report.evidence_changed.push(format!("{}: recorded {} now {}", m.path, m.sha256, sha)),
                 Err(e) => report.evidence_missing.push(format!("{}: {e}", m.path)),
             }
         }
         let committed = self.committed_segments()?;
-        report.orphan_parts = self
-            .all_parts()?
-            .iter()
-            .filter(|p| !committed.contains(&p.segment))
-            .count();
+        report.orphan_parts = self.all_parts()?.iter().filter(|p| !committed.contains(&p.segment)).count();
         Ok(report)
     }
 }
@@ -527,12 +483,7 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Sto
     let f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(StoreError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })
-        }
+        Err(e) => return Err(StoreError::Io { path: path.to_path_buf(), source: e }),
     };
     let mut out = Vec::new();
     let mut lines = BufReader::new(f).lines().enumerate().peekable();
@@ -545,13 +496,7 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Sto
             Ok(v) => out.push(v),
             // A torn final line is what a kill during append leaves: not an error.
             Err(_) if lines.peek().is_none() => break,
-            Err(e) => {
-                return Err(StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(StoreError::Corrupt { path: path.to_path_buf(), line: i + 1, reason: e.to_string() }),
         }
     }
     Ok(out)
@@ -561,22 +506,12 @@ fn append_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     // A torn last line (a kill mid-append) was never committed: cut it off before appending.
     if let Ok(existing) = fs::read(path) {
         if !existing.is_empty() && existing.last() != Some(&b'\n') {
-            let keep = existing
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1);
-            let f = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(io_err(path))?;
+            let keep = existing.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
             f.set_len(keep as u64).map_err(io_err(path))?;
         }
     }
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io_err(path))?;
+    let mut f = OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
     f.write_all(bytes).map_err(io_err(path))?;
     f.sync_data().map_err(io_err(path))
 }
@@ -607,42 +542,26 @@ mod tests {
         let d = tmp("init");
         let c = Case::init(&d, Some("demo"), Some("ann")).unwrap();
         assert_eq!(Case::open(&d).unwrap().info, c.info);
-        assert!(matches!(
-            Case::init(&d, None, None),
-            Err(StoreError::NotEmpty(_))
-        ));
-        assert!(matches!(
-            Case::open(&d.join("nope")),
-            Err(StoreError::NotACase(_))
-        ));
+        assert!(matches!(Case::init(&d, None, None), Err(StoreError::NotEmpty(_))));
+        assert!(matches!(Case::open(&d.join("nope")), Err(StoreError::NotACase(_))));
     }
 
     #[test]
     fn custody_chain_detects_tampering() {
         let d = tmp("custody");
         let c = Case::init(&d, None, None).unwrap();
-        c.append_custody(
-            "evidence-ingested",
-            Some("aa"),
-            Some("x.json"),
-            serde_json::json!({"records": 3}),
-        )
-        .unwrap();
-        c.append_custody("ingest-run", None, None, serde_json::json!({}))
-            .unwrap();
+        c.append_custody("evidence-ingested", Some("aa"), Some("x.json"), serde_json::json!({"records": 3})).unwrap();
+        c.append_custody("ingest-run", None, None, serde_json::json!({})).unwrap();
         let r = c.verify().unwrap();
         assert!(r.ok(), "{r:?}");
         assert_eq!(r.custody_entries, 3);
         let path = d.join("custody.jsonl");
-        let text = fs::read_to_string(&path)
-            .unwrap()
-            .replace("\"records\":3", "\"records\":4");
+        let text = fs::read_to_string(&path).unwrap().replace("\"records\":3", "\"records\":4");
         fs::write(&path, text).unwrap();
         let r = c.verify().unwrap();
         assert!(!r.ok());
         assert!(
-            r.chain_errors[0]
-                .contains("entry 1 (evidence-ingested): content does not match its hash"),
+            r.chain_errors[0].contains("entry 1 (evidence-ingested): content does not match its hash"),
             "{:?}",
             r.chain_errors
         );
@@ -652,23 +571,12 @@ mod tests {
     fn torn_manifest_line_is_ignored_and_cut_by_the_next_append() {
         let d = tmp("torn");
         let c = Case::init(&d, None, None).unwrap();
-        let e = ManifestEntry {
-            sha256: "a".into(),
-            segment: "s1".into(),
-            ..Default::default()
-        };
+        let e = ManifestEntry { sha256: "a".into(), segment: "s1".into(), ..Default::default() };
         c.append_manifest(&[e.clone()]).unwrap();
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(d.join("manifest.jsonl"))
-            .unwrap();
+        let mut f = OpenOptions::new().append(true).open(d.join("manifest.jsonl")).unwrap();
         f.write_all(b"{\"sha256\":\"b\",\"seg").unwrap();
         assert_eq!(c.manifest().unwrap(), vec![e.clone()]);
-        let e2 = ManifestEntry {
-            sha256: "c".into(),
-            segment: "s2".into(),
-            ..Default::default()
-        };
+        let e2 = ManifestEntry { sha256: "c".into(), segment: "s2".into(), ..Default::default() };
         c.append_manifest(&[e2.clone()]).unwrap();
         assert_eq!(c.manifest().unwrap(), vec![e, e2]);
     }

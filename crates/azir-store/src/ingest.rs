@@ -52,9 +52,7 @@ pub struct IngestOptions {
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             limits: Limits::default(),
             segment_bytes: 512 * 1024 * 1024,
             chunk_bytes: 1024 * 1024,
@@ -120,11 +118,7 @@ struct StreamEnd {
 }
 
 enum Work {
-    Chunk {
-        seq: u64,
-        info: Arc<StreamInfo>,
-        chunk: Chunk,
-    },
+    Chunk { seq: u64, info: Arc<StreamInfo>, chunk: Chunk },
     End(StreamEnd),
 }
 
@@ -154,10 +148,7 @@ pub fn ingest(
     progress: &dyn Progress,
 ) -> Result<IngestReport, StoreError> {
     let started = Instant::now();
-    let mut report = IngestReport {
-        recovered_parts: case.recover()?,
-        ..IngestReport::default()
-    };
+    let mut report = IngestReport { recovered_parts: case.recover()?, ..IngestReport::default() };
     let (files, walk_errors) = input::discover(paths);
     for e in walk_errors {
         report.errors.push(format!("{}: {}", e.path, e.reason));
@@ -166,20 +157,12 @@ pub fn ingest(
     let case_root = fs::canonicalize(case.root()).unwrap_or_else(|_| case.root().to_path_buf());
     let files: Vec<PathBuf> = files
         .into_iter()
-        .filter(|f| {
-            !fs::canonicalize(f)
-                .map(|c| c.starts_with(&case_root))
-                .unwrap_or(false)
-        })
+        .filter(|f| !fs::canonicalize(f).map(|c| c.starts_with(&case_root)).unwrap_or(false))
         .collect();
     report.files = files.len();
 
     // Hash everything first (in parallel): re-ingest must be a no-op by hash.
-    let total: u64 = files
-        .iter()
-        .filter_map(|f| fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = files.iter().filter_map(|f| fs::metadata(f).ok()).map(|m| m.len()).sum();
     progress.phase("hashing", total);
     let hashed: Vec<(PathBuf, Result<(String, u64), String>)> = files
         .par_iter()
@@ -192,15 +175,10 @@ pub fn ingest(
         })
         .collect();
     let manifest = case.manifest()?;
-    let known: HashSet<(String, Option<String>)> = manifest
-        .iter()
-        .map(|m| (m.sha256.clone(), m.member.clone()))
-        .collect();
-    let known_files: HashSet<&str> = manifest
-        .iter()
-        .filter(|m| m.member.is_none())
-        .map(|m| m.sha256.as_str())
-        .collect();
+    let known: HashSet<(String, Option<String>)> =
+        manifest.iter().map(|m| (m.sha256.clone(), m.member.clone())).collect();
+    let known_files: HashSet<&str> =
+        manifest.iter().filter(|m| m.member.is_none()).map(|m| m.sha256.as_str()).collect();
     let mut todo = Vec::new();
     let mut seen = HashSet::new();
     for (path, r) in hashed {
@@ -220,8 +198,7 @@ pub fn ingest(
     let total: u64 = todo.iter().map(|t| t.2).sum();
     progress.phase("ingesting", total);
 
-    let run_id = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string()
-        + &format!("-{}", std::process::id());
+    let run_id = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string() + &format!("-{}", std::process::id());
     let threads = opts.threads.max(1);
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Work>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<Done>(threads * 2);
@@ -282,9 +259,7 @@ pub fn ingest(
         writer.seal_all(last);
         writer.try_commit()?;
     }
-    let SegmentWriter {
-        committed, totals, ..
-    } = writer;
+    let SegmentWriter { committed, totals, .. } = writer;
     report.segments = committed;
     report.streams = totals.streams;
     report.bytes = totals.bytes;
@@ -327,10 +302,7 @@ fn produce(
     let mut last = None;
     for (path, sha, size) in todo {
         let display = path.display().to_string();
-        let origin = fs::canonicalize(path)
-            .unwrap_or_else(|_| path.clone())
-            .display()
-            .to_string();
+        let origin = fs::canonicalize(path).unwrap_or_else(|_| path.clone()).display().to_string();
         let base = ManifestEntry {
             sha256: sha.clone(),
             path: display.clone(),
@@ -348,11 +320,8 @@ fn produce(
             let my_seq = seq;
             seq += 1;
             last = Some(my_seq);
-            let mut entry = ManifestEntry {
-                member: stream.member.clone(),
-                path: stream.display.clone(),
-                ..base.clone()
-            };
+            let mut entry =
+                ManifestEntry { member: stream.member.clone(), path: stream.display.clone(), ..base.clone() };
             let mut chunks = 0u64;
             let plain = stream.member.is_none() && stream.stored_size == *size;
             match reader::open(&mut stream.reader, limits.max_record) {
@@ -361,19 +330,14 @@ fn produce(
                     entry.error = Some(e.to_string());
                 }
                 Ok((payload, mut rr)) => {
-                    let info = Arc::new(StreamInfo::new(
-                        sha.clone(),
-                        stream.display.clone(),
-                        payload,
-                    ));
+                    let info = Arc::new(StreamInfo::new(sha.clone(), stream.display.clone(), payload));
                     let mut last_off = 0u64;
                     loop {
                         let mut chunk = Chunk::default();
                         let more = match rr.next_chunk(&mut chunk, chunk_bytes) {
                             Ok(m) => m,
                             Err(e) => {
-                                entry.error =
-                                    Some(format!("read stopped at byte {}: {e}", rr.offset()));
+                                entry.error = Some(format!("read stopped at byte {}: {e}", rr.offset()));
                                 false
                             }
                         };
@@ -385,14 +349,7 @@ fn produce(
                         }
                         if !chunk.spans.is_empty() {
                             chunks += 1;
-                            if tx
-                                .send(Work::Chunk {
-                                    seq: my_seq,
-                                    info: info.clone(),
-                                    chunk,
-                                })
-                                .is_err()
-                            {
+                            if tx.send(Work::Chunk { seq: my_seq, info: info.clone(), chunk }).is_err() {
                                 send_failed = true;
                                 return Err(std::io::Error::other("ingest stopped"));
                             }
@@ -407,14 +364,7 @@ fn produce(
             if let Some(e) = &entry.error {
                 progress.warn(&format!("{}: {e}", entry.path));
             }
-            if tx
-                .send(Work::End(StreamEnd {
-                    seq: my_seq,
-                    chunks,
-                    entry,
-                }))
-                .is_err()
-            {
+            if tx.send(Work::End(StreamEnd { seq: my_seq, chunks, entry })).is_err() {
                 send_failed = true;
                 return Err(std::io::Error::other("ingest stopped"));
             }
@@ -425,10 +375,7 @@ fn produce(
         }
         let member_errors: Vec<InputError> = match result {
             Ok(errs) => errs,
-            Err(e) => vec![InputError {
-                path: display.clone(),
-                reason: e.to_string(),
-            }],
+            Err(e) => vec![InputError { path: display.clone(), reason: e.to_string() }],
         };
         for err in member_errors {
             // Recorded as a manifest line of its own: counted, visible, and not retried by hash.
@@ -447,14 +394,7 @@ fn produce(
                 error: Some(err.reason),
                 ..base.clone()
             };
-            if tx
-                .send(Work::End(StreamEnd {
-                    seq: my_seq,
-                    chunks: 0,
-                    entry,
-                }))
-                .is_err()
-            {
+            if tx.send(Work::End(StreamEnd { seq: my_seq, chunks: 0, entry })).is_err() {
                 return last;
             }
         }
@@ -481,21 +421,12 @@ fn to_batches(seq: u64, input_bytes: u64, out: &mut Output, now_us: i64) -> Pars
         batches.push((Table::Network, day, network_batch(&fs)));
     }
     if !out.bad.is_empty() {
-        batches.push((
-            Table::Quarantine,
-            day_of(now_us),
-            quarantine_batch(&out.bad, now_us),
-        ));
+        batches.push((Table::Quarantine, day_of(now_us), quarantine_batch(&out.bad, now_us)));
     }
     let bad_samples = out
         .bad
         .iter()
-        .map(|b| {
-            (
-                format!("{}:{}", b.provenance.evidence_path, b.provenance.line),
-                b.reason.clone(),
-            )
-        })
+        .map(|b| (format!("{}:{}", b.provenance.evidence_path, b.provenance.line), b.reason.clone()))
         .collect();
     Parsed {
         seq,
@@ -527,7 +458,7 @@ struct Segment {
     id: String,
     min_seq: u64,
     max_seq: Option<u64>,
-    writers: BTreeMap<(Table, String), (PathBuf, ArrowWriter<File>)>,
+    writers: BTreeMap<(Table, String), (PathBuf, File, ArrowWriter<File>)>,
     bytes: u64,
     streams: BTreeMap<u64, StreamAcc>,
 }
@@ -597,22 +528,13 @@ impl<'a> SegmentWriter<'a> {
     }
 
     fn route(&mut self, seq: u64) -> usize {
-        if let Some(i) = self
-            .segments
-            .iter()
-            .position(|s| s.max_seq.is_some_and(|m| seq <= m) && seq >= s.min_seq)
-        {
+        if let Some(i) = self.segments.iter().position(|s| s.max_seq.is_some_and(|m| seq <= m) && seq >= s.min_seq) {
             return i;
         }
         if let Some(i) = self.segments.iter().position(|s| s.max_seq.is_none()) {
             return i;
         }
-        let min_seq = self
-            .segments
-            .iter()
-            .filter_map(|s| s.max_seq)
-            .max()
-            .map_or(self.committed_max_next(), |m| m + 1);
+        let min_seq = self.segments.iter().filter_map(|s| s.max_seq).max().map_or(self.committed_max_next(), |m| m + 1);
         self.next_id += 1;
         self.segments.push(Segment {
             id: format!("{}-{:04}", self.run_id, self.next_id),
@@ -638,10 +560,7 @@ impl<'a> SegmentWriter<'a> {
                 for (table, day, batch) in p.batches {
                     let key = (table, day.clone());
                     if !seg.writers.contains_key(&key) {
-                        let dir = staging
-                            .join(&seg.id)
-                            .join(table.name())
-                            .join(format!("day={day}"));
+                        let dir = staging.join(&seg.id).join(table.name()).join(format!("day={day}"));
                         fs::create_dir_all(&dir).map_err(crate::case::io_err(&dir))?;
                         let path = dir.join(format!("part-{}.parquet", seg.id));
                         let file = File::create(&path).map_err(crate::case::io_err(&path))?;
@@ -649,24 +568,16 @@ impl<'a> SegmentWriter<'a> {
                             .set_compression(Compression::SNAPPY)
                             .set_max_row_group_row_count(Some(128 * 1024))
                             .build();
-                        let w = ArrowWriter::try_new(file, table.schema(), Some(props)).map_err(
-                            |e| StoreError::Parquet {
-                                path: path.clone(),
-                                reason: e.to_string(),
-                            },
-                        )?;
-                        seg.writers.insert(key.clone(), (path, w));
+                        let sync_handle = file.try_clone().map_err(crate::case::io_err(&path))?;
+                        let w = ArrowWriter::try_new(file, table.schema(), Some(props))
+                            .map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
+                        seg.writers.insert(key.clone(), (path, sync_handle, w));
                     }
-                    if let Some((path, w)) = seg.writers.get_mut(&key) {
-                        w.write(&batch).map_err(|e| StoreError::Parquet {
-                            path: path.clone(),
-                            reason: e.to_string(),
-                        })?;
+                    if let Some((path, _, w)) = seg.writers.get_mut(&key) {
+                        w.write(&batch)
+                            .map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
                         if w.in_progress_size() > FLUSH_BYTES {
-                            w.flush().map_err(|e| StoreError::Parquet {
-                                path: path.clone(),
-                                reason: e.to_string(),
-                            })?;
+                            w.flush().map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
                         }
                     }
                 }
@@ -682,11 +593,7 @@ impl<'a> SegmentWriter<'a> {
                     *acc.sources.entry(k.to_string()).or_default() += v;
                 }
                 for (at, reason) in p.bad_samples {
-                    *self
-                        .totals
-                        .bad_reasons
-                        .entry(reason_key(&reason))
-                        .or_default() += 1;
+                    *self.totals.bad_reasons.entry(reason_key(&reason)).or_default() += 1;
                     if self.totals.bad_samples.len() < MAX_SAMPLES {
                         self.totals.bad_samples.push(format!("{at}: {reason}"));
                     }
@@ -718,9 +625,7 @@ impl<'a> SegmentWriter<'a> {
             let Some(pos) = self.segments.iter().position(|s| {
                 s.max_seq.is_some_and(|max| {
                     (s.min_seq..=max).all(|q| {
-                        s.streams
-                            .get(&q)
-                            .is_some_and(|a| a.end.as_ref().is_some_and(|e| e.chunks == a.received))
+                        s.streams.get(&q).is_some_and(|a| a.end.as_ref().is_some_and(|e| e.chunks == a.received))
                     })
                 })
             }) else {
@@ -733,15 +638,8 @@ impl<'a> SegmentWriter<'a> {
 
     fn commit(&mut self, seg: Segment) -> Result<(), StoreError> {
         let tables = self.case.root().join("tables");
-        for ((table, day), (path, mut w)) in seg.writers {
-            w.finish().map_err(|e| StoreError::Parquet {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let file = w.into_inner().map_err(|e| StoreError::Parquet {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+        for ((table, day), (path, file, w)) in seg.writers {
+            w.close().map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
             file.sync_all().map_err(crate::case::io_err(&path))?;
             let dir = tables.join(table.name()).join(format!("day={day}"));
             fs::create_dir_all(&dir).map_err(crate::case::io_err(&dir))?;
@@ -787,12 +685,8 @@ impl<'a> SegmentWriter<'a> {
         self.case.append_manifest(&entries)?;
         let staged = self.case.staging_dir().join(&seg.id);
         let _ = fs::remove_dir_all(&staged);
-        self.last_committed_max = Some(
-            self.last_committed_max
-                .map_or(seg.max_seq.unwrap_or(0), |m| {
-                    m.max(seg.max_seq.unwrap_or(0))
-                }),
-        );
+        self.last_committed_max =
+            Some(self.last_committed_max.map_or(seg.max_seq.unwrap_or(0), |m| m.max(seg.max_seq.unwrap_or(0))));
         self.committed += 1;
         Ok(())
     }

@@ -19,10 +19,8 @@ pub fn scan(
 ) -> Result<(), StoreError> {
     for part in case.parts(table, from_day, to_day)? {
         let file = File::open(&part.path).map_err(crate::case::io_err(&part.path))?;
-        let perr = |e: parquet::errors::ParquetError| StoreError::Parquet {
-            path: part.path.clone(),
-            reason: e.to_string(),
-        };
+        let perr =
+            |e: parquet::errors::ParquetError| StoreError::Parquet { path: part.path.clone(), reason: e.to_string() };
         let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
         if let Some(cols) = columns {
             let mask = ProjectionMask::columns(builder.parquet_schema(), cols.iter().copied());
@@ -30,10 +28,7 @@ pub fn scan(
         }
         let reader = builder.with_batch_size(8192).build().map_err(perr)?;
         for batch in reader {
-            let batch = batch.map_err(|e| StoreError::Parquet {
-                path: part.path.clone(),
-                reason: e.to_string(),
-            })?;
+            let batch = batch.map_err(|e| StoreError::Parquet { path: part.path.clone(), reason: e.to_string() })?;
             f(batch)?;
         }
     }
@@ -45,11 +40,8 @@ pub fn count(case: &Case, table: Table) -> Result<u64, StoreError> {
     let mut n = 0u64;
     for part in case.parts(table, None, None)? {
         let file = File::open(&part.path).map_err(crate::case::io_err(&part.path))?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| StoreError::Parquet {
-                path: part.path.clone(),
-                reason: e.to_string(),
-            })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| StoreError::Parquet { path: part.path.clone(), reason: e.to_string() })?;
         n += builder.metadata().file_metadata().num_rows() as u64;
     }
     Ok(n)

@@ -4,12 +4,11 @@
 //! UTC instants unchanged. Column names are ASIM's where one exists (see `azir-model`).
 
 use arrow_array::builder::{
-    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder,
-    UInt64Builder,
+    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::{
-    Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-    UInt32Array, UInt64Array,
+    Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use azir_model::{BadRecord, Event, NetworkSession, Provenance};
@@ -214,8 +213,8 @@ pub fn events_batch(events: &[&Event]) -> RecordBatch {
     let n = events.len();
     let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     strings!(
-        n, source, format, etype, op, cat, res, resd, au, auid, aapp, aappn, sip, dip, proto, tu,
-        tr, tapp, ua, meth, url, country, city, corr, tenant, sub, msg, raw, id
+        n, source, format, etype, op, cat, res, resd, au, auid, aapp, aappn, sip, dip, proto, tu, tr, tapp, ua, meth,
+        url, country, city, corr, tenant, sub, msg, raw, id
     );
     let mut sport = Int32Builder::with_capacity(n);
     let mut dport = Int32Builder::with_capacity(n);
@@ -300,8 +299,8 @@ pub fn network_batch(flows: &[&NetworkSession]) -> RecordBatch {
     let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut end = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     strings!(
-        n, source, format, sip, dip, proto, dir, action, state, rule, dvc, acl, mac, target, enc,
-        account, status, flow_id, raw, id
+        n, source, format, sip, dip, proto, dir, action, state, rule, dvc, acl, mac, target, enc, account, status,
+        flow_id, raw, id
     );
     let mut sport = Int32Builder::with_capacity(n);
     let mut dport = Int32Builder::with_capacity(n);
@@ -422,10 +421,7 @@ impl<'a> Columns<'a> {
         Columns { batch }
     }
     fn col<T: 'static>(&self, name: &str) -> Option<&'a T> {
-        self.batch
-            .column_by_name(name)?
-            .as_any()
-            .downcast_ref::<T>()
+        self.batch.column_by_name(name)?.as_any().downcast_ref::<T>()
     }
     /// A string cell.
     pub fn str(&self, name: &str, row: usize) -> Option<String> {

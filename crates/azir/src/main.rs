@@ -1,1 +1,384 @@
-fn main() {}
+//! `azir`: the command line. Glue only: arguments are parsed into plain data first (clap), then
+//! the library crates do the work; this file decides what is printed, how progress is shown,
+//! and which exit code a run ends with.
+//!
+//! Exit codes: 0 success; 1 error; 2 usage error; 3 `ingest` finished but quarantined records
+//! or skipped unreadable files (the summary says which); 4 `case verify` found a broken custody
+//! chain or changed evidence. A closed stdout (`azir timeline | head`) ends the run quietly with 0.
+
+mod progress;
+mod timeline;
+
+use anyhow::{Context, Result};
+use azir_store::{ingest, Case, IngestOptions, IngestReport};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "azir",
+    version,
+    about = "Incident response for Microsoft Azure and Entra ID: ingest every Azure log export into one case, build the super-timeline, and trace every event to its evidence line.",
+    after_help = "Start with `azir demo`: it generates a realistic incident, ingests it, and prints what to run next."
+)]
+struct Cli {
+    /// Print nothing but errors (and the requested output).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print run summaries as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, inspect and verify cases.
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// Ingest evidence files and folders (any mix of Azure exports, gz, zip) into a case.
+    #[command(
+        after_help = "Examples:\n  azir ingest ./exports --case ./case\n  azir ingest insights-activity-logs/ signins.json.gz logs.zip --case ./case\n\nFormats are detected from content: JSON Lines (diagnostic blobs PT1H.json), {\"records\":[...]} (Event Hub, flow logs), {\"value\":[...]} (ARM REST, Graph pages), arrays, Log Analytics CSV/JSON exports, portal CSV, AWS VPC flow text.\nRe-ingesting a file is a no-op (by SHA-256); an interrupted ingest is completed by running it again.\nExit code 3: finished, but some records were quarantined or files unreadable (see the summary and `azir timeline --quarantine`)."
+    )]
+    Ingest(IngestArgs),
+    /// Show the super-timeline of a case, filtered, as a table, CSV, JSON Lines or Timesketch import.
+    #[command(
+        after_help = "Examples:\n  azir timeline --case ./case --since 2026-03-12T00:00Z --user megan@contoso.com\n  azir timeline --case ./case --ip 203.0.113.77 --format csv > attacker.csv\n  azir timeline --case ./case --source signin,activity --grep roleAssignments\n  azir timeline --case ./case --format timesketch-jsonl > sketch.jsonl\n  azir timeline --case ./case --since 7d --flows | head\n  azir timeline --case ./case --quarantine"
+    )]
+    Timeline(timeline::TimelineArgs),
+    /// Generate the bundled demo incident, ingest it, and print a summary.
+    #[command(
+        after_help = "Examples:\n  azir demo                 # writes ./azir-demo/{evidence,case}\n  azir demo /tmp/incident   # somewhere else\n  azir demo --scale 20      # 20x the benign volume (benchmarks)"
+    )]
+    Demo(DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum CaseCmd {
+    /// Create an empty case directory.
+    #[command(after_help = "Example:\n  azir case init ./case --name \"Contoso breach\" --analyst ann@ir.example")]
+    Init {
+        /// Directory to create (must not exist or be empty).
+        dir: PathBuf,
+        /// Case name (default: the directory name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Analyst (default: user@host).
+        #[arg(long)]
+        analyst: Option<String>,
+    },
+    /// Check the custody chain and re-hash every evidence file still at its origin.
+    #[command(
+        after_help = "Example:\n  azir case verify ./case\nExit code 4 when the chain is broken or evidence changed."
+    )]
+    Verify {
+        /// The case directory.
+        dir: PathBuf,
+    },
+    /// Summarize a case: evidence, sources, counts, quarantine.
+    #[command(after_help = "Example:\n  azir case show ./case")]
+    Show {
+        /// The case directory.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    /// Files or folders to ingest (folders are walked recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The case directory (created if it does not exist).
+    #[arg(long, short)]
+    case: PathBuf,
+    /// Parse threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Where to write the evidence and the case.
+    #[arg(default_value = "azir-demo")]
+    dir: PathBuf,
+    /// Seed of the generator (same seed, same bytes).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Multiplier of the benign volume.
+    #[arg(long, default_value_t = 1)]
+    scale: u32,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match run(&cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            eprintln!("azir: error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+fn run(cli: &Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Case(CaseCmd::Init { dir, name, analyst }) => {
+            let case = Case::init(dir, name.as_deref(), analyst.as_deref())?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&case.info)?);
+            } else if !cli.quiet {
+                println!("created case {} ({}) in {}", case.info.name, case.info.id, dir.display());
+            }
+            Ok(0)
+        }
+        Command::Case(CaseCmd::Verify { dir }) => {
+            let case = Case::open(dir)?;
+            let r = case.verify()?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "custody log: {} entries, {}",
+                    r.custody_entries,
+                    if r.chain_errors.is_empty() { "chain intact" } else { "CHAIN BROKEN" }
+                )?;
+                for e in &r.chain_errors {
+                    writeln!(out, "  ! {e}")?;
+                }
+                writeln!(
+                    out,
+                    "evidence: {} unchanged, {} changed, {} not at origin",
+                    r.evidence_ok,
+                    r.evidence_changed.len(),
+                    r.evidence_missing.len()
+                )?;
+                for e in &r.evidence_changed {
+                    writeln!(out, "  ! changed: {e}")?;
+                }
+                for e in r.evidence_missing.iter().take(10) {
+                    writeln!(out, "  - missing: {e}")?;
+                }
+                if r.orphan_parts > 0 {
+                    writeln!(
+                        out,
+                        "table parts from interrupted ingests (ignored, removed by the next ingest): {}",
+                        r.orphan_parts
+                    )?;
+                }
+            }
+            Ok(if r.ok() { 0 } else { 4 })
+        }
+        Command::Case(CaseCmd::Show { dir }) => {
+            let case = Case::open(dir)?;
+            show_case(&case, cli.json)?;
+            Ok(0)
+        }
+        Command::Ingest(a) => {
+            let case = open_or_init(&a.case)?;
+            let mut opts = IngestOptions::default();
+            if let Some(t) = a.threads {
+                opts.threads = t.max(1);
+            }
+            let report = run_ingest(&case, &a.paths, &opts, cli.quiet)?;
+            print_report(&report, cli, &case)?;
+            Ok(if report.bad > 0 || !report.errors.is_empty() { 3 } else { 0 })
+        }
+        Command::Timeline(a) => timeline::run(a),
+        Command::Demo(a) => demo(a, cli),
+    }
+}
+
+fn open_or_init(dir: &Path) -> Result<Case> {
+    if dir.join("case.json").exists() {
+        Ok(Case::open(dir)?)
+    } else {
+        Case::init(dir, None, None).with_context(|| format!("creating case {}", dir.display()))
+    }
+}
+
+fn run_ingest(case: &Case, paths: &[PathBuf], opts: &IngestOptions, quiet: bool) -> Result<IngestReport> {
+    let bar = progress::Bar::new(quiet);
+    let report = ingest(case, paths, opts, &bar)?;
+    bar.finish();
+    Ok(report)
+}
+
+fn human_bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+fn print_report(r: &IngestReport, cli: &Cli, case: &Case) -> Result<()> {
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    if cli.quiet {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let rate = if r.elapsed_secs > 0.0 { r.bytes as f64 / r.elapsed_secs / 1e6 } else { 0.0 };
+    writeln!(
+        out,
+        "ingested {} streams from {} files ({}) in {:.2}s ({rate:.0} MB/s) into {}",
+        r.streams,
+        r.files - r.skipped_known - r.skipped_duplicate,
+        human_bytes(r.bytes),
+        r.elapsed_secs,
+        case.root().display()
+    )?;
+    if r.skipped_known + r.skipped_duplicate > 0 {
+        writeln!(
+            out,
+            "skipped {} files already in the case and {} duplicates (same SHA-256)",
+            r.skipped_known, r.skipped_duplicate
+        )?;
+    }
+    writeln!(out, "records {}  events {}  network sessions {}  quarantined {}", r.records, r.events, r.flows, r.bad)?;
+    if !r.by_source.is_empty() {
+        let parts: Vec<String> = r.by_source.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        writeln!(out, "by source: {}", parts.join(", "))?;
+    }
+    if r.bad > 0 {
+        writeln!(
+            out,
+            "quarantined records by reason (all kept in the quarantine table, see `azir timeline --quarantine`):"
+        )?;
+        for (reason, n) in r.bad_reasons.iter().take(8) {
+            writeln!(out, "  {n:>7}  {reason}")?;
+        }
+        for s in r.bad_samples.iter().take(5) {
+            writeln!(out, "  e.g. {s}")?;
+        }
+    }
+    if !r.errors.is_empty() {
+        writeln!(out, "files or members not read ({}):", r.errors.len())?;
+        for e in r.errors.iter().take(10) {
+            writeln!(out, "  {e}")?;
+        }
+    }
+    if r.recovered_parts > 0 {
+        writeln!(
+            out,
+            "removed {} table parts left by an interrupted earlier ingest (their files were re-read)",
+            r.recovered_parts
+        )?;
+    }
+    Ok(())
+}
+
+fn show_case(case: &Case, json: bool) -> Result<()> {
+    let manifest = case.manifest()?;
+    let mut by_source = std::collections::BTreeMap::<String, u64>::new();
+    let (mut records, mut events, mut flows, mut bad) = (0u64, 0u64, 0u64, 0u64);
+    let mut errors = Vec::new();
+    let mut size = 0u64;
+    let mut seen = std::collections::HashSet::new();
+    for m in &manifest {
+        for (k, v) in &m.sources {
+            *by_source.entry(k.clone()).or_default() += v;
+        }
+        records += m.records;
+        events += m.events;
+        flows += m.flows;
+        bad += m.bad;
+        if seen.insert(&m.sha256) {
+            size += m.size;
+        }
+        if let Some(e) = &m.error {
+            errors.push(format!("{}: {e}", m.path));
+        }
+    }
+    let (first, last) = timeline::time_range(case)?;
+    if json {
+        let v = serde_json::json!({
+            "case": case.info, "evidence_files": seen.len(), "streams": manifest.len(), "bytes": size,
+            "records": records, "events": events, "flows": flows, "quarantined": bad, "by_source": by_source,
+            "first_event": first.map(azir_model::format_micros), "last_event": last.map(azir_model::format_micros), "errors": errors,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "case {} ({}), analyst {}, created {}",
+        case.info.name, case.info.id, case.info.analyst, case.info.created
+    )?;
+    writeln!(out, "evidence: {} files, {} streams, {}", seen.len(), manifest.len(), human_bytes(size))?;
+    writeln!(out, "records {records}  events {events}  network sessions {flows}  quarantined {bad}")?;
+    if let (Some(f), Some(l)) = (first, last) {
+        writeln!(out, "events from {} to {}", azir_model::format_micros(f), azir_model::format_micros(l))?;
+    }
+    for (k, v) in &by_source {
+        writeln!(out, "  {k:<20} {v:>10}")?;
+    }
+    for e in errors.iter().take(10) {
+        writeln!(out, "unreadable: {e}")?;
+    }
+    Ok(())
+}
+
+fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
+    let evidence = a.dir.join("evidence");
+    let case_dir = a.dir.join("case");
+    if !cli.quiet {
+        eprintln!("generating the demo incident in {} ...", evidence.display());
+    }
+    let opts = azir_demo::DemoOptions { seed: a.seed, scale: a.scale.max(1), ..azir_demo::DemoOptions::default() };
+    let summary = azir_demo::generate(&evidence, &opts)
+        .with_context(|| format!("writing demo evidence to {}", evidence.display()))?;
+    let case = open_or_init(&case_dir)?;
+    let report = run_ingest(&case, std::slice::from_ref(&evidence), &IngestOptions::default(), cli.quiet)?;
+    if cli.json {
+        let v = serde_json::json!({"evidence": evidence, "case": case_dir, "files_written": summary.files.len(), "records_written": summary.records, "ingest": report});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    if cli.quiet {
+        return Ok(0);
+    }
+    print_report(&report, cli, &case)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The story: a password spray from {} ({}), MFA fatigue against {}, the attacker signing in from {} ({}),",
+        azir_demo::SPRAY_IP,
+        azir_demo::SPRAY_COUNTRY,
+        azir_demo::COMPROMISED_USER,
+        azir_demo::ATTACKER_IP,
+        azir_demo::ATTACKER_COUNTRY
+    )?;
+    writeln!(out, "then role grants, an NSG opened to the Internet, a VM run command, a snapshot export, Key Vault reads and exfiltration to {}.", azir_demo::EXFIL_DST)?;
+    writeln!(out)?;
+    writeln!(out, "Try:")?;
+    let c = case_dir.display();
+    writeln!(out, "  azir timeline --case {c} --user {} --since 2026-03-12", azir_demo::COMPROMISED_USER)?;
+    writeln!(out, "  azir timeline --case {c} --ip {}", azir_demo::ATTACKER_IP)?;
+    writeln!(out, "  azir timeline --case {c} --source activity --grep securityRules")?;
+    writeln!(out, "  azir timeline --case {c} --flows --ip {} --format csv", azir_demo::EXFIL_DST)?;
+    writeln!(out, "  azir case show {c}")?;
+    writeln!(out, "  azir case verify {c}")?;
+    Ok(0)
+}

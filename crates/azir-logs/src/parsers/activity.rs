@@ -26,10 +26,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
     match ctx.shape {
         Shape::Rest => {
             e.time = ctx.time(v, &[&["eventTimestamp"], &["submissionTimestamp"]])?;
-            e.operation = first_text(
-                v,
-                &[&["operationName", "value"], &["authorization", "action"]],
-            );
+            e.operation = first_text(v, &[&["operationName", "value"], &["authorization", "action"]]);
             e.category = text_at(v, &["category", "value"]);
             let status = text_at(v, &["status", "value"]);
             let sub = text_at(v, &["subStatus", "value"]);
@@ -37,10 +34,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
             e.result = status.as_deref().map(|s| result_of(s).to_string());
             claims = get(v, "claims");
             e.actor_username = text_at(v, &["caller"]);
-            e.src_ip = first_text(
-                v,
-                &[&["httpRequest", "clientIpAddress"], &["claims", "ipaddr"]],
-            );
+            e.src_ip = first_text(v, &[&["httpRequest", "clientIpAddress"], &["claims", "ipaddr"]]);
             e.http_method = text_at(v, &["httpRequest", "method"]);
             e.target_resource_id = text_at(v, &["resourceId"]);
             e.subscription_id = text_at(v, &["subscriptionId"]);
@@ -49,10 +43,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
         }
         Shape::Envelope => {
             e.time = ctx.time(v, &[&["time"], &["timeStamp"]])?;
-            e.operation = first_text(
-                v,
-                &[&["operationName"], &["identity", "authorization", "action"]],
-            );
+            e.operation = first_text(v, &[&["operationName"], &["identity", "authorization", "action"]]);
             e.category = text_at(v, &["category"]);
             let status = text_at(v, &["resultType"]);
             let sig = text_at(v, &["resultSignature"]);
@@ -60,23 +51,13 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
             e.result = status.as_deref().map(|s| result_of(s).to_string());
             claims = path(v, &["identity", "claims"]);
             e.actor_username = text_at(v, &["caller"]);
-            e.src_ip = first_text(
-                v,
-                &[&["callerIpAddress"], &["identity", "claims", "ipaddr"]],
-            );
+            e.src_ip = first_text(v, &[&["callerIpAddress"], &["identity", "claims", "ipaddr"]]);
             e.target_resource_id = text_at(v, &["resourceId"]);
             e.correlation_id = text_at(v, &["correlationId"]);
             e.tenant_id = text_at(v, &["tenantId"]);
         }
         Shape::LogAnalytics => {
-            e.time = ctx.time(
-                v,
-                &[
-                    &["TimeGenerated"],
-                    &["TimeGenerated [UTC]"],
-                    &["EventSubmissionTimestamp"],
-                ],
-            )?;
+            e.time = ctx.time(v, &[&["TimeGenerated"], &["TimeGenerated [UTC]"], &["EventSubmissionTimestamp"]])?;
             e.operation = first_text(v, &[&["OperationNameValue"], &["OperationName"]]);
             e.category = first_text(v, &[&["CategoryValue"], &["Category"]]);
             let status = first_text(v, &[&["ActivityStatusValue"], &["ActivityStatus"]]);
@@ -166,11 +147,7 @@ fn verb_phrase(op: &str) -> &'static str {
 
 /// `type/name` of the last resource in an ARM id (`networkSecurityGroups/nsg1`).
 pub fn short_resource(id: &str) -> String {
-    let parts: Vec<&str> = id
-        .trim_end_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let parts: Vec<&str> = id.trim_end_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     match parts.len() {
         0 => String::new(),
         1 => parts[0].to_string(),
@@ -181,16 +158,8 @@ pub fn short_resource(id: &str) -> String {
 fn message(e: &azir_model::Event) -> String {
     let op = e.operation.as_deref().unwrap_or("unknown operation");
     let who = e.actor_username.as_deref().unwrap_or("unknown caller");
-    let target = e
-        .target_resource_id
-        .as_deref()
-        .map(short_resource)
-        .unwrap_or_default();
-    let from = e
-        .src_ip
-        .as_deref()
-        .map(|ip| format!(" from {ip}"))
-        .unwrap_or_default();
+    let target = e.target_resource_id.as_deref().map(short_resource).unwrap_or_default();
+    let from = e.src_ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default();
     let status = e.result_details.as_deref().unwrap_or("no status");
     format!("{who} {} {target} ({op}){from}: {status}", verb_phrase(op))
 }
@@ -214,14 +183,8 @@ mod tests {
         let e = &out.events[0];
         assert_eq!(e.source, "activity");
         assert_eq!(e.source_format, "rest");
-        assert_eq!(
-            azir_model::format_micros(e.time),
-            "2018-01-29T20:42:31.381067Z"
-        );
-        assert_eq!(
-            e.operation.as_deref(),
-            Some("Microsoft.Network/networkSecurityGroups/write")
-        );
+        assert_eq!(azir_model::format_micros(e.time), "2018-01-29T20:42:31.381067Z");
+        assert_eq!(e.operation.as_deref(), Some("Microsoft.Network/networkSecurityGroups/write"));
         assert_eq!(e.category.as_deref(), Some("Administrative"));
         assert_eq!(e.result.as_deref(), Some("Success"));
         assert_eq!(e.result_details.as_deref(), Some("Succeeded (Created)"));
@@ -238,11 +201,7 @@ mod tests {
     #[test]
     fn diagnostic_envelope_with_claims() {
         let rec = r#"{"time":"2020-06-12T13:07:46.766Z","resourceId":"/SUBSCRIPTIONS/S1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM1","correlationId":"c","operationName":"Microsoft.Compute/virtualMachines/runCommand/action","level":"Information","resultType":"Success","resultSignature":"Succeeded.OK","category":"Administrative","callerIpAddress":"203.0.113.5","identity":{"authorization":{"action":"x"},"claims":{"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn":"a@contoso.com","appid":"app"}},"properties":{"statusCode":"OK"}}"#;
-        let out = run_one(
-            "y=2020/m=06/d=12/h=13/m=00/PT1H.json",
-            rec,
-            Container::Lines,
-        );
+        let out = run_one("y=2020/m=06/d=12/h=13/m=00/PT1H.json", rec, Container::Lines);
         let e = &out.events[0];
         assert_eq!(e.source_format, "diag");
         assert_eq!(e.actor_username.as_deref(), Some("a@contoso.com"));
@@ -277,16 +236,11 @@ mod tests {
 
     #[test]
     fn missing_time_is_quarantined_with_reason() {
-        let out = run_one(
-            "x.json",
-            r#"{"eventTimestamp":"yesterday","operationName":{"value":"x"}}"#,
-            Container::Lines,
-        );
+        let out =
+            run_one("x.json", r#"{"eventTimestamp":"yesterday","operationName":{"value":"x"}}"#, Container::Lines);
         assert!(out.events.is_empty());
         assert!(
-            out.bad[0]
-                .reason
-                .contains("unreadable timestamp \"yesterday\" in field eventTimestamp"),
+            out.bad[0].reason.contains("unreadable timestamp \"yesterday\" in field eventTimestamp"),
             "{:?}",
             out.bad
         );

@@ -49,11 +49,7 @@ impl<'a> Fields<'a> {
     pub(crate) fn new(v: &'a Value) -> Self {
         let body = json::obj(get(v, "properties")).filter(|b| b.is_object());
         let suffixed = body.is_none();
-        Fields {
-            top: v,
-            body,
-            suffixed,
-        }
+        Fields { top: v, body, suffixed }
     }
 
     /// The first present value among `names` (earlier names win over later ones).
@@ -104,8 +100,7 @@ impl<'a> Fields<'a> {
 
     /// The record's resource id (`resourceId`, LA `_ResourceId`/`ResourceId`).
     pub(crate) fn resource_id(&self) -> Option<String> {
-        json::text(present(get(self.top, "resourceId")))
-            .or_else(|| json::text(present(get(self.top, "_ResourceId"))))
+        json::text(present(get(self.top, "resourceId"))).or_else(|| json::text(present(get(self.top, "_ResourceId"))))
     }
 
     /// The log category: `category`/`Category`, else the LA table name in `Type`.
@@ -125,25 +120,14 @@ fn present(v: Option<&Value>) -> Option<&Value> {
 /// The record's time: `time`/`timeStamp` for envelopes, `TimeGenerated` for LA rows.
 pub(crate) fn record_time(v: &Value, ctx: &RecordCtx) -> Result<i64, String> {
     match ctx.shape {
-        Shape::LogAnalytics => ctx.time(
-            v,
-            &[
-                &["TimeGenerated"],
-                &["TimeGenerated [UTC]"],
-                &["time"],
-                &["timeStamp"],
-            ],
-        ),
+        Shape::LogAnalytics => ctx.time(v, &[&["TimeGenerated"], &["TimeGenerated [UTC]"], &["time"], &["timeStamp"]]),
         _ => ctx.time(v, &[&["time"], &["timeStamp"], &["TimeGenerated"]]),
     }
 }
 
 /// The last segment of an ARM id (`.../APPLICATIONGATEWAYS/AGW1` → `AGW1`).
 pub(crate) fn resource_name(id: &str) -> Option<&str> {
-    id.trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .filter(|s| !s.is_empty())
+    id.trim_end_matches('/').rsplit('/').next().filter(|s| !s.is_empty())
 }
 
 /// True when `s` is an IPv4 or IPv6 address.
@@ -199,8 +183,7 @@ fn client_query(q: &str) -> Option<String> {
 fn v1_log_id(q: &str) -> Option<String> {
     q.split('&').find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        (k.eq_ignore_ascii_case("X-AzureApplicationGateway-LOG-ID") && !v.is_empty())
-            .then(|| v.to_string())
+        (k.eq_ignore_ascii_case("X-AzureApplicationGateway-LOG-ID") && !v.is_empty()).then(|| v.to_string())
     })
 }
 
@@ -234,19 +217,12 @@ pub fn parse_access(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), 
         })
     });
     e.http_status = f.int32(&["httpStatus"]);
-    if let Some((ip, port)) = f
-        .text(&["host", "originalHost"])
-        .and_then(|h| ip_and_port(&h))
-    {
+    if let Some((ip, port)) = f.text(&["host", "originalHost"]).and_then(|h| ip_and_port(&h)) {
         e.dst_ip = Some(ip);
         e.dst_port = port;
     }
-    e.correlation_id = f
-        .text(&["transactionId"])
-        .or_else(|| query.as_deref().and_then(v1_log_id));
-    let error = f
-        .text(&["error_info", "errorInfo"])
-        .filter(|x| !x.eq_ignore_ascii_case("ERRORINFO_NO_ERROR"));
+    e.correlation_id = f.text(&["transactionId"]).or_else(|| query.as_deref().and_then(v1_log_id));
+    let error = f.text(&["error_info", "errorInfo"]).filter(|x| !x.eq_ignore_ascii_case("ERRORINFO_NO_ERROR"));
     e.result = Some(e.http_status.map_or("NA", status_result).to_string());
     e.result_details = match (e.http_status, error.as_deref()) {
         (Some(s), Some(x)) => Some(format!("{s} ({x})")),
@@ -317,11 +293,7 @@ pub fn parse_waf(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), Str
         (Some(a), None) => Some(a.to_string()),
         (None, r) => r.map(str::to_string),
     };
-    let mut m = format!(
-        "WAF {} rule {}",
-        action.as_deref().unwrap_or("event"),
-        rule_id.as_deref().unwrap_or("?")
-    );
+    let mut m = format!("WAF {} rule {}", action.as_deref().unwrap_or("event"), rule_id.as_deref().unwrap_or("?"));
     if let Some(r) = rule_msg.as_deref() {
         m.push_str(&format!(" ({})", clip(r, MSG_MAX)));
     }
@@ -408,10 +380,7 @@ mod tests {
         assert_eq!(e.result_details.as_deref(), Some("404"));
         assert_eq!(e.target_resource_id.as_deref(), Some(AGW));
         assert_eq!(e.subscription_id.as_deref(), Some("sub-1"));
-        assert_eq!(
-            e.message,
-            "GET /phpmyadmin/scripts/setup.php?a=1 from 203.0.113.97 → 404 (appgw AGW1)"
-        );
+        assert_eq!(e.message, "GET /phpmyadmin/scripts/setup.php?a=1 from 203.0.113.97 → 404 (appgw AGW1)");
     }
 
     #[test]
@@ -426,20 +395,11 @@ mod tests {
         assert_eq!(e.user_agent.as_deref(), Some("Mozilla/5.0"));
         assert_eq!(e.dst_ip.as_deref(), Some("20.110.30.194"));
         assert_eq!(e.dst_port, None);
-        assert_eq!(
-            e.correlation_id.as_deref(),
-            Some("592d1649f75a8d480a3c4dc6a975309d")
-        );
+        assert_eq!(e.correlation_id.as_deref(), Some("592d1649f75a8d480a3c4dc6a975309d"));
         assert_eq!(e.http_status, Some(502));
         assert_eq!(e.result.as_deref(), Some("Failure"));
-        assert_eq!(
-            e.result_details.as_deref(),
-            Some("502 (ERRORINFO_UPSTREAM_NO_LIVE)")
-        );
-        assert_eq!(
-            e.message,
-            "GET /login?next=%2F from 185.42.129.24 → 502 (ERRORINFO_UPSTREAM_NO_LIVE) (appgw AGW1)"
-        );
+        assert_eq!(e.result_details.as_deref(), Some("502 (ERRORINFO_UPSTREAM_NO_LIVE)"));
+        assert_eq!(e.message, "GET /login?next=%2F from 185.42.129.24 → 502 (ERRORINFO_UPSTREAM_NO_LIVE) (appgw AGW1)");
     }
 
     #[test]
@@ -487,10 +447,7 @@ mod tests {
         assert_eq!(e.src_ip.as_deref(), Some("192.0.2.10"));
         assert_eq!(e.src_port, Some(41000));
         assert_eq!(e.http_method.as_deref(), Some("GET"));
-        assert_eq!(
-            e.url.as_deref(),
-            Some(r#"<script>alert("x")</script>?q='or 1=1--"#)
-        );
+        assert_eq!(e.url.as_deref(), Some(r#"<script>alert("x")</script>?q='or 1=1--"#));
         assert_eq!(e.http_status, Some(200));
         assert_eq!(e.user_agent.as_deref(), Some("sqlmap/1.7"));
         assert_eq!(e.correlation_id.as_deref(), Some("3f1c"));
@@ -517,17 +474,9 @@ mod tests {
             Container::Lines,
         );
         assert!(out.events.is_empty());
-        assert!(
-            out.bad[0].reason.contains("\"soon\" in field timeStamp"),
-            "{:?}",
-            out.bad
-        );
+        assert!(out.bad[0].reason.contains("\"soon\" in field timeStamp"), "{:?}", out.bad);
         assert_eq!(out.bad[0].parser.as_deref(), Some("appgw_access"));
-        let (r, _) = run_direct(
-            parse_access,
-            r#"{"Type":"AGWAccessLogs","ClientIp":"1.2.3.4"}"#,
-            Shape::LogAnalytics,
-        );
+        let (r, _) = run_direct(parse_access, r#"{"Type":"AGWAccessLogs","ClientIp":"1.2.3.4"}"#, Shape::LogAnalytics);
         assert!(r.expect_err("no time").contains("TimeGenerated"));
     }
 
@@ -546,14 +495,8 @@ mod tests {
         assert_eq!(e.operation.as_deref(), Some("WAF Matched"));
         assert_eq!(e.category.as_deref(), Some("OWASP_CRS 3.0.0"));
         assert_eq!(e.result.as_deref(), Some("NA"));
-        assert_eq!(
-            e.result_details.as_deref(),
-            Some("Matched 920350: Host header is a numeric IP address")
-        );
-        assert_eq!(
-            e.correlation_id.as_deref(),
-            Some("592d1649f75a8d480a3c4dc6a975309d")
-        );
+        assert_eq!(e.result_details.as_deref(), Some("Matched 920350: Host header is a numeric IP address"));
+        assert_eq!(e.correlation_id.as_deref(), Some("592d1649f75a8d480a3c4dc6a975309d"));
         assert_eq!(e.dst_ip.as_deref(), Some("20.110.30.194"));
         assert_eq!(e.dst_port, Some(80));
         assert_eq!(e.target_resource_id.as_deref(), Some(AGW));
@@ -570,17 +513,13 @@ mod tests {
         let e = one("waf.json", rec, Container::Lines);
         assert_eq!(format_micros(e.time), "2017-03-20T15:52:09.149449Z");
         assert_eq!(e.src_port, Some(0));
-        assert_eq!(
-            e.url.as_deref(),
-            Some(r#"/search?q=<script>alert("x")</script>"#)
-        );
+        assert_eq!(e.url.as_deref(), Some(r#"/search?q=<script>alert("x")</script>"#));
         assert_eq!(e.result.as_deref(), Some("Failure"));
         assert_eq!(e.operation.as_deref(), Some("WAF Blocked"));
         assert_eq!(e.category.as_deref(), Some("OWASP 3.0"));
         assert_eq!(e.dst_ip, None);
         assert!(
-            e.message
-                .contains(r#"data: Matched Data: <script>alert("x")</script> found within ARGS:q (appgw AGW2)"#),
+            e.message.contains(r#"data: Matched Data: <script>alert("x")</script> found within ARGS:q (appgw AGW2)"#),
             "{}",
             e.message
         );
@@ -593,10 +532,7 @@ mod tests {
         assert_eq!(e.result.as_deref(), Some("Success"));
         assert_eq!(e.category.as_deref(), Some("Custom"));
         assert_eq!(e.result_details.as_deref(), Some("Allowed AllowProbe"));
-        assert_eq!(
-            e.message,
-            "WAF Allowed rule AllowProbe on /health from 10.1.1.1 (appgw)"
-        );
+        assert_eq!(e.message, "WAF Allowed rule AllowProbe on /health from 10.1.1.1 (appgw)");
     }
 
     #[test]
@@ -612,15 +548,10 @@ mod tests {
         assert_eq!(e.category.as_deref(), Some("OWASP CRS 3.2"));
         assert_eq!(e.operation.as_deref(), Some("WAF Detected"));
         assert_eq!(e.result.as_deref(), Some("NA"));
-        assert_eq!(
-            e.result_details.as_deref(),
-            Some("Detected 930130: Restricted File Access Attempt")
-        );
+        assert_eq!(e.result_details.as_deref(), Some("Detected 930130: Restricted File Access Attempt"));
         assert_eq!(e.correlation_id.as_deref(), Some("c825"));
         assert_eq!(e.target_resource_id.as_deref(), Some(AGW));
-        assert!(e
-            .message
-            .contains("data: {/.env found within [REQUEST_FILENAME:/.env.production]}"));
+        assert!(e.message.contains("data: {/.env found within [REQUEST_FILENAME:/.env.production]}"));
     }
 
     #[test]
@@ -634,10 +565,7 @@ mod tests {
         assert_eq!(e.src_port, Some(5555));
         assert_eq!(e.url.as_deref(), Some("/wp-login.php"));
         assert_eq!(e.category.as_deref(), Some("OWASP_CRS 3.1.0"));
-        assert_eq!(
-            e.result_details.as_deref(),
-            Some("Matched 920320: Missing User Agent Header")
-        );
+        assert_eq!(e.result_details.as_deref(), Some("Matched 920320: Missing User Agent Header"));
         assert_eq!(e.dst_ip.as_deref(), Some("192.0.2.1"));
         assert_eq!(e.correlation_id.as_deref(), Some("4f88"));
         assert_eq!(

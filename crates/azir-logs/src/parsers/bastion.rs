@@ -53,10 +53,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
     };
     e.event_type = Some(event_type.to_string());
 
-    let mut m = e
-        .actor_username
-        .clone()
-        .unwrap_or_else(|| "unknown user".into());
+    let mut m = e.actor_username.clone().unwrap_or_else(|| "unknown user".into());
     m.push(' ');
     m.push_str(verb);
     if let Some(p) = e.protocol.as_deref() {
@@ -106,8 +103,7 @@ mod tests {
     use crate::split::Container;
     use azir_model::format_micros;
 
-    const VM: &str =
-        "/SUBSCRIPTIONS/2FF277E1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM1";
+    const VM: &str = "/SUBSCRIPTIONS/2FF277E1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM1";
 
     fn one(rec: &str, c: Container) -> azir_model::Event {
         let out = run_one("bastion.json", rec, c);
@@ -126,10 +122,7 @@ mod tests {
         assert_eq!(e.source_format, "diag");
         assert_eq!(format_micros(e.time), "2019-10-03T16:03:34.776000Z");
         assert_eq!(e.category.as_deref(), Some("BastionAuditLogs"));
-        assert_eq!(
-            e.operation.as_deref(),
-            Some("Microsoft.Network/BastionHost/connect")
-        );
+        assert_eq!(e.operation.as_deref(), Some("Microsoft.Network/BastionHost/connect"));
         assert_eq!(e.event_type.as_deref(), Some("Logon"));
         assert_eq!(e.actor_username.as_deref(), Some("azureuser"));
         assert_eq!(e.src_ip.as_deref(), Some("131.107.159.86"));
@@ -156,10 +149,7 @@ mod tests {
         let e = one(&rec, Container::Array);
         assert_eq!(e.source_format, "loganalytics");
         assert_eq!(format_micros(e.time), "2024-02-01T09:30:00.000000Z");
-        assert_eq!(
-            e.category.as_deref(),
-            Some("MicrosoftAzureBastionAuditLogs")
-        );
+        assert_eq!(e.category.as_deref(), Some("MicrosoftAzureBastionAuditLogs"));
         assert_eq!(e.event_type.as_deref(), Some("Logoff"));
         assert_eq!(e.actor_username.as_deref(), Some("eve@contoso.com"));
         assert_eq!(e.src_port, Some(50123));
@@ -177,10 +167,7 @@ mod tests {
     fn suffixed_row_and_failure() {
         let rec = r#"{"TimeGenerated":"2024-02-01T09:30:00Z","Type":"AzureDiagnostics","Category":"BastionAuditLogs","OperationName":"Microsoft.Network/BastionHost/connect","userName_s":"<img src=x onerror=alert(1)>","clientIpAddress_s":"203.0.113.4","clientPort_d":443.0,"protocol_s":"ssh","targetVMIPAddress_s":"10.0.0.9","message_s":"Failed to connect: authentication failed"}"#;
         let e = one(rec, Container::Lines);
-        assert_eq!(
-            e.actor_username.as_deref(),
-            Some("<img src=x onerror=alert(1)>")
-        );
+        assert_eq!(e.actor_username.as_deref(), Some("<img src=x onerror=alert(1)>"));
         assert_eq!(e.src_ip.as_deref(), Some("203.0.113.4"));
         assert_eq!(e.src_port, Some(443));
         assert_eq!(e.dst_ip.as_deref(), Some("10.0.0.9"));
@@ -193,19 +180,14 @@ mod tests {
 
     #[test]
     fn missing_time_is_an_error() {
-        let (r, _) = run_direct(
-            parse,
-            r#"{"category":"BastionAuditLogs","properties":{"userName":"x"}}"#,
-            Shape::Envelope,
-        );
+        let (r, _) =
+            run_direct(parse, r#"{"category":"BastionAuditLogs","properties":{"userName":"x"}}"#, Shape::Envelope);
         assert!(r.expect_err("no time").contains("none of time"));
         let (r, _) = run_direct(
             parse,
             r#"{"Type":"MicrosoftAzureBastionAuditLogs","TimeGenerated":"not a time"}"#,
             Shape::LogAnalytics,
         );
-        assert!(r
-            .expect_err("bad time")
-            .contains("\"not a time\" in field TimeGenerated"));
+        assert!(r.expect_err("bad time").contains("\"not a time\" in field TimeGenerated"));
     }
 }

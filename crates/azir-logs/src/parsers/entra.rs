@@ -57,8 +57,7 @@ fn check_shape(ctx: &RecordCtx, what: &str) -> Result<(), String> {
 fn when(ctx: &RecordCtx, v: &Value, paths: &[&[&str]]) -> Result<i64, String> {
     for p in paths {
         if let Some(t) = text_at(v, p) {
-            let us = azir_model::parse_time(&t)
-                .or_else(|| pad_hour(&t).and_then(|s| azir_model::parse_time(&s)));
+            let us = azir_model::parse_time(&t).or_else(|| pad_hour(&t).and_then(|s| azir_model::parse_time(&s)));
             if let Some(us) = us {
                 return Ok(us);
             }
@@ -70,11 +69,7 @@ fn when(ctx: &RecordCtx, v: &Value, paths: &[&[&str]]) -> Result<i64, String> {
 /// `YYYY-MM-DDTH:MM…` → `YYYY-MM-DDT0H:MM…`; `None` when the hour is not single-digit.
 fn pad_hour(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    if b.len() > 12
-        && (b[10] == b'T' || b[10] == b't' || b[10] == b' ')
-        && b[11].is_ascii_digit()
-        && b[12] == b':'
-    {
+    if b.len() > 12 && (b[10] == b'T' || b[10] == b't' || b[10] == b' ') && b[11].is_ascii_digit() && b[12] == b':' {
         Some(format!("{}0{}", s.get(..11)?, s.get(11..)?))
     } else {
         None
@@ -91,8 +86,7 @@ fn nested<'a>(v: &'a Value, key: &str) -> Option<Cow<'a, Value>> {
 fn tenant(v: &Value, body: &Value, ctx: &RecordCtx) -> Option<String> {
     match ctx.shape {
         Shape::LogAnalytics => first_text(v, &[&["AADTenantId"]]),
-        _ => text_at(v, &["tenantId"])
-            .or_else(|| first_text(body, &[&["tenantId"], &["homeTenantId"]])),
+        _ => text_at(v, &["tenantId"]).or_else(|| first_text(body, &[&["tenantId"], &["homeTenantId"]])),
     }
 }
 
@@ -104,13 +98,8 @@ fn valid_ip(s: Option<String>) -> Option<String> {
 /// The log's category: the body's (audit: `UserManagement`…), the envelope's / LA's
 /// `category`/`Category`, LA's `Type`, else `default`.
 fn category(v: &Value, body: &Value, inner: bool, default: &str) -> String {
-    let own = if inner {
-        text_at(body, &["category"])
-    } else {
-        None
-    };
-    own.or_else(|| first_text(v, &[&["category"], &["Type"]]))
-        .unwrap_or_else(|| default.to_string())
+    let own = if inner { text_at(body, &["category"]) } else { None };
+    own.or_else(|| first_text(v, &[&["category"], &["Type"]])).unwrap_or_else(|| default.to_string())
 }
 
 /// Joins present parts with `sep`.
@@ -127,9 +116,7 @@ fn join(parts: &[Option<&str>], sep: &str) -> Option<String> {
 fn kv(list: Option<&Value>, key: &str) -> Option<String> {
     let l = obj(list)?;
     l.as_array()?.iter().find_map(|item| {
-        text(get(item, "key"))
-            .filter(|k| k.eq_ignore_ascii_case(key))
-            .and_then(|_| text(get(item, "value")))
+        text(get(item, "key")).filter(|k| k.eq_ignore_ascii_case(key)).and_then(|_| text(get(item, "value")))
     })
 }
 
@@ -143,39 +130,16 @@ pub fn parse_audit(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), S
     let b = body(v, ctx);
     let body: &Value = &b;
     e.time = match ctx.shape {
-        Shape::Envelope => when(
-            ctx,
-            v,
-            &[
-                &["time"],
-                &["timeStamp"],
-                &["properties", "activityDateTime"],
-            ],
-        )?,
-        Shape::LogAnalytics => when(
-            ctx,
-            v,
-            &[
-                &["TimeGenerated"],
-                &["TimeGenerated [UTC]"],
-                &["ActivityDateTime"],
-            ],
-        )?,
+        Shape::Envelope => when(ctx, v, &[&["time"], &["timeStamp"], &["properties", "activityDateTime"]])?,
+        Shape::LogAnalytics => when(ctx, v, &[&["TimeGenerated"], &["TimeGenerated [UTC]"], &["ActivityDateTime"]])?,
         _ => when(ctx, v, &[&["activityDateTime"]])?,
     };
-    e.operation = first_text(body, &[&["activityDisplayName"]])
-        .or_else(|| first_text(v, &[&["operationName"]]));
+    e.operation = first_text(body, &[&["activityDisplayName"]]).or_else(|| first_text(v, &[&["operationName"]]));
     e.category = Some(category(v, body, ctx.shape == Shape::Envelope, "AuditLogs"));
     let result_raw = text_at(body, &["result"]).or_else(|| text_at(v, &["resultType"]));
     let reason = text_at(body, &["resultReason"])
         .or_else(|| first_text(v, &[&["resultDescription"]]).filter(|_| result_raw.is_none()));
-    e.result = Some(
-        result_raw
-            .as_deref()
-            .map(result_of)
-            .unwrap_or("NA")
-            .to_string(),
-    );
+    e.result = Some(result_raw.as_deref().map(result_of).unwrap_or("NA").to_string());
     e.result_details = reason.clone().or_else(|| result_raw.clone());
 
     // Who: a user (UPN, object id, address) or an application (service principal).
@@ -185,16 +149,7 @@ pub fn parse_audit(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), S
         .and_then(|i| nested(i, "user"))
         .filter(|u| first_text(u, &[&["userPrincipalName"], &["id"], &["displayName"]]).is_some());
     let app = ib.and_then(|i| nested(i, "app")).filter(|a| {
-        first_text(
-            a,
-            &[
-                &["displayName"],
-                &["appId"],
-                &["servicePrincipalId"],
-                &["servicePrincipalName"],
-            ],
-        )
-        .is_some()
+        first_text(a, &[&["displayName"], &["appId"], &["servicePrincipalId"], &["servicePrincipalName"]]).is_some()
     });
     if let Some(u) = user.as_deref() {
         e.actor_username = first_text(u, &[&["userPrincipalName"], &["displayName"]]);
@@ -220,45 +175,25 @@ pub fn parse_audit(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), S
         .into_iter()
         .filter(Value::is_object)
         .collect();
-    e.target_username = targets
-        .iter()
-        .find_map(|t| text_at(t, &["userPrincipalName"]))
-        .or_else(|| {
-            targets
-                .iter()
-                .find(|t| is_type(t, &["User"]))
-                .and_then(|t| first_text(t, &[&["displayName"], &["id"]]))
-        });
+    e.target_username = targets.iter().find_map(|t| text_at(t, &["userPrincipalName"])).or_else(|| {
+        targets.iter().find(|t| is_type(t, &["User"])).and_then(|t| first_text(t, &[&["displayName"], &["id"]]))
+    });
     e.target_resource_id = targets.first().and_then(|t| text_at(t, &["id"]));
     e.target_app_name = targets
         .iter()
         .find(|t| is_type(t, &["ServicePrincipal", "Application"]))
         .and_then(|t| text_at(t, &["displayName"]));
-    e.correlation_id =
-        text_at(body, &["correlationId"]).or_else(|| first_text(v, &[&["correlationId"]]));
+    e.correlation_id = text_at(body, &["correlationId"]).or_else(|| first_text(v, &[&["correlationId"]]));
     e.tenant_id = tenant(v, body, ctx);
-    e.user_agent =
-        text_at(body, &["userAgent"]).or_else(|| kv(get(body, "additionalDetails"), "User-Agent"));
+    e.user_agent = text_at(body, &["userAgent"]).or_else(|| kv(get(body, "additionalDetails"), "User-Agent"));
     let op_type = first_text(body, &[&["operationType"], &["AADOperationType"]]);
-    e.event_type = Some(
-        audit_event_type(op_type.as_deref(), e.operation.as_deref().unwrap_or("")).to_string(),
-    );
+    e.event_type = Some(audit_event_type(op_type.as_deref(), e.operation.as_deref().unwrap_or("")).to_string());
 
     // The sentence.
-    let who = e
-        .actor_username
-        .as_deref()
-        .or(e.actor_app_name.as_deref())
-        .unwrap_or("unknown actor");
-    let from = e
-        .src_ip
-        .as_deref()
-        .map(|ip| format!(" from {ip}"))
-        .unwrap_or_default();
+    let who = e.actor_username.as_deref().or(e.actor_app_name.as_deref()).unwrap_or("unknown actor");
+    let from = e.src_ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default();
     let op = e.operation.as_deref().unwrap_or("unknown activity");
-    let detail = audit_detail(&targets)
-        .map(|d| format!(" → {d}"))
-        .unwrap_or_default();
+    let detail = audit_detail(&targets).map(|d| format!(" → {d}")).unwrap_or_default();
     let on = e
         .target_username
         .clone()
@@ -283,15 +218,8 @@ fn is_type(t: &Value, types: &[&str]) -> bool {
 
 /// A target as text: display name, else `type id`.
 fn target_label(t: &Value) -> Option<String> {
-    text_at(t, &["displayName"]).or_else(|| {
-        join(
-            &[
-                text_at(t, &["type"]).as_deref(),
-                text_at(t, &["id"]).as_deref(),
-            ],
-            " ",
-        )
-    })
+    text_at(t, &["displayName"])
+        .or_else(|| join(&[text_at(t, &["type"]).as_deref(), text_at(t, &["id"]).as_deref()], " "))
 }
 
 /// ASIM AuditEvent type from `operationType` (Add, Update, Delete, Assign, Unassign), else from
@@ -303,10 +231,7 @@ fn audit_event_type(op_type: Option<&str>, activity: &str) -> &'static str {
         "delete" | "remove" | "unassign" | "hard" => Some("Delete"),
         _ => None,
     };
-    op_type
-        .and_then(map)
-        .or_else(|| map(activity.split_whitespace().next().unwrap_or("")))
-        .unwrap_or("Other")
+    op_type.and_then(map).or_else(|| map(activity.split_whitespace().next().unwrap_or(""))).unwrap_or("Other")
 }
 
 /// A `modifiedProperties` value decoded: the JSON inside the string when it is JSON
@@ -365,11 +290,7 @@ fn audit_detail(targets: &[Value]) -> Option<String> {
         ("AppRole.DisplayName", "app role "),
     ] {
         if let Some((old, new)) = modified(targets, key) {
-            if let Some(name) = new
-                .as_ref()
-                .and_then(shown)
-                .or_else(|| old.as_ref().and_then(shown))
-            {
+            if let Some(name) = new.as_ref().and_then(shown).or_else(|| old.as_ref().and_then(shown)) {
                 return Some(format!("{prefix}{name}"));
             }
         }
@@ -412,17 +333,9 @@ fn consent_scope(p: &str) -> Option<String> {
 fn key_field<'a>(k: &'a str, name: &str) -> Option<&'a str> {
     let s = k.trim().trim_start_matches('[').trim_end_matches(']');
     let pat = format!("{name}=");
-    let start = if s.starts_with(&pat) {
-        0
-    } else {
-        s.find(&format!(",{pat}"))? + 1
-    };
+    let start = if s.starts_with(&pat) { 0 } else { s.find(&format!(",{pat}"))? + 1 };
     let rest = s.get(start + pat.len()..)?;
-    let val = if name == "DisplayName" {
-        rest
-    } else {
-        rest.split(',').next().unwrap_or(rest)
-    };
+    let val = if name == "DisplayName" { rest } else { rest.split(',').next().unwrap_or(rest) };
     let val = val.trim();
     if val.is_empty() {
         None
@@ -445,25 +358,16 @@ fn key_change(old: Option<Value>, new: Option<Value>) -> Option<String> {
     }
     fn describe(k: &str) -> String {
         let kind = key_field(k, "KeyType").unwrap_or("unknown-type");
-        let name = key_field(k, "DisplayName")
-            .map(|n| format!(" \"{n}\""))
-            .unwrap_or_default();
+        let name = key_field(k, "DisplayName").map(|n| format!(" \"{n}\"")).unwrap_or_default();
         format!("{kind} credential{name} (key {})", id(k))
     }
     let old = keys(old);
     let new = keys(new);
     let old_ids: HashSet<&str> = old.iter().map(|k| id(k)).collect();
     let new_ids: HashSet<&str> = new.iter().map(|k| id(k)).collect();
-    let mut parts: Vec<String> = new
-        .iter()
-        .filter(|k| !old_ids.contains(id(k)))
-        .map(|k| format!("added {}", describe(k)))
-        .collect();
-    parts.extend(
-        old.iter()
-            .filter(|k| !new_ids.contains(id(k)))
-            .map(|k| format!("removed {}", describe(k))),
-    );
+    let mut parts: Vec<String> =
+        new.iter().filter(|k| !old_ids.contains(id(k))).map(|k| format!("added {}", describe(k))).collect();
+    parts.extend(old.iter().filter(|k| !new_ids.contains(id(k))).map(|k| format!("removed {}", describe(k))));
     if parts.is_empty() {
         (!new.is_empty() || !old.is_empty()).then(|| "credentials updated".to_string())
     } else {
@@ -482,34 +386,16 @@ pub fn parse_provisioning(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Resul
     let b = body(v, ctx);
     let body: &Value = &b;
     e.time = match ctx.shape {
-        Shape::Envelope => when(
-            ctx,
-            v,
-            &[
-                &["time"],
-                &["timeStamp"],
-                &["properties", "activityDateTime"],
-            ],
-        )?,
-        Shape::LogAnalytics => when(
-            ctx,
-            v,
-            &[
-                &["TimeGenerated"],
-                &["TimeGenerated [UTC]"],
-                &["ActivityDateTime"],
-            ],
-        )?,
+        Shape::Envelope => when(ctx, v, &[&["time"], &["timeStamp"], &["properties", "activityDateTime"]])?,
+        Shape::LogAnalytics => when(ctx, v, &[&["TimeGenerated"], &["TimeGenerated [UTC]"], &["ActivityDateTime"]])?,
         _ => when(ctx, v, &[&["activityDateTime"]])?,
     };
-    e.operation = first_text(body, &[&["provisioningAction"], &["action"]])
-        .or_else(|| first_text(v, &[&["operationName"]]));
+    e.operation =
+        first_text(body, &[&["provisioningAction"], &["action"]]).or_else(|| first_text(v, &[&["operationName"]]));
     e.category = Some(category(v, body, false, "ProvisioningLogs"));
     let status_info = nested(body, "provisioningStatusInfo").or_else(|| nested(body, "statusInfo"));
     let si = status_info.as_deref();
-    let status = si
-        .and_then(|s| text_at(s, &["status"]))
-        .or_else(|| first_text(v, &[&["resultType"]]));
+    let status = si.and_then(|s| text_at(s, &["status"])).or_else(|| first_text(v, &[&["resultType"]]));
     let err = si.and_then(|s| nested(s, "errorInformation"));
     let err_code = err.as_deref().and_then(|x| text_at(x, &["errorCode"]));
     let err_reason = err.as_deref().and_then(|x| text_at(x, &["reason"]));
@@ -525,16 +411,8 @@ pub fn parse_provisioning(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Resul
 
     let initiated = nested(body, "initiatedBy");
     let ib = initiated.as_deref();
-    e.actor_username = ib.and_then(|i| {
-        first_text(
-            i,
-            &[
-                &["displayName"],
-                &["user", "userPrincipalName"],
-                &["app", "displayName"],
-            ],
-        )
-    });
+    e.actor_username =
+        ib.and_then(|i| first_text(i, &[&["displayName"], &["user", "userPrincipalName"], &["app", "displayName"]]));
     e.actor_user_id = ib.and_then(|i| text_at(i, &["id"]));
     let initiator_type = ib.and_then(|i| text_at(i, &["initiatorType"]));
     let target = nested(body, "targetIdentity");
@@ -554,12 +432,7 @@ pub fn parse_provisioning(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Resul
         .or_else(|| first_text(body, &[&["changeId"]]));
     e.tenant_id = tenant(v, body, ctx);
     e.event_type = Some(
-        match e
-            .operation
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        match e.operation.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("create") => "Create",
             Some("update") | Some("disable") => "Set",
             Some("delete") | Some("stageddelete") => "Delete",
@@ -570,17 +443,9 @@ pub fn parse_provisioning(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Resul
 
     let via = e.actor_app_name.as_deref().unwrap_or("provisioning");
     let action = e.operation.as_deref().unwrap_or("unknown action");
-    let what = join(
-        &[
-            identity_type.as_deref(),
-            e.target_username
-                .as_deref()
-                .or(e.target_resource_id.as_deref()),
-        ],
-        " ",
-    )
-    .map(|w| format!(" {w}"))
-    .unwrap_or_default();
+    let what = join(&[identity_type.as_deref(), e.target_username.as_deref().or(e.target_resource_id.as_deref())], " ")
+        .map(|w| format!(" {w}"))
+        .unwrap_or_default();
     let route = match (source_system.as_deref(), target_system.as_deref()) {
         (Some(s), Some(t)) => format!(" ({s} → {t})"),
         (None, Some(t)) => format!(" (to {t})"),
@@ -629,40 +494,18 @@ pub fn parse_risky_user(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<
     let b = body(v, ctx);
     let body: &Value = &b;
     e.time = match ctx.shape {
-        Shape::Envelope => when(
-            ctx,
-            v,
-            &[&["properties", "riskLastUpdatedDateTime"], &["time"]],
-        )?,
-        Shape::LogAnalytics => when(
-            ctx,
-            v,
-            &[
-                &["RiskLastUpdatedDateTime"],
-                &["TimeGenerated"],
-                &["TimeGenerated [UTC]"],
-            ],
-        )?,
+        Shape::Envelope => when(ctx, v, &[&["properties", "riskLastUpdatedDateTime"], &["time"]])?,
+        Shape::LogAnalytics => {
+            when(ctx, v, &[&["RiskLastUpdatedDateTime"], &["TimeGenerated"], &["TimeGenerated [UTC]"]])?
+        }
         _ => when(ctx, v, &[&["riskLastUpdatedDateTime"]])?,
     };
     let upn = text_at(body, &["userPrincipalName"]);
     let is_sp = upn.is_none() && text_at(body, &["appId"]).is_some();
-    let default_cat = if is_sp {
-        "RiskyServicePrincipals"
-    } else {
-        "RiskyUsers"
-    };
+    let default_cat = if is_sp { "RiskyServicePrincipals" } else { "RiskyUsers" };
     e.category = Some(category(v, body, false, default_cat));
-    e.operation = first_text(v, &[&["operationName"]]).or_else(|| {
-        Some(
-            if is_sp {
-                "Risky service principal"
-            } else {
-                "Risky user"
-            }
-            .into(),
-        )
-    });
+    e.operation = first_text(v, &[&["operationName"]])
+        .or_else(|| Some(if is_sp { "Risky service principal" } else { "Risky user" }.into()));
     let (level, state, details) = risk_details(body);
     e.result = Some("NA".into());
     e.result_details = details;
@@ -677,28 +520,18 @@ pub fn parse_risky_user(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<
     e.tenant_id = tenant(v, body, ctx);
 
     let who = if is_sp {
-        let name = e
-            .target_app_name
-            .as_deref()
-            .unwrap_or("unknown service principal");
+        let name = e.target_app_name.as_deref().unwrap_or("unknown service principal");
         match text_at(body, &["appId"]) {
             Some(app) => format!("service principal {name} (app {app})"),
             None => format!("service principal {name}"),
         }
     } else {
-        format!(
-            "user {}",
-            e.target_username.as_deref().unwrap_or("unknown user")
-        )
+        format!("user {}", e.target_username.as_deref().unwrap_or("unknown user"))
     };
-    let mut notes = vec![
-        level.unwrap_or_else(|| "level unknown".into()),
-        state.unwrap_or_else(|| "state unknown".into()),
-    ];
+    let mut notes =
+        vec![level.unwrap_or_else(|| "level unknown".into()), state.unwrap_or_else(|| "state unknown".into())];
     notes.extend(risk_detail(body));
-    if get(body, "isDeleted")
-        .is_some_and(|d| d == &Value::Bool(true) || text(Some(d)).as_deref() == Some("true"))
-    {
+    if get(body, "isDeleted").is_some_and(|d| d == &Value::Bool(true) || text(Some(d)).as_deref() == Some("true")) {
         notes.push("deleted".into());
     }
     e.message = format!("Risky {who} ({})", notes.join(", "));
@@ -717,58 +550,32 @@ pub fn parse_risk_event(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<
     let b = body(v, ctx);
     let body: &Value = &b;
     e.time = match ctx.shape {
-        Shape::Envelope => when(
-            ctx,
-            v,
-            &[
-                &["properties", "activityDateTime"],
-                &["properties", "detectedDateTime"],
-                &["time"],
-            ],
-        )?,
-        Shape::LogAnalytics => when(
-            ctx,
-            v,
-            &[
-                &["ActivityDateTime"],
-                &["DetectedDateTime"],
-                &["TimeGenerated"],
-                &["TimeGenerated [UTC]"],
-            ],
-        )?,
+        Shape::Envelope => {
+            when(ctx, v, &[&["properties", "activityDateTime"], &["properties", "detectedDateTime"], &["time"]])?
+        }
+        Shape::LogAnalytics => {
+            when(ctx, v, &[&["ActivityDateTime"], &["DetectedDateTime"], &["TimeGenerated"], &["TimeGenerated [UTC]"]])?
+        }
         _ => when(ctx, v, &[&["activityDateTime"], &["detectedDateTime"]])?,
     };
     let upn = text_at(body, &["userPrincipalName"]);
     let is_sp = upn.is_none() && first_text(body, &[&["servicePrincipalId"], &["appId"]]).is_some();
-    let default_cat = if is_sp {
-        "ServicePrincipalRiskEvents"
-    } else {
-        "UserRiskEvents"
-    };
+    let default_cat = if is_sp { "ServicePrincipalRiskEvents" } else { "UserRiskEvents" };
     e.category = Some(category(v, body, false, default_cat));
-    e.operation = first_text(body, &[&["riskEventType"], &["riskType"]])
-        .or_else(|| first_text(v, &[&["operationName"]]));
+    e.operation =
+        first_text(body, &[&["riskEventType"], &["riskType"]]).or_else(|| first_text(v, &[&["operationName"]]));
     let (level, state, details) = risk_details(body);
     e.result = Some("NA".into());
     e.result_details = details;
     e.event_type = Some("Other".into());
-    e.actor_username = upn.or_else(|| {
-        first_text(
-            body,
-            &[
-                &["userDisplayName"],
-                &["servicePrincipalDisplayName"],
-                &["displayName"],
-            ],
-        )
-    });
+    e.actor_username =
+        upn.or_else(|| first_text(body, &[&["userDisplayName"], &["servicePrincipalDisplayName"], &["displayName"]]));
     e.actor_user_id = first_text(body, &[&["userId"], &["servicePrincipalId"]]);
     e.actor_app_id = text_at(body, &["appId"]);
     if is_sp {
         e.actor_app_name = first_text(body, &[&["servicePrincipalDisplayName"], &["displayName"]]);
     }
-    e.src_ip =
-        text_at(body, &["ipAddress"]).or_else(|| valid_ip(first_text(v, &[&["callerIpAddress"]])));
+    e.src_ip = text_at(body, &["ipAddress"]).or_else(|| valid_ip(first_text(v, &[&["callerIpAddress"]])));
     if let Some(loc) = nested(body, "location") {
         e.country = text_at(&loc, &["countryOrRegion"]);
         e.city = text_at(&loc, &["city"]);
@@ -780,8 +587,7 @@ pub fn parse_risk_event(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<
             .map(|c| c.to_ascii_uppercase());
     }
     e.user_agent = kv(get(body, "additionalInfo"), "userAgent");
-    e.correlation_id =
-        text_at(body, &["correlationId"]).or_else(|| first_text(v, &[&["correlationId"]]));
+    e.correlation_id = text_at(body, &["correlationId"]).or_else(|| first_text(v, &[&["correlationId"]]));
     e.tenant_id = tenant(v, body, ctx);
 
     let kind = e.operation.as_deref().unwrap_or("unknown");
@@ -792,8 +598,7 @@ pub fn parse_risk_event(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<
         (None, Some(c)) => format!(" from {c}"),
         (None, None) => String::new(),
     };
-    let rating =
-        join(&[level.as_deref(), state.as_deref()], ", ").unwrap_or_else(|| "level unknown".into());
+    let rating = join(&[level.as_deref(), state.as_deref()], ", ").unwrap_or_else(|| "level unknown".into());
     let mut msg = format!("Risk detection {kind} ({rating}) for {who}{from}");
     if text_at(body, &["detectionTimingType"]).is_some_and(|t| t.eq_ignore_ascii_case("offline")) {
         match text_at(body, &["detectedDateTime"]) {
@@ -819,27 +624,21 @@ pub fn parse_graph_activity(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Res
     let b = body(v, ctx);
     let body: &Value = &b;
     e.time = match ctx.shape {
-        Shape::Envelope => when(
-            ctx,
-            v,
-            &[&["time"], &["timeStamp"], &["properties", "timeGenerated"]],
-        )?,
+        Shape::Envelope => when(ctx, v, &[&["time"], &["timeStamp"], &["properties", "timeGenerated"]])?,
         _ => when(ctx, v, &[&["TimeGenerated"], &["TimeGenerated [UTC]"]])?,
     };
     e.category = Some(category(v, body, false, "MicrosoftGraphActivityLogs"));
     e.http_method = text_at(body, &["requestMethod"]).map(|m| m.to_ascii_uppercase());
     e.url = text_at(body, &["requestUri"]);
-    e.http_status =
-        int32(get(body, "responseStatusCode")).or_else(|| int32(get(v, "resultSignature")));
-    e.src_ip =
-        text_at(body, &["ipAddress"]).or_else(|| valid_ip(first_text(v, &[&["callerIpAddress"]])));
+    e.http_status = int32(get(body, "responseStatusCode")).or_else(|| int32(get(v, "resultSignature")));
+    e.src_ip = text_at(body, &["ipAddress"]).or_else(|| valid_ip(first_text(v, &[&["callerIpAddress"]])));
     e.user_agent = text_at(body, &["userAgent"]);
     e.actor_app_id = text_at(body, &["appId"]);
     let user_id = text_at(body, &["userId"]);
     let sp_id = text_at(body, &["servicePrincipalId"]);
     e.actor_user_id = user_id.clone().or_else(|| sp_id.clone());
-    e.correlation_id = first_text(v, &[&["correlationId"]])
-        .or_else(|| first_text(body, &[&["requestId"], &["operationId"]]));
+    e.correlation_id =
+        first_text(v, &[&["correlationId"]]).or_else(|| first_text(body, &[&["requestId"], &["operationId"]]));
     e.tenant_id = match ctx.shape {
         Shape::LogAnalytics => first_text(v, &[&["AADTenantId"]]),
         _ => text_at(v, &["tenantId"]).or_else(|| text_at(body, &["tenantId"])),
@@ -872,21 +671,14 @@ pub fn parse_graph_activity(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Res
         (None, Some(sp)) => format!("app {app} (service principal {sp})"),
         (None, None) => format!("app {app}"),
     };
-    let from = e
-        .src_ip
-        .as_deref()
-        .map(|ip| format!(" from {ip}"))
-        .unwrap_or_default();
+    let from = e.src_ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default();
     let request = match (e.http_method.as_deref(), e.url.as_deref()) {
         (Some(m), Some(u)) => format!("{m} {}", uri_tail(u)),
         (Some(m), None) => m.to_string(),
         (None, Some(u)) => uri_tail(u).to_string(),
         (None, None) => "unknown request".to_string(),
     };
-    let status = e
-        .http_status
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "no status".into());
+    let status = e.http_status.map(|s| s.to_string()).unwrap_or_else(|| "no status".into());
     e.message = format!("{who}{from}: {request} → {status}");
     out.events.push(e);
     Ok(())
@@ -1009,40 +801,21 @@ mod tests {
         let e = one("evh.json", rec, Container::Records);
         assert_eq!(e.source_format, "eventhub");
         assert_eq!(time(&e), "2022-01-22T18:15:02.516809Z");
-        assert_eq!(
-            e.operation.as_deref(),
-            Some("Add service principal credentials")
-        );
+        assert_eq!(e.operation.as_deref(), Some("Add service principal credentials"));
         assert_eq!(e.category.as_deref(), Some("ApplicationManagement"));
         assert_eq!(e.event_type.as_deref(), Some("Set"));
         assert_eq!(e.result.as_deref(), Some("Success"));
-        assert_eq!(
-            e.actor_username.as_deref(),
-            Some("Managed Service Identity")
-        );
-        assert_eq!(
-            e.actor_app_name.as_deref(),
-            Some("Managed Service Identity")
-        );
+        assert_eq!(e.actor_username.as_deref(), Some("Managed Service Identity"));
+        assert_eq!(e.actor_app_name.as_deref(), Some("Managed Service Identity"));
         assert_eq!(e.actor_user_id.as_deref(), Some("msi-sp"));
-        assert_eq!(
-            e.actor_app_id, None,
-            "appId is null; additionalDetails.AppId is the target's"
-        );
-        assert_eq!(
-            e.src_ip.as_deref(),
-            Some("1.128.3.4"),
-            "envelope callerIpAddress"
-        );
+        assert_eq!(e.actor_app_id, None, "appId is null; additionalDetails.AppId is the target's");
+        assert_eq!(e.src_ip.as_deref(), Some("1.128.3.4"), "envelope callerIpAddress");
         assert_eq!(e.target_username, None);
         assert_eq!(e.target_resource_id.as_deref(), Some("sp-oid"));
         assert_eq!(e.target_app_name.as_deref(), Some("billing-test-wus"));
         assert_eq!(e.correlation_id.as_deref(), Some("corr-2"));
         assert_eq!(e.tenant_id.as_deref(), Some("t-1"));
-        assert_eq!(
-            e.user_agent.as_deref(),
-            Some("Microsoft Azure Graph Client Library 2.1.17-internal")
-        );
+        assert_eq!(e.user_agent.as_deref(), Some("Microsoft Azure Graph Client Library 2.1.17-internal"));
         assert_eq!(
             e.message,
             "Managed Service Identity from 1.128.3.4: Add service principal credentials → added AsymmetricX509Cert credential \"CN=app1, O=Contoso\" (key k3) on billing-test-wus (success)"
@@ -1055,21 +828,14 @@ mod tests {
  "properties":{"category":"ApplicationManagement","correlationId":"c3","result":"failure","resultReason":"The directory object quota limit for the tenant has been exceeded.","activityDisplayName":"Add member to role","activityDateTime":"2022-01-22T18:22:41.5091873+00:00","operationType":"Assign",
   "initiatedBy":{"app":{"appId":null,"displayName":"Managed Service Identity","servicePrincipalId":"msi-sp","servicePrincipalName":null}},
   "targetResources":[{"id":"sp-oid","displayName":"billing-test-wus","type":"ServicePrincipal","modifiedProperties":[]}]}}"#;
-        let e = one(
-            "insights-logs-auditlogs/tenantId=t-1/y=2022/m=01/d=22/h=18/m=00/PT1H.json",
-            rec,
-            Container::Lines,
-        );
+        let e = one("insights-logs-auditlogs/tenantId=t-1/y=2022/m=01/d=22/h=18/m=00/PT1H.json", rec, Container::Lines);
         assert_eq!(e.source_format, "diag");
         assert_eq!(e.result.as_deref(), Some("Failure"));
         assert_eq!(
             e.result_details.as_deref(),
             Some("The directory object quota limit for the tenant has been exceeded.")
         );
-        assert_eq!(
-            e.src_ip, None,
-            "a malformed callerIpAddress is not an address"
-        );
+        assert_eq!(e.src_ip, None, "a malformed callerIpAddress is not an address");
         assert_eq!(
             e.message,
             "Managed Service Identity: Add member to role on billing-test-wus (failure: The directory object quota limit for the tenant has been exceeded.)"
@@ -1084,15 +850,8 @@ mod tests {
  "AdditionalDetails":"[{\"key\":\"User-Agent\",\"value\":\"azure-cli/2.58\"}]","Type":"AuditLogs"}"#;
         let e = one("AuditLogs.json", rec, Container::Lines);
         assert_eq!(e.source_format, "loganalytics");
-        assert_eq!(
-            time(&e),
-            "2026-03-12T03:36:48.500000Z",
-            "TimeGenerated first"
-        );
-        assert_eq!(
-            e.operation.as_deref(),
-            Some("Update application – Certificates and secrets management")
-        );
+        assert_eq!(time(&e), "2026-03-12T03:36:48.500000Z", "TimeGenerated first");
+        assert_eq!(e.operation.as_deref(), Some("Update application – Certificates and secrets management"));
         assert_eq!(e.category.as_deref(), Some("ApplicationManagement"));
         assert_eq!(e.event_type.as_deref(), Some("Set"));
         assert_eq!(e.result.as_deref(), Some("Success"));
@@ -1104,11 +863,7 @@ mod tests {
         assert_eq!(e.target_app_name.as_deref(), Some("sync-app"));
         assert_eq!(e.target_username, None);
         assert_eq!(e.correlation_id.as_deref(), Some("c4"));
-        assert_eq!(
-            e.tenant_id.as_deref(),
-            Some("t-1"),
-            "AADTenantId, not the workspace"
-        );
+        assert_eq!(e.tenant_id.as_deref(), Some("t-1"), "AADTenantId, not the workspace");
         assert_eq!(e.user_agent.as_deref(), Some("azure-cli/2.58"));
         assert_eq!(
             e.message,
@@ -1135,27 +890,16 @@ mod tests {
  "targetResources":[{"id":"bob-oid","type":"User","userPrincipalName":"bob@contoso.com","modifiedProperties":[{"displayName":"Group.DisplayName","oldValue":null,"newValue":"\"SG-VPN-Users\""}]},{"id":"g-oid","displayName":"SG-VPN-Users","type":"Group"}]}"#;
         let e = one("a.json", group, Container::Value);
         assert_eq!(e.event_type.as_deref(), Some("Create"));
-        assert_eq!(
-            e.message,
-            "megan@contoso.com: Add member to group → SG-VPN-Users on bob@contoso.com (success)"
-        );
+        assert_eq!(e.message, "megan@contoso.com: Add member to group → SG-VPN-Users on bob@contoso.com (success)");
 
         // Token revocation shows as the updated property; a reason on success is kept.
         let update = r#"{"activityDateTime":"2026-03-13T09:15:07Z","activityDisplayName":"Update user","result":"success","resultReason":"Done.","operationType":"Update",
  "initiatedBy":{"user":{"userPrincipalName":"adele@contoso.com"}},
  "targetResources":[{"id":"megan-oid","displayName":"Megan","type":"User","modifiedProperties":[{"displayName":"StsRefreshTokensValidFrom","oldValue":"\"2026-02-02T18:20:11Z\"","newValue":"\"2026-03-13T09:15:07Z\""},{"displayName":"Included Updated Properties","oldValue":null,"newValue":"\"StsRefreshTokensValidFrom\""}]}]}"#;
         let e = one("a.json", update, Container::Value);
-        assert_eq!(
-            e.target_username.as_deref(),
-            Some("Megan"),
-            "type User without UPN"
-        );
+        assert_eq!(e.target_username.as_deref(), Some("Megan"), "type User without UPN");
         assert_eq!(e.result_details.as_deref(), Some("Done."));
-        assert_eq!(
-            e.category.as_deref(),
-            Some("AuditLogs"),
-            "no category: the log's"
-        );
+        assert_eq!(e.category.as_deref(), Some("AuditLogs"), "no category: the log's");
         assert_eq!(
             e.message,
             "adele@contoso.com: Update user → changed StsRefreshTokensValidFrom on Megan (success: Done.)"
@@ -1198,18 +942,10 @@ mod tests {
         );
         let graph = r#"{"activityDateTime":"yesterday","activityDisplayName":"Add user"}"#;
         let out = run_one("a.json", graph, Container::Value);
-        assert!(
-            out.bad[0].reason.contains("activityDateTime"),
-            "{}",
-            out.bad[0].reason
-        );
-        let err = direct(parse_audit, Shape::Graph, r#"{"activityDisplayName":"x"}"#)
-            .err()
-            .unwrap_or_default();
+        assert!(out.bad[0].reason.contains("activityDateTime"), "{}", out.bad[0].reason);
+        let err = direct(parse_audit, Shape::Graph, r#"{"activityDisplayName":"x"}"#).err().unwrap_or_default();
         assert!(err.contains("activityDateTime"), "{err}");
-        let err = direct(parse_audit, Shape::Rest, r#"{}"#)
-            .err()
-            .unwrap_or_default();
+        let err = direct(parse_audit, Shape::Rest, r#"{}"#).err().unwrap_or_default();
         assert!(err.contains("not a directory audit"), "{err}");
     }
 
@@ -1219,11 +955,7 @@ mod tests {
         // that is not an object, modifiedProperties values that are not JSON-encoded.
         let rec = r#"{"time":"2024-05-01T10:00:00Z","category":"AuditLogs","identity":"Some Service","properties":{"activityDisplayName":"Delete user","activityDateTime":7,"result":1,"initiatedBy":42,"targetResources":"oops"}}"#;
         let e = one("evh.json", rec, Container::Records);
-        assert_eq!(
-            e.actor_username.as_deref(),
-            Some("Some Service"),
-            "envelope identity"
-        );
+        assert_eq!(e.actor_username.as_deref(), Some("Some Service"), "envelope identity");
         assert_eq!(e.result.as_deref(), Some("NA"));
         assert_eq!(e.event_type.as_deref(), Some("Delete"));
         assert_eq!(e.message, "Some Service: Delete user (1)");
@@ -1232,10 +964,7 @@ mod tests {
  "targetResources":[17,{"id":"x","type":"User","userPrincipalName":"u@b","modifiedProperties":[{"displayName":"Role.DisplayName","newValue":"Security Reader"}]}]}"#;
         let e = one("a.json", rec, Container::Value);
         assert_eq!(e.target_resource_id.as_deref(), Some("x"));
-        assert_eq!(
-            e.message,
-            "a@b: Add member to role → Security Reader on u@b (success)"
-        );
+        assert_eq!(e.message, "a@b: Add member to role → Security Reader on u@b (success)");
     }
 
     // ---- provisioning --------------------------------------------------------------------
@@ -1257,21 +986,14 @@ mod tests {
         assert_eq!(e.category.as_deref(), Some("ProvisioningLogs"));
         assert_eq!(e.event_type.as_deref(), Some("Create"));
         assert_eq!(e.result.as_deref(), Some("Failure"));
-        assert_eq!(
-            e.result_details.as_deref(),
-            Some("SalesforceDuplicateUserName")
-        );
+        assert_eq!(e.result_details.as_deref(), Some("SalesforceDuplicateUserName"));
         assert_eq!(e.actor_username.as_deref(), Some("Microsoft Entra ID"));
         assert_eq!(e.actor_user_id, None, "empty id");
         assert_eq!(e.actor_app_name.as_deref(), Some("Salesforce"));
         assert_eq!(e.target_username.as_deref(), Some("Megan Bowen"));
         assert_eq!(e.target_resource_id, None);
         assert_eq!(e.target_app_name.as_deref(), Some("Salesforce"));
-        assert_eq!(
-            e.correlation_id.as_deref(),
-            Some("chg-1"),
-            "changeId when no correlationId"
-        );
+        assert_eq!(e.correlation_id.as_deref(), Some("chg-1"), "changeId when no correlationId");
         assert_eq!(e.tenant_id.as_deref(), Some("t-1"));
         assert_eq!(
             e.message,
@@ -1340,17 +1062,8 @@ mod tests {
         let out = run_one("evh.json", rec, Container::Records);
         assert_eq!(out.bad.len(), 1);
         assert_eq!(out.bad[0].parser.as_deref(), Some("provisioning"));
-        assert_eq!(
-            out.bad[0].reason,
-            "unreadable timestamp \"not-a-time\" in field time"
-        );
-        let err = direct(
-            parse_provisioning,
-            Shape::Graph,
-            r#"{"provisioningAction":"x"}"#,
-        )
-        .err()
-        .unwrap_or_default();
+        assert_eq!(out.bad[0].reason, "unreadable timestamp \"not-a-time\" in field time");
+        let err = direct(parse_provisioning, Shape::Graph, r#"{"provisioningAction":"x"}"#).err().unwrap_or_default();
         assert_eq!(err, "no timestamp: none of activityDateTime present");
         // Nested objects of the wrong type are ignored, the envelope fills in.
         let rec = r#"{"time":"2024-05-02T08:00:00Z","category":"ProvisioningLogs","resultType":"Failure","operationName":"Provisioning activity","properties":{"provisioningStatusInfo":"n/a","initiatedBy":[1],"targetIdentity":5,"servicePrincipal":null}}"#;
@@ -1391,10 +1104,7 @@ mod tests {
         assert_eq!(time(&e), "2022-09-09T09:59:27.958000Z");
         assert_eq!(e.category.as_deref(), Some("RiskyUsers"));
         assert_eq!(e.result_details.as_deref(), Some("none/remediated"));
-        assert_eq!(
-            e.target_username.as_deref(),
-            Some("joel.miller@contoso.com")
-        );
+        assert_eq!(e.target_username.as_deref(), Some("joel.miller@contoso.com"));
         assert_eq!(e.tenant_id.as_deref(), Some("t-1"));
         assert_eq!(e.country, None, "weu is a region");
         assert_eq!(
@@ -1406,10 +1116,7 @@ mod tests {
         let e = one("evh.json", rec, Container::Records);
         assert_eq!(time(&e), "2022-08-22T18:11:52.000000Z");
         assert_eq!(e.result_details.as_deref(), Some("medium"));
-        assert_eq!(
-            e.message,
-            "Risky user j@contoso.com (medium, state unknown)"
-        );
+        assert_eq!(e.message, "Risky user j@contoso.com (medium, state unknown)");
     }
 
     #[test]
@@ -1430,26 +1137,17 @@ mod tests {
         assert_eq!(e.operation.as_deref(), Some("Risky service principal"));
         assert_eq!(e.target_app_name.as_deref(), Some("sync-app"));
         assert_eq!(e.target_username, None);
-        assert_eq!(
-            e.message,
-            "Risky service principal sync-app (app app-1) (high, atRisk)"
-        );
+        assert_eq!(e.message, "Risky service principal sync-app (app app-1) (high, atRisk)");
     }
 
     #[test]
     fn risky_user_missing_timestamp() {
-        let err = direct(parse_risky_user, Shape::Graph, r#"{"riskLevel":"high"}"#)
-            .err()
-            .unwrap_or_default();
+        let err = direct(parse_risky_user, Shape::Graph, r#"{"riskLevel":"high"}"#).err().unwrap_or_default();
         assert_eq!(err, "no timestamp: none of riskLastUpdatedDateTime present");
         let la = r#"{"TimeGenerated":"","Type":"AADRiskyUsers","RiskLevel":5}"#;
         let out = run_one("r.json", la, Container::Lines);
         assert_eq!(out.bad[0].parser.as_deref(), Some("identity_protection"));
-        assert!(
-            out.bad[0].reason.starts_with("no timestamp"),
-            "{}",
-            out.bad[0].reason
-        );
+        assert!(out.bad[0].reason.starts_with("no timestamp"), "{}", out.bad[0].reason);
         // Wrong types: a numeric level is printed, isDeleted as text.
         let la = r#"{"TimeGenerated":"2024-01-01T00:00:00Z","Type":"AADRiskyUsers","RiskLevel":5,"UserPrincipalName":"x@y","IsDeleted":"true"}"#;
         let e = one("r.json", la, Container::Lines);
@@ -1502,10 +1200,7 @@ mod tests {
         assert_eq!(e.correlation_id.as_deref(), Some("signin-corr-2"));
         assert_eq!(e.tenant_id.as_deref(), Some("t-1"));
         assert_eq!(e.country.as_deref(), Some("US"));
-        assert_eq!(
-            e.user_agent.as_deref(),
-            Some("Mozilla/5.0 (Windows NT 10.0; rv:91.0) Gecko/20100101 Firefox/91.0")
-        );
+        assert_eq!(e.user_agent.as_deref(), Some("Mozilla/5.0 (Windows NT 10.0; rv:91.0) Gecko/20100101 Firefox/91.0"));
         assert_eq!(
             e.message,
             "Risk detection passwordSpray (high, atRisk) for joel.miller@contoso.com from 67.43.156.42 (US); detected offline at 2022-09-09T8:48:50.361Z"
@@ -1546,13 +1241,8 @@ mod tests {
 
     #[test]
     fn risk_event_missing_timestamp_and_lenient_types() {
-        let err = direct(parse_risk_event, Shape::Graph, r#"{"riskEventType":"x"}"#)
-            .err()
-            .unwrap_or_default();
-        assert_eq!(
-            err,
-            "no timestamp: none of activityDateTime, detectedDateTime present"
-        );
+        let err = direct(parse_risk_event, Shape::Graph, r#"{"riskEventType":"x"}"#).err().unwrap_or_default();
+        assert_eq!(err, "no timestamp: none of activityDateTime, detectedDateTime present");
         // location a plain string, additionalInfo an object, numbers for text.
         let rec = r#"{"riskEventType":"leakedCredentials","detectedDateTime":"2024-01-01T00:00:00Z","riskLevel":3,"location":"NL","additionalInfo":{"a":1},"userPrincipalName":"x@y"}"#;
         let e = one("r.json", rec, Container::Value);
@@ -1576,10 +1266,7 @@ mod tests {
         assert_eq!(e.operation.as_deref(), Some("GET /v1.0/directoryRoles"));
         assert_eq!(e.event_type.as_deref(), Some("Read"));
         assert_eq!(e.http_method.as_deref(), Some("GET"));
-        assert_eq!(
-            e.url.as_deref(),
-            Some("https://graph.microsoft.com/v1.0/directoryRoles?$expand=members")
-        );
+        assert_eq!(e.url.as_deref(), Some("https://graph.microsoft.com/v1.0/directoryRoles?$expand=members"));
         assert_eq!(e.http_status, Some(200));
         assert_eq!(e.result.as_deref(), Some("Success"));
         assert_eq!(e.result_details.as_deref(), Some("200"));
@@ -1600,16 +1287,10 @@ mod tests {
     fn graph_activity_diag_delegated_failure() {
         let rec = r#"{"time":"2024-03-07T16:42:22.8491400Z","category":"MicrosoftGraphActivityLogs","callerIpAddress":"81.2.69.144","correlationId":"req-2","tenantId":"t-2","resultSignature":"404",
  "properties":{"appId":"app-2","ipAddress":"81.2.69.144","requestMethod":"GET","requestUri":"https://graph.microsoft.com/beta//users/u-7/photos/48x48/$value","responseStatusCode":"404","servicePrincipalId":null,"userAgent":"Mozilla/5.0","userId":"user-1"}}"#;
-        let e = one(
-            "insights-logs-microsoftgraphactivitylogs/y=2024/m=03/d=07/h=16/m=00/PT1H.json",
-            rec,
-            Container::Lines,
-        );
+        let e =
+            one("insights-logs-microsoftgraphactivitylogs/y=2024/m=03/d=07/h=16/m=00/PT1H.json", rec, Container::Lines);
         assert_eq!(e.source_format, "diag");
-        assert_eq!(
-            e.operation.as_deref(),
-            Some("GET /beta/users/u-7/photos/48x48/$value")
-        );
+        assert_eq!(e.operation.as_deref(), Some("GET /beta/users/u-7/photos/48x48/$value"));
         assert_eq!(e.http_status, Some(404));
         assert_eq!(e.result.as_deref(), Some("Failure"));
         assert_eq!(e.actor_user_id.as_deref(), Some("user-1"));
@@ -1627,20 +1308,14 @@ mod tests {
         assert_eq!(e.source_format, "loganalytics");
         assert_eq!(time(&e), "2026-03-12T03:36:47.100000Z");
         assert_eq!(e.category.as_deref(), Some("MicrosoftGraphActivityLogs"));
-        assert_eq!(
-            e.operation.as_deref(),
-            Some("POST /v1.0/applications/app-oid/addPassword")
-        );
+        assert_eq!(e.operation.as_deref(), Some("POST /v1.0/applications/app-oid/addPassword"));
         assert_eq!(e.event_type.as_deref(), Some("Create"));
         assert_eq!(e.http_method.as_deref(), Some("POST"));
         assert_eq!(e.http_status, Some(200));
         assert_eq!(e.result.as_deref(), Some("Success"));
         assert_eq!(e.src_ip.as_deref(), Some("203.0.113.7"));
         assert_eq!(e.user_agent.as_deref(), Some("azure-cli/2.58"));
-        assert_eq!(
-            e.actor_app_id.as_deref(),
-            Some("04b07795-8ddb-461a-bbee-02f9e1bf7b46")
-        );
+        assert_eq!(e.actor_app_id.as_deref(), Some("04b07795-8ddb-461a-bbee-02f9e1bf7b46"));
         assert_eq!(e.actor_user_id.as_deref(), Some("megan-oid"));
         assert_eq!(e.correlation_id.as_deref(), Some("req-3"));
         assert_eq!(e.tenant_id.as_deref(), Some("t-1"));
@@ -1652,15 +1327,11 @@ mod tests {
 
     #[test]
     fn graph_activity_missing_timestamp_and_lenient_types() {
-        let rec =
-            r#"{"TimeGenerated":null,"Type":"MicrosoftGraphActivityLogs","RequestMethod":"GET"}"#;
+        let rec = r#"{"TimeGenerated":null,"Type":"MicrosoftGraphActivityLogs","RequestMethod":"GET"}"#;
         let out = run_one("g.json", rec, Container::Lines);
         assert_eq!(out.bad.len(), 1);
         assert_eq!(out.bad[0].parser.as_deref(), Some("graph_activity"));
-        assert_eq!(
-            out.bad[0].reason,
-            "no timestamp: none of TimeGenerated, TimeGenerated [UTC] present"
-        );
+        assert_eq!(out.bad[0].reason, "no timestamp: none of TimeGenerated, TimeGenerated [UTC] present");
         // Status not a number, method a number, no URI.
         let rec = r#"{"time":"2024-03-07T10:00:00Z","category":"MicrosoftGraphActivityLogs","operationName":"Microsoft Graph Activity","properties":{"requestMethod":7,"responseStatusCode":"n/a","appId":"a"}}"#;
         let e = one("evh.json", rec, Container::Records);
@@ -1675,36 +1346,18 @@ mod tests {
 
     #[test]
     fn helper_edge_cases() {
-        assert_eq!(
-            pad_hour("2022-09-09T9:59:27.958Z").as_deref(),
-            Some("2022-09-09T09:59:27.958Z")
-        );
+        assert_eq!(pad_hour("2022-09-09T9:59:27.958Z").as_deref(), Some("2022-09-09T09:59:27.958Z"));
         assert_eq!(pad_hour("2022-09-09T09:59:27Z"), None);
         assert_eq!(pad_hour("é"), None);
         assert_eq!(
-            key_field(
-                "[KeyIdentifier=k,KeyType=Password,KeyUsage=Verify,DisplayName=a,b]",
-                "DisplayName"
-            ),
+            key_field("[KeyIdentifier=k,KeyType=Password,KeyUsage=Verify,DisplayName=a,b]", "DisplayName"),
             Some("a,b")
         );
-        assert_eq!(
-            key_field("[KeyIdentifier=k,KeyType=Password]", "KeyType"),
-            Some("Password")
-        );
+        assert_eq!(key_field("[KeyIdentifier=k,KeyType=Password]", "KeyType"), Some("Password"));
         assert_eq!(key_field("garbage", "KeyType"), None);
+        assert_eq!(key_change(Some(serde_json::json!([])), Some(serde_json::json!([]))), None);
         assert_eq!(
-            key_change(Some(serde_json::json!([])), Some(serde_json::json!([]))),
-            None
-        );
-        assert_eq!(
-            key_change(
-                Some(serde_json::json!([
-                    "[KeyIdentifier=k1,KeyType=Password,DisplayName=x]"
-                ])),
-                None
-            )
-            .as_deref(),
+            key_change(Some(serde_json::json!(["[KeyIdentifier=k1,KeyType=Password,DisplayName=x]"])), None).as_deref(),
             Some("removed Password credential \"x\" (key k1)")
         );
         assert_eq!(uri_path("https://graph.microsoft.com"), "/");
@@ -1715,9 +1368,6 @@ mod tests {
         assert_eq!(audit_event_type(None, "Consent to application"), "Other");
         assert_eq!(consent_scope("no scope here"), None);
         assert_eq!(valid_ip(Some("<null>".into())), None);
-        assert_eq!(
-            valid_ip(Some("2001:db8::1".into())).as_deref(),
-            Some("2001:db8::1")
-        );
+        assert_eq!(valid_ip(Some("2001:db8::1".into())).as_deref(), Some("2001:db8::1"));
     }
 }

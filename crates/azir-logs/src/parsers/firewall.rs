@@ -173,9 +173,7 @@ fn split_host_port(s: &str) -> (String, Option<i32>) {
         return split_ip_port(s);
     }
     match s.rsplit_once(':') {
-        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-            (h.to_string(), p.parse().ok())
-        }
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h.to_string(), p.parse().ok()),
         _ => (s.to_string(), None),
     }
 }
@@ -267,11 +265,7 @@ fn slot<'c>(c: &'c mut Conn, key: &str) -> &'c mut Option<String> {
 fn parse_dns_request(rest: &str) -> Option<Conn> {
     let w: Vec<&str> = rest.split_whitespace().collect();
     let (ip, port) = split_ip_port(w.first()?);
-    let mut c = Conn {
-        src_ip: Some(ip),
-        src_port: port,
-        ..Conn::default()
-    };
+    let mut c = Conn { src_ip: Some(ip), src_port: port, ..Conn::default() };
     c.query_type = w.get(3).map(|s| s.to_string());
     c.query = w.get(5).map(|s| s.to_string());
     c.protocol = w.get(6).map(|s| s.to_ascii_uppercase());
@@ -321,9 +315,7 @@ fn structured(f: &Fields) -> Option<Conn> {
         signature: f.text(&["SignatureId"]),
         ids: f.text(&["Description"]),
         priority: f.text(&["Severity"]),
-        classification: f
-            .text(&["Category"])
-            .filter(|_| f.text(&["SignatureId"]).is_some()),
+        classification: f.text(&["Category"]).filter(|_| f.text(&["SignatureId"]).is_some()),
         query,
         query_type: f.text(&["QueryType"]),
         rcode: f.text(&["ResponseCode"]),
@@ -383,11 +375,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
     e.target_resource_id = f.resource_id();
     e.subscription_id = e.target_resource_id.as_deref().and_then(subscription_of);
     let msg = f.text(&["msg"]);
-    let kind = kind_of(
-        e.category.as_deref().unwrap_or(""),
-        e.operation.as_deref().unwrap_or(""),
-        msg.as_deref(),
-    );
+    let kind = kind_of(e.category.as_deref().unwrap_or(""), e.operation.as_deref().unwrap_or(""), msg.as_deref());
     let conn = structured(&f).or_else(|| msg.as_deref().and_then(parse_msg));
     let fw = match e.target_resource_id.as_deref().and_then(resource_name) {
         Some(n) => format!(" (firewall {n})"),
@@ -423,11 +411,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
     }
     e.dst_port = c.dst_port;
     if kind == FwKind::Application || kind == FwKind::ThreatIntel {
-        e.url = c.url.clone().or_else(|| {
-            c.fqdn
-                .clone()
-                .or_else(|| c.dst.clone().filter(|d| !is_ip(d)))
-        });
+        e.url = c.url.clone().or_else(|| c.fqdn.clone().or_else(|| c.dst.clone().filter(|d| !is_ip(d))));
     }
     let (result, details) = outcome(kind, &c);
     e.result = Some(result.to_string());
@@ -447,11 +431,8 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
             s.dst_ip = dst.to_string();
             s.dst_port = c.dst_port;
             s.protocol = c.protocol.clone().unwrap_or_default();
-            s.action = c
-                .action
-                .as_deref()
-                .map(dvc_action)
-                .or_else(|| (kind == FwKind::Nat).then(|| "Allow".to_string()));
+            s.action =
+                c.action.as_deref().map(dvc_action).or_else(|| (kind == FwKind::Nat).then(|| "Allow".to_string()));
             s.rule = rule_name(&c);
             s.dvc_id = e.target_resource_id.clone();
             s.raw = ctx.raw_text();
@@ -484,11 +465,7 @@ fn outcome(kind: FwKind, c: &Conn) -> (&'static str, Option<String>) {
         .reason
         .as_deref()
         .map(str::to_string)
-        .or_else(|| {
-            c.threat_intel
-                .as_deref()
-                .map(|t| format!("ThreatIntel: {t}"))
-        })
+        .or_else(|| c.threat_intel.as_deref().map(|t| format!("ThreatIntel: {t}")))
         .or_else(|| {
             c.signature.as_deref().map(|s| match c.ids.as_deref() {
                 Some(desc) => format!("IDS {s}: {desc}"),
@@ -506,11 +483,7 @@ fn outcome(kind: FwKind, c: &Conn) -> (&'static str, Option<String>) {
 }
 
 fn message(kind: FwKind, c: &Conn, details: Option<&str>, fw: &str) -> String {
-    let src = c
-        .src_ip
-        .as_deref()
-        .map(|ip| endpoint(ip, c.src_port))
-        .unwrap_or_else(|| "unknown source".into());
+    let src = c.src_ip.as_deref().map(|ip| endpoint(ip, c.src_port)).unwrap_or_else(|| "unknown source".into());
     if kind == FwKind::Dns {
         let q = c.query.as_deref().unwrap_or("?");
         let t = c.query_type.as_deref().unwrap_or("query");
@@ -561,8 +534,7 @@ mod tests {
     use crate::split::Container;
     use azir_model::format_micros;
 
-    const FW: &str =
-        "/SUBSCRIPTIONS/SUB-9/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/AZUREFIREWALLS/FW1";
+    const FW: &str = "/SUBSCRIPTIONS/SUB-9/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/AZUREFIREWALLS/FW1";
 
     fn legacy(category: &str, op: &str, msg: &str) -> String {
         serde_json::json!({
@@ -604,10 +576,7 @@ mod tests {
         assert_eq!(e.result_details.as_deref(), Some("Deny"));
         assert_eq!(e.target_resource_id.as_deref(), Some(FW));
         assert_eq!(e.subscription_id.as_deref(), Some("sub-9"));
-        assert_eq!(
-            e.message,
-            "TCP 111.35.136.173:12518 → 13.78.143.217:2323: Deny (firewall FW1)"
-        );
+        assert_eq!(e.message, "TCP 111.35.136.173:12518 → 13.78.143.217:2323: Deny (firewall FW1)");
         assert_eq!(out.flows.len(), 1);
         let s = &out.flows[0];
         assert_eq!(s.source, "firewall");
@@ -658,31 +627,25 @@ mod tests {
         ));
         let e = &out.events[0];
         assert_eq!(e.protocol.as_deref(), Some("HTTP"));
-        assert_eq!(
-            e.url.as_deref(),
-            Some("au.download.windowsupdate.com/c/msdownload/x.cab")
-        );
+        assert_eq!(e.url.as_deref(), Some("au.download.windowsupdate.com/c/msdownload/x.cab"));
         assert_eq!(e.result.as_deref(), Some("Failure"));
-        assert_eq!(
-            e.result_details.as_deref(),
-            Some("Deny (No rule matched. Proceeding with default action)")
-        );
+        assert_eq!(e.result_details.as_deref(), Some("Deny (No rule matched. Proceeding with default action)"));
     }
 
     #[test]
     fn legacy_policy_fields_and_web_category() {
         let c = parse_msg("HTTPS request from 10.13.1.4:55583 to winatp-gw-cus3.microsoft.com:443. Action: Deny. Policy: my-policy. Rule Collection Group: DefaultApplicationRuleCollectionGroup. Rule Collection: block-sites. Rule: block-microsoft. Web Category: SearchEnginesAndPortals").expect("parsed");
         assert_eq!(c.policy.as_deref(), Some("my-policy"));
-        assert_eq!(
-            c.rule_collection_group.as_deref(),
-            Some("DefaultApplicationRuleCollectionGroup")
-        );
+        assert_eq!(c.rule_collection_group.as_deref(), Some("DefaultApplicationRuleCollectionGroup"));
         assert_eq!(c.rule_collection.as_deref(), Some("block-sites"));
         assert_eq!(c.rule.as_deref(), Some("block-microsoft"));
         assert_eq!(c.web_category.as_deref(), Some("SearchEnginesAndPortals"));
         assert_eq!(c.dst.as_deref(), Some("winatp-gw-cus3.microsoft.com"));
         // Packed form: policy:group:collection.
-        let c = parse_msg("UDP request from 10.0.3.4:123 to 51.141.32.51:123. Action: Allow. Rule Collection: pol:rcg:rc. Rule: ntp").expect("parsed");
+        let c = parse_msg(
+            "UDP request from 10.0.3.4:123 to 51.141.32.51:123. Action: Allow. Rule Collection: pol:rcg:rc. Rule: ntp",
+        )
+        .expect("parsed");
         assert_eq!(c.policy.as_deref(), Some("pol"));
         assert_eq!(c.rule_collection_group.as_deref(), Some("rcg"));
         assert_eq!(c.rule_collection.as_deref(), Some("rc"));
@@ -710,10 +673,8 @@ mod tests {
         assert_eq!(s.dst_ip, "40.119.154.83");
         assert_eq!(s.rule.as_deref(), Some("nat-rc/rdp"));
         // Bare form, no rule tail.
-        let c = parse_msg(
-            "TCP request from 194.79.199.174:61563 to 20.31.19.13:3389 was DNAT'ed to 10.13.2.4:3389",
-        )
-        .expect("parsed");
+        let c = parse_msg("TCP request from 194.79.199.174:61563 to 20.31.19.13:3389 was DNAT'ed to 10.13.2.4:3389")
+            .expect("parsed");
         assert_eq!(c.translated_ip.as_deref(), Some("10.13.2.4"));
         assert_eq!(c.translated_port, Some(3389));
         assert_eq!(c.action.as_deref(), Some("DNAT"));
@@ -721,8 +682,7 @@ mod tests {
 
     #[test]
     fn legacy_icmp_forms() {
-        let c = parse_msg("ICMP Type=8 request from 10.13.2.4:0 to 13.107.4.50:0. Action: Deny..")
-            .expect("parsed");
+        let c = parse_msg("ICMP Type=8 request from 10.13.2.4:0 to 13.107.4.50:0. Action: Deny..").expect("parsed");
         assert_eq!(c.protocol.as_deref(), Some("ICMP"));
         assert_eq!(c.protocol_detail.as_deref(), Some("Type=8"));
         assert_eq!(c.src_port, Some(0));
@@ -753,10 +713,7 @@ mod tests {
         let e = &out.events[0];
         assert_eq!(e.event_type.as_deref(), Some("NetworkSession"));
         assert_eq!(e.result.as_deref(), Some("Failure"));
-        assert_eq!(
-            e.result_details.as_deref(),
-            Some("Deny (ThreatIntel: Bot Networks)")
-        );
+        assert_eq!(e.result_details.as_deref(), Some("Deny (ThreatIntel: Bot Networks)"));
         assert!(out.flows.is_empty(), "threat-intel hits are not flows");
 
         let out = run(&legacy(
@@ -775,10 +732,8 @@ mod tests {
 
     #[test]
     fn legacy_sni_missing() {
-        let c = parse_msg(
-            "HTTPS request from 10.0.0.5:51234 was denied. Reason: SNI TLS extension was missing.",
-        )
-        .expect("parsed");
+        let c = parse_msg("HTTPS request from 10.0.0.5:51234 was denied. Reason: SNI TLS extension was missing.")
+            .expect("parsed");
         assert_eq!(c.action.as_deref(), Some("Deny"));
         assert_eq!(c.reason.as_deref(), Some("SNI TLS extension was missing"));
         assert_eq!(c.dst, None);
@@ -811,14 +766,9 @@ mod tests {
         ));
         let e = &out.events[0];
         assert_eq!(e.result.as_deref(), Some("Failure"));
-        assert_eq!(
-            e.result_details.as_deref(),
-            Some("read udp 10.0.1.5:49126->168.63.129.160:53: i/o timeout")
-        );
+        assert_eq!(e.result_details.as_deref(), Some("read udp 10.0.1.5:49126->168.63.129.160:53: i/o timeout"));
         assert!(
-            e.message.starts_with(
-                "DNS A time.windows.com.reddog.microsoft.com from unknown source → read udp"
-            ),
+            e.message.starts_with("DNS A time.windows.com.reddog.microsoft.com from unknown source → read udp"),
             "{}",
             e.message
         );
@@ -827,11 +777,7 @@ mod tests {
     #[test]
     fn unparseable_msg_keeps_raw_text_and_is_not_an_error() {
         let text = "Something new: <b>firewall</b> said hello";
-        let out = run(&legacy(
-            "AzureFirewallNetworkRule",
-            "AzureFirewallNetworkRuleLog",
-            text,
-        ));
+        let out = run(&legacy("AzureFirewallNetworkRule", "AzureFirewallNetworkRuleLog", text));
         let e = &out.events[0];
         assert_eq!(e.message, text);
         assert_eq!(e.result.as_deref(), Some("NA"));
@@ -839,11 +785,7 @@ mod tests {
         assert!(out.flows.is_empty());
         assert!(e.raw.contains("Something new"));
         // Half a grammar: still no panic, no flow without a destination.
-        let out = run(&legacy(
-            "AzureFirewallNetworkRule",
-            "AzureFirewallNetworkRuleLog",
-            "TCP request from ",
-        ));
+        let out = run(&legacy("AzureFirewallNetworkRule", "AzureFirewallNetworkRuleLog", "TCP request from "));
         assert!(out.flows.is_empty());
         assert_eq!(out.events[0].message, "TCP request from");
         for odd in [
@@ -855,10 +797,8 @@ mod tests {
         ] {
             let _ = parse_msg(odd);
         }
-        let c = parse_msg(
-            "TCP request from 1.2.3.4:5 to 6.7.8.9:10. Action: Allow. Rule: r1. odd sentence",
-        )
-        .expect("parsed");
+        let c = parse_msg("TCP request from 1.2.3.4:5 to 6.7.8.9:10. Action: Allow. Rule: r1. odd sentence")
+            .expect("parsed");
         assert_eq!(c.rule.as_deref(), Some("r1. odd sentence"));
     }
 
@@ -923,10 +863,7 @@ mod tests {
         assert_eq!(e.url.as_deref(), Some("evil.example"));
         assert_eq!(e.dst_ip, None);
         assert_eq!(e.result.as_deref(), Some("Failure"));
-        assert_eq!(
-            e.message,
-            "HTTPS 10.1.0.9:50000 → evil.example:443: Deny, web category Malware (firewall)"
-        );
+        assert_eq!(e.message, "HTTPS 10.1.0.9:50000 → evil.example:443: Deny, web category Malware (firewall)");
         assert!(out.flows.is_empty());
     }
 

@@ -75,12 +75,7 @@ pub fn parse_nsg(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), Str
     let props = obj(get(v, "properties")).ok_or("NSG flow record has no properties object")?;
     let groups = match get(&props, "flows") {
         Some(Value::Array(a)) => a,
-        Some(other) => {
-            return Err(format!(
-                "NSG flow record: properties.flows is a {}, not an array",
-                kind(other)
-            ))
-        }
+        Some(other) => return Err(format!("NSG flow record: properties.flows is a {}, not an array", kind(other))),
         None => return Err("NSG flow record has no properties.flows".into()),
     };
     let dvc_id = text(get(v, "resourceId"));
@@ -88,9 +83,9 @@ pub fn parse_nsg(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), Str
     let mut index: u32 = 0;
     for (g, group) in groups.iter().enumerate() {
         let rule = text(get(group, "rule"));
-        let Some(macs) = array_of(group, "flows", ctx, out, "nsg_flow", index, || {
-            format!("properties.flows[{g}].flows")
-        }) else {
+        let Some(macs) =
+            array_of(group, "flows", ctx, out, "nsg_flow", index, || format!("properties.flows[{g}].flows"))
+        else {
             continue;
         };
         for (m, per_mac) in macs.iter().enumerate() {
@@ -123,12 +118,7 @@ pub fn parse_vnet(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), St
     let records = obj(get(v, "flowRecords")).ok_or("VNet flow record has no flowRecords object")?;
     let acls = match get(&records, "flows") {
         Some(Value::Array(a)) => a,
-        Some(other) => {
-            return Err(format!(
-                "VNet flow record: flowRecords.flows is a {}, not an array",
-                kind(other)
-            ))
-        }
+        Some(other) => return Err(format!("VNet flow record: flowRecords.flows is a {}, not an array", kind(other))),
         None => return Err("VNet flow record has no flowRecords.flows".into()),
     };
     let dvc_id = text(get(v, "flowLogResourceID"));
@@ -138,9 +128,9 @@ pub fn parse_vnet(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), St
     let mut index: u32 = 0;
     for (a, acl) in acls.iter().enumerate() {
         let acl_id = text(get(acl, "aclID"));
-        let Some(groups) = array_of(acl, "flowGroups", ctx, out, "vnet_flow", index, || {
-            format!("flowRecords.flows[{a}].flowGroups")
-        }) else {
+        let Some(groups) =
+            array_of(acl, "flowGroups", ctx, out, "vnet_flow", index, || format!("flowRecords.flows[{a}].flowGroups"))
+        else {
             continue;
         };
         for (g, group) in groups.iter().enumerate() {
@@ -183,11 +173,7 @@ fn array_of<'v>(
         Value::Array(a) => Some(a),
         Value::Null => None,
         other => {
-            let mut b = ctx.bad(format!(
-                "{} is a {}, not an array (before tuple {next_index})",
-                path(),
-                kind(other)
-            ));
+            let mut b = ctx.bad(format!("{} is a {}, not an array (before tuple {next_index})", path(), kind(other)));
             b.parser = Some(parser.to_string());
             out.bad.push(b);
             None
@@ -231,11 +217,7 @@ fn emit(
             out.flows.push(f);
         }
         Err(reason) => {
-            let mut b = BadRecord::new(
-                format!("tuple {index}: {reason}"),
-                s.as_bytes(),
-                ctx.prov.clone(),
-            );
+            let mut b = BadRecord::new(format!("tuple {index}: {reason}"), s.as_bytes(), ctx.prov.clone());
             b.parser = Some(common.source.to_string());
             b.tuple_index = Some(index);
             out.bad.push(b);
@@ -320,9 +302,7 @@ fn split_tuple(s: &str) -> ([&str; 13], usize) {
 
 /// Fields 0–4: timestamp, addresses, ports.
 fn five_tuple(p: &[&str], names: &[&str; 13], f: &mut NetworkSession) -> Result<(), String> {
-    let ts: i64 = p[0]
-        .parse()
-        .map_err(|_| bad_field(0, names, p[0], "is not an epoch number"))?;
+    let ts: i64 = p[0].parse().map_err(|_| bad_field(0, names, p[0], "is not an epoch number"))?;
     f.time = epoch_auto(ts).ok_or_else(|| bad_field(0, names, p[0], "is out of range"))?;
     f.src_ip = ip(p, 1, names)?;
     f.dst_ip = ip(p, 2, names)?;
@@ -344,18 +324,14 @@ fn ip(p: &[&str], i: usize, names: &[&str; 13]) -> Result<String, String> {
     if p[i].is_empty() {
         return Err(empty(i, names));
     }
-    p[i].parse::<IpAddr>()
-        .map(|a| a.to_string())
-        .map_err(|_| bad_field(i, names, p[i], "is not an IP address"))
+    p[i].parse::<IpAddr>().map(|a| a.to_string()).map_err(|_| bad_field(i, names, p[i], "is not an IP address"))
 }
 
 fn port(p: &[&str], i: usize, names: &[&str; 13]) -> Result<Option<i32>, String> {
     if p[i].is_empty() {
         return Ok(None);
     }
-    p[i].parse::<u16>()
-        .map(|n| Some(i32::from(n)))
-        .map_err(|_| bad_field(i, names, p[i], "is not a port number"))
+    p[i].parse::<u16>().map(|n| Some(i32::from(n))).map_err(|_| bad_field(i, names, p[i], "is not a port number"))
 }
 
 fn counter(p: &[&str], i: usize, names: &[&str; 13]) -> Result<Option<i64>, String> {
@@ -393,10 +369,7 @@ pub(crate) fn protocol_name(s: &str) -> String {
 /// Upper-case hex digits without separators (`00-0d-3a-…`, `000d3a…` → `000D3A…`), so that the
 /// same NIC has one spelling in `mac` and in `flow_id`.
 fn normalize_mac(s: &str) -> String {
-    s.chars()
-        .filter(|c| !matches!(c, '-' | ':' | '.'))
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
+    s.chars().filter(|c| !matches!(c, '-' | ':' | '.')).map(|c| c.to_ascii_uppercase()).collect()
 }
 
 fn empty(i: usize, names: &[&str; 13]) -> String {
@@ -433,10 +406,7 @@ mod tests {
             .iter()
             .map(|(rule, tuples)| {
                 let t: Vec<String> = tuples.iter().map(|t| format!("\"{t}\"")).collect();
-                format!(
-                    r#"{{"rule":"{rule}","flows":[{{"mac":"000D3AF8801A","flowTuples":[{}]}}]}}"#,
-                    t.join(",")
-                )
+                format!(r#"{{"rule":"{rule}","flows":[{{"mac":"000D3AF8801A","flowTuples":[{}]}}]}}"#, t.join(","))
             })
             .collect();
         format!(
@@ -459,13 +429,7 @@ mod tests {
 
     #[test]
     fn nsg_v1_tuple_field_by_field() {
-        let rec = nsg(
-            1,
-            &[(
-                "DefaultRule_DenyAllInBound",
-                &["1487282421,192.0.2.95,10.1.0.4,51529,5358,T,I,D"],
-            )],
-        );
+        let rec = nsg(1, &[("DefaultRule_DenyAllInBound", &["1487282421,192.0.2.95,10.1.0.4,51529,5358,T,I,D"])]);
         let out = run(&rec);
         assert!(out.bad.is_empty(), "{:?}", out.bad);
         assert_eq!(out.flows.len(), 1);
@@ -500,10 +464,7 @@ mod tests {
         let rec = nsg(
             2,
             &[
-                (
-                    "DefaultRule_DenyAllInBound",
-                    &["1542110402,192.0.2.190,10.5.16.4,28746,443,U,I,D,B,,,,"],
-                ),
+                ("DefaultRule_DenyAllInBound", &["1542110402,192.0.2.190,10.5.16.4,28746,443,U,I,D,B,,,,"]),
                 (
                     "DefaultRule_AllowInternetOutBound",
                     &[
@@ -520,10 +481,7 @@ mod tests {
         assert_eq!(b.protocol, "UDP");
         assert_eq!(b.action.as_deref(), Some("Deny"));
         assert_eq!(b.flow_state.as_deref(), Some("Begin"));
-        assert_eq!(
-            (b.packets_s2d, b.bytes_s2d, b.packets_d2s, b.bytes_d2s),
-            (None, None, None, None)
-        );
+        assert_eq!((b.packets_s2d, b.bytes_s2d, b.packets_d2s, b.bytes_d2s), (None, None, None, None));
         assert_eq!(b.version, Some(2));
         let e = &out.flows[1];
         assert_eq!(e.tuple_index, 1);
@@ -531,10 +489,7 @@ mod tests {
         assert_eq!(e.direction.as_deref(), Some("Outbound"));
         assert_eq!(e.action.as_deref(), Some("Allow"));
         assert_eq!(e.flow_state.as_deref(), Some("End"));
-        assert_eq!(
-            (e.packets_s2d, e.bytes_s2d, e.packets_d2s, e.bytes_d2s),
-            (Some(1), Some(66), Some(1), Some(66))
-        );
+        assert_eq!((e.packets_s2d, e.bytes_s2d, e.packets_d2s, e.bytes_d2s), (Some(1), Some(66), Some(1), Some(66)));
         let c = &out.flows[2];
         assert_eq!(c.tuple_index, 2);
         assert_eq!(c.flow_state.as_deref(), Some("Continuing"));
@@ -601,23 +556,12 @@ mod tests {
         assert_eq!(out.bad.len(), 4, "{:?}", out.bad);
         let idx: Vec<Option<u32>> = out.bad.iter().map(|b| b.tuple_index).collect();
         assert_eq!(idx, [Some(1), Some(2), Some(3), Some(4)]);
-        assert!(out.bad[0]
-            .reason
-            .starts_with("tuple 1: expected 8 (v1) or 13 (v2) fields, found 12"));
-        assert!(
-            out.bad[1].reason.contains("tuple 2: field 1 (src_ip)"),
-            "{}",
-            out.bad[1].reason
-        );
-        assert!(out.bad[2]
-            .reason
-            .contains("tuple 3: field 3 (src_port) \"http\""));
+        assert!(out.bad[0].reason.starts_with("tuple 1: expected 8 (v1) or 13 (v2) fields, found 12"));
+        assert!(out.bad[1].reason.contains("tuple 2: field 1 (src_ip)"), "{}", out.bad[1].reason);
+        assert!(out.bad[2].reason.contains("tuple 3: field 3 (src_port) \"http\""));
         assert!(out.bad[3].reason.contains("tuple 4: field 10 (bytes_s2d)"));
         assert_eq!(out.bad[1].parser.as_deref(), Some("nsg_flow"));
-        assert_eq!(
-            out.bad[1].excerpt,
-            "1542110379,10.5.16.999,203.0.113.117,59932,443,T,O,A,E,1,66,1,66"
-        );
+        assert_eq!(out.bad[1].excerpt, "1542110379,10.5.16.999,203.0.113.117,59932,443,T,O,A,E,1,66,1,66");
     }
 
     #[test]
@@ -626,11 +570,7 @@ mod tests {
         let out = run(rec);
         assert!(out.flows.is_empty());
         assert_eq!(out.bad.len(), 1);
-        assert!(
-            out.bad[0].reason.contains("properties.flows"),
-            "{}",
-            out.bad[0].reason
-        );
+        assert!(out.bad[0].reason.contains("properties.flows"), "{}", out.bad[0].reason);
         assert_eq!(out.bad[0].tuple_index, None);
     }
 
@@ -666,20 +606,11 @@ mod tests {
         assert_eq!(f.action.as_deref(), Some("Allow"));
         assert_eq!(f.flow_state.as_deref(), Some("End"));
         assert_eq!(f.encryption.as_deref(), Some("NX"));
-        assert_eq!(
-            (f.packets_s2d, f.bytes_s2d, f.packets_d2s, f.bytes_d2s),
-            (Some(3), Some(767), Some(2), Some(1580))
-        );
+        assert_eq!((f.packets_s2d, f.bytes_s2d, f.packets_d2s, f.bytes_d2s), (Some(3), Some(767), Some(2), Some(1580)));
         assert_eq!(f.acl_id.as_deref(), Some("acl-1"));
         assert_eq!(f.rule.as_deref(), Some("BlockHighRisk"));
-        assert_eq!(
-            f.dvc_id.as_deref(),
-            Some("/SUBSCRIPTIONS/S/FLOWLOGS/VNETFLOWLOG")
-        );
-        assert_eq!(
-            f.target_resource_id.as_deref(),
-            Some("/subscriptions/s/virtualNetworks/v")
-        );
+        assert_eq!(f.dvc_id.as_deref(), Some("/SUBSCRIPTIONS/S/FLOWLOGS/VNETFLOWLOG"));
+        assert_eq!(f.target_resource_id.as_deref(), Some("/subscriptions/s/virtualNetworks/v"));
         assert_eq!(f.mac.as_deref(), Some("0022487BC205"));
         assert_eq!(f.version, Some(4));
     }
@@ -691,18 +622,9 @@ mod tests {
         assert_eq!(f.protocol, "ICMP");
         assert_eq!(f.flow_state.as_deref(), Some("Continuing"));
         assert_eq!(f.encryption.as_deref(), Some("X"));
-        assert_eq!(
-            one_vnet("1663146003,10.0.0.6,10.0.0.7,5353,53,17,O,B,NX,0,0,0,0").protocol,
-            "UDP"
-        );
-        assert_eq!(
-            one_vnet("1663146003,fe80::1,fe80::2,,,58,O,B,NX,0,0,0,0").protocol,
-            "ICMPv6"
-        );
-        assert_eq!(
-            one_vnet("1663146003,10.0.0.6,10.0.0.7,,,47,O,B,NX,0,0,0,0").protocol,
-            "47"
-        );
+        assert_eq!(one_vnet("1663146003,10.0.0.6,10.0.0.7,5353,53,17,O,B,NX,0,0,0,0").protocol, "UDP");
+        assert_eq!(one_vnet("1663146003,fe80::1,fe80::2,,,58,O,B,NX,0,0,0,0").protocol, "ICMPv6");
+        assert_eq!(one_vnet("1663146003,10.0.0.6,10.0.0.7,,,47,O,B,NX,0,0,0,0").protocol, "47");
     }
 
     #[test]
@@ -716,8 +638,7 @@ mod tests {
 
     #[test]
     fn vnet_ipv6_addresses() {
-        let f =
-            one_vnet("1663146003599,2001:DB8::6,2001:db8:0:0:0:0:0:7,23956,443,6,O,B,NX,0,0,0,0");
+        let f = one_vnet("1663146003599,2001:DB8::6,2001:db8:0:0:0:0:0:7,23956,443,6,O,B,NX,0,0,0,0");
         assert_eq!(f.src_ip, "2001:db8::6");
         assert_eq!(f.dst_ip, "2001:db8::7");
     }
@@ -733,28 +654,19 @@ mod tests {
         ]));
         assert_eq!(out.flows.len(), 1);
         assert_eq!(out.bad.len(), 4);
-        assert!(out.bad[0]
-            .reason
-            .contains("tuple 1: expected 13 fields, found 12"));
+        assert!(out.bad[0].reason.contains("tuple 1: expected 13 fields, found 12"));
         assert!(out.bad[1].reason.contains("tuple 2: field 3 (src_port)"));
         assert!(out.bad[2].reason.contains("tuple 3: field 0 (timestamp)"));
         assert_eq!(out.bad[2].parser.as_deref(), Some("vnet_flow"));
-        assert!(out.bad[3]
-            .reason
-            .contains("tuple 4: expected 13 fields, found 14"));
+        assert!(out.bad[3].reason.contains("tuple 4: expected 13 fields, found 14"));
     }
 
     #[test]
     fn vnet_record_without_flow_records_is_an_error() {
-        let rec =
-            r#"{"time":"2022-09-14T09:00:52Z","category":"FlowLogFlowEvent","flowLogVersion":4}"#;
+        let rec = r#"{"time":"2022-09-14T09:00:52Z","category":"FlowLogFlowEvent","flowLogVersion":4}"#;
         let out = run(rec);
         assert!(out.flows.is_empty());
         assert_eq!(out.bad.len(), 1);
-        assert!(
-            out.bad[0].reason.contains("flowRecords"),
-            "{}",
-            out.bad[0].reason
-        );
+        assert!(out.bad[0].reason.contains("flowRecords"), "{}", out.bad[0].reason);
     }
 }

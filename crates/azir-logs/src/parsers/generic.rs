@@ -8,8 +8,7 @@ use serde_json::Value;
 
 /// Parses a generic resource-log record.
 pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String> {
-    let category =
-        first_text(v, &[&["category"], &["Category"]]).unwrap_or_else(|| "unknown".into());
+    let category = first_text(v, &[&["category"], &["Category"]]).unwrap_or_else(|| "unknown".into());
     let source = category.to_ascii_lowercase();
     let mut e = ctx.event(&source);
     e.time = ctx.time(v, &[&["time"], &["timeStamp"], &["TimeGenerated"]])?;
@@ -18,10 +17,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
     e.target_resource_id = first_text(v, &[&["resourceId"], &["ResourceId"], &["_ResourceId"]]);
     e.subscription_id = e.target_resource_id.as_deref().and_then(subscription_of);
     e.result_details = first_text(v, &[&["resultType"], &["resultSignature"], &["ResultType"]]);
-    e.result = e
-        .result_details
-        .as_deref()
-        .map(|r| result_of(r).to_string());
+    e.result = e.result_details.as_deref().map(|r| result_of(r).to_string());
     if let Some(ip) = first_text(v, &[&["callerIpAddress"], &["CallerIPAddress"]]) {
         let (ip, port) = split_ip_port(&ip);
         e.src_ip = Some(ip);
@@ -35,10 +31,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
         e.category.as_deref().unwrap_or("?"),
         e.operation.as_deref().unwrap_or("?"),
         e.target_resource_id.as_deref().unwrap_or("?"),
-        e.result_details
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default()
+        e.result_details.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
     );
     out.events.push(e);
     Ok(())

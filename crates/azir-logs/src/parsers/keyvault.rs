@@ -99,17 +99,12 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
         }
         .to_string(),
     );
-    e.result_details = f
-        .text(&["resultSignature"])
-        .or_else(|| e.http_status.map(|c| c.to_string()))
-        .or(result_type);
+    e.result_details = f.text(&["resultSignature"]).or_else(|| e.http_status.map(|c| c.to_string())).or(result_type);
 
     // Claims: an object keyed by claim URI (envelope, LA dynamic column, maybe a JSON string)
     // or flattened AzureDiagnostics columns.
     let identity = f.obj(&["identity"]);
-    let claims = identity
-        .as_deref()
-        .and_then(|i| get(i, "claim").or_else(|| get(i, "claims")));
+    let claims = identity.as_deref().and_then(|i| get(i, "claim").or_else(|| get(i, "claims")));
     let claims = crate::json::obj(claims);
     let claim = |keys: &[&str]| -> Option<String> {
         let c = claims.as_deref()?;
@@ -141,21 +136,14 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
             }
         })
         .unwrap_or_else(|| "?".into());
-    let from = e
-        .src_ip
-        .as_deref()
-        .map(|ip| format!(" from {ip}"))
-        .unwrap_or_default();
+    let from = e.src_ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default();
     let status = match (e.result_details.as_deref(), e.http_status) {
         (Some(d), Some(c)) if d != c.to_string() => format!("{d} ({c})"),
         (Some(d), _) => d.to_string(),
         (None, Some(c)) => c.to_string(),
         (None, None) => "no status".into(),
     };
-    e.message = format!(
-        "{who} {} {target}{from}: {status}",
-        e.operation.as_deref().unwrap_or("unknown operation"),
-    );
+    e.message = format!("{who} {} {target}{from}: {status}", e.operation.as_deref().unwrap_or("unknown operation"),);
     out.events.push(e);
     Ok(())
 }
@@ -169,8 +157,7 @@ mod tests {
     use crate::split::Container;
     use azir_model::format_micros;
 
-    const KV: &str =
-        "/SUBSCRIPTIONS/SUB-K/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV1";
+    const KV: &str = "/SUBSCRIPTIONS/SUB-K/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV1";
 
     fn one(rec: &str, c: Container) -> azir_model::Event {
         let out = run_one("kv.json", rec, c);
@@ -198,21 +185,12 @@ mod tests {
         assert_eq!(e.actor_user_id.as_deref(), Some("oid-1"));
         assert_eq!(e.actor_app_id.as_deref(), Some("app-1"));
         assert_eq!(e.tenant_id.as_deref(), Some("tid-1"));
-        assert_eq!(
-            e.url.as_deref(),
-            Some("https://kv1.vault.azure.net/secrets/db?api-version=7.4")
-        );
-        assert_eq!(
-            e.target_resource_id.as_deref(),
-            Some("https://kv1.vault.azure.net/secrets/db")
-        );
+        assert_eq!(e.url.as_deref(), Some("https://kv1.vault.azure.net/secrets/db?api-version=7.4"));
+        assert_eq!(e.target_resource_id.as_deref(), Some("https://kv1.vault.azure.net/secrets/db"));
         assert_eq!(e.subscription_id.as_deref(), Some("sub-k"));
         assert_eq!(e.user_agent.as_deref(), Some("azsdk-python/4.x"));
         assert_eq!(e.correlation_id.as_deref(), Some("c-1"));
-        assert_eq!(
-            e.message,
-            "app app-1 SecretGet https://kv1.vault.azure.net/secrets/db from 104.40.82.76: OK (200)"
-        );
+        assert_eq!(e.message, "app app-1 SecretGet https://kv1.vault.azure.net/secrets/db from 104.40.82.76: OK (200)");
     }
 
     #[test]
@@ -225,16 +203,9 @@ mod tests {
         assert_eq!(e.event_type.as_deref(), Some("Delete"));
         assert_eq!(e.actor_username.as_deref(), Some("mallory@contoso.com"));
         assert_eq!(e.http_status, Some(403));
-        assert_eq!(
-            e.result.as_deref(),
-            Some("Failure"),
-            "the status wins over resultType"
-        );
+        assert_eq!(e.result.as_deref(), Some("Failure"), "the status wins over resultType");
         assert_eq!(e.target_resource_id.as_deref(), Some(KV));
-        assert_eq!(
-            e.message,
-            "mallory@contoso.com KeyDelete KV1 from 198.51.100.4: Forbidden (403)"
-        );
+        assert_eq!(e.message, "mallory@contoso.com KeyDelete KV1 from 198.51.100.4: Forbidden (403)");
     }
 
     #[test]
@@ -251,14 +222,8 @@ mod tests {
         assert_eq!(e.actor_username.as_deref(), Some("ops@contoso.com"));
         assert_eq!(e.actor_user_id.as_deref(), Some("oid-3"));
         assert_eq!(e.actor_app_id.as_deref(), Some("app-3"));
-        assert_eq!(
-            e.url.as_deref(),
-            Some("https://kv1.vault.azure.net/secrets?api-version=7.4")
-        );
-        assert_eq!(
-            e.target_resource_id.as_deref(),
-            Some("https://kv1.vault.azure.net/secrets")
-        );
+        assert_eq!(e.url.as_deref(), Some("https://kv1.vault.azure.net/secrets?api-version=7.4"));
+        assert_eq!(e.target_resource_id.as_deref(), Some("https://kv1.vault.azure.net/secrets"));
         assert_eq!(e.subscription_id.as_deref(), Some("sub-k"));
         assert_eq!(e.user_agent.as_deref(), Some("<script>alert(1)</script>"));
         assert_eq!(e.http_status, Some(200));
@@ -289,10 +254,7 @@ mod tests {
         assert_eq!(e.result.as_deref(), Some("Failure"));
         assert_eq!(e.result_details.as_deref(), Some("Unauthorized"));
         assert_eq!(e.event_type.as_deref(), Some("Other"));
-        assert_eq!(
-            e.message,
-            "unknown caller Authentication ? from 1.2.3.4: Unauthorized"
-        );
+        assert_eq!(e.message, "unknown caller Authentication ? from 1.2.3.4: Unauthorized");
         for (op, want) in [
             ("SecretGet", "Read"),
             ("SecretListVersions", "Read"),
@@ -321,11 +283,7 @@ mod tests {
 
     #[test]
     fn missing_time_is_an_error() {
-        let (r, _) = run_direct(
-            parse,
-            r#"{"category":"AuditEvent","operationName":"SecretGet"}"#,
-            Shape::Envelope,
-        );
+        let (r, _) = run_direct(parse, r#"{"category":"AuditEvent","operationName":"SecretGet"}"#, Shape::Envelope);
         assert!(r.expect_err("no time").contains("none of time, timeStamp"));
     }
 }

@@ -54,20 +54,14 @@ impl StreamInfo {
     pub fn new(sha256: impl Into<String>, display: impl Into<String>, payload: Payload) -> Self {
         let display = display.into();
         let blob_tree = is_blob_tree_path(&display);
-        StreamInfo {
-            sha256: sha256.into(),
-            display,
-            payload,
-            blob_tree,
-        }
+        StreamInfo { sha256: sha256.into(), display, payload, blob_tree }
     }
 }
 
 /// True for diagnostic-setting blob paths: a `y=` segment and a `PT1H.json` leaf.
 pub fn is_blob_tree_path(p: &str) -> bool {
     let lower = p.to_ascii_lowercase();
-    (lower.contains("/y=") || lower.starts_with("y="))
-        && (lower.contains("pt1h.json") || lower.contains("/h="))
+    (lower.contains("/y=") || lower.starts_with("y=")) && (lower.contains("pt1h.json") || lower.contains("/h="))
 }
 
 /// Everything a parser needs to know about the record in hand.
@@ -132,18 +126,11 @@ impl RecordCtx<'_> {
                 if let Some(us) = azir_model::parse_time(&t) {
                     return Ok(us);
                 }
-                return Err(format!(
-                    "unreadable timestamp {:?} in field {}",
-                    truncate(&t, 64),
-                    p.join(".")
-                ));
+                return Err(format!("unreadable timestamp {:?} in field {}", truncate(&t, 64), p.join(".")));
             }
         }
         let names: Vec<String> = paths.iter().map(|p| p.join(".")).collect();
-        Err(format!(
-            "no timestamp: none of {} present",
-            names.join(", ")
-        ))
+        Err(format!("no timestamp: none of {} present", names.join(", ")))
     }
 
     /// A bad record for this record's bytes.
@@ -208,13 +195,7 @@ pub fn parse_chunk(info: &StreamInfo, chunk: &Chunk, out: &mut Output) {
             continue;
         }
         if let Payload::VpcFlow(fields) = &info.payload {
-            let ctx = RecordCtx {
-                info,
-                raw: bytes,
-                prov,
-                shape: Shape::Envelope,
-                container: span.container,
-            };
+            let ctx = RecordCtx { info, raw: bytes, prov, shape: Shape::Envelope, container: span.container };
             *out.by_source.entry("vpc_flow").or_default() += 1;
             if let Err(reason) = vpc::parse_line(fields, &ctx, out) {
                 let mut b = ctx.bad(reason);
@@ -227,13 +208,7 @@ pub fn parse_chunk(info: &StreamInfo, chunk: &Chunk, out: &mut Output) {
     }
 }
 
-fn parse_json_record(
-    info: &StreamInfo,
-    bytes: &[u8],
-    prov: Provenance,
-    span: &Span,
-    out: &mut Output,
-) {
+fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &Span, out: &mut Output) {
     let v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -248,11 +223,7 @@ fn parse_json_record(
     };
     // A `{"records":[...]}` wrapper nested inside a container (Microsoft's own NSG v1 sample
     // has one): its elements are the records.
-    if let Some(inner) = v
-        .as_object()
-        .filter(|m| m.len() == 1)
-        .and_then(|m| m.get("records"))
-        .and_then(Value::as_array)
+    if let Some(inner) = v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get("records")).and_then(Value::as_array)
     {
         for (i, rec) in inner.iter().enumerate() {
             let bytes = serde_json::to_vec(rec).unwrap_or_default();
@@ -265,29 +236,13 @@ fn parse_json_record(
         return;
     }
     let Some((kind, shape)) = classify(&v) else {
-        let keys: Vec<&str> = v
-            .as_object()
-            .map(|m| m.keys().take(8).map(String::as_str).collect())
-            .unwrap_or_default();
-        let what = if v.is_object() {
-            format!("keys: {}", keys.join(", "))
-        } else {
-            format!("a JSON {}", json_type(&v))
-        };
-        out.bad.push(BadRecord::new(
-            format!("unrecognised record ({what})"),
-            bytes,
-            prov,
-        ));
+        let keys: Vec<&str> = v.as_object().map(|m| m.keys().take(8).map(String::as_str).collect()).unwrap_or_default();
+        let what =
+            if v.is_object() { format!("keys: {}", keys.join(", ")) } else { format!("a JSON {}", json_type(&v)) };
+        out.bad.push(BadRecord::new(format!("unrecognised record ({what})"), bytes, prov));
         return;
     };
-    let ctx = RecordCtx {
-        info,
-        raw: bytes,
-        prov,
-        shape,
-        container: span.container,
-    };
+    let ctx = RecordCtx { info, raw: bytes, prov, shape, container: span.container };
     *out.by_source.entry(kind.source()).or_default() += 1;
     let result = match kind {
         Kind::Activity => activity::parse(&v, &ctx, out),
@@ -328,10 +283,10 @@ fn json_type(v: &Value) -> &'static str {
 /// Maps common result spellings to ASIM's Success/Failure/Partial/NA.
 pub fn result_of(s: &str) -> &'static str {
     match s.trim().to_ascii_lowercase().as_str() {
-        "success" | "succeeded" | "ok" | "0" | "true" | "allowed" | "allow" | "sassuccess"
-        | "anonymoussuccess" | "accepted" | "accept" | "resolved" | "created" => "Success",
-        "failure" | "failed" | "fail" | "false" | "error" | "denied" | "deny" | "blocked"
-        | "forbidden" | "unauthorized" | "timeout" => "Failure",
+        "success" | "succeeded" | "ok" | "0" | "true" | "allowed" | "allow" | "sassuccess" | "anonymoussuccess"
+        | "accepted" | "accept" | "resolved" | "created" => "Success",
+        "failure" | "failed" | "fail" | "false" | "error" | "denied" | "deny" | "blocked" | "forbidden"
+        | "unauthorized" | "timeout" => "Failure",
         "partial" | "partialsuccess" => "Partial",
         _ => "NA",
     }

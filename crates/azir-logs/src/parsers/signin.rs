@@ -33,14 +33,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
         }
         Shape::LogAnalytics => {
             body = v;
-            e.time = ctx.time(
-                v,
-                &[
-                    &["TimeGenerated"],
-                    &["TimeGenerated [UTC]"],
-                    &["CreatedDateTime"],
-                ],
-            )?;
+            e.time = ctx.time(v, &[&["TimeGenerated"], &["TimeGenerated [UTC]"], &["CreatedDateTime"]])?;
             e.category = first_text(v, &[&["Category"], &["Type"]]);
             e.operation = first_text(v, &[&["OperationName"]]).or(Some("Sign-in activity".into()));
             e.tenant_id = first_text(v, &[&["AADTenantId"], &["HomeTenantId"]]);
@@ -48,37 +41,25 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
         _ => return Err("not a sign-in shape".into()),
     }
     e.event_type = Some("Logon".into());
-    e.actor_username = first_text(
-        body,
-        &[
-            &["userPrincipalName"],
-            &["servicePrincipalName"],
-            &["userDisplayName"],
-        ],
-    )
-    .or_else(|| text_at(v, &["identity"]));
+    e.actor_username = first_text(body, &[&["userPrincipalName"], &["servicePrincipalName"], &["userDisplayName"]])
+        .or_else(|| text_at(v, &["identity"]));
     e.actor_user_id = first_text(body, &[&["userId"], &["servicePrincipalId"]]);
     e.actor_app_id = text_at(body, &["appId"]);
     e.actor_app_name = text_at(body, &["appDisplayName"]);
     e.target_app_name = first_text(body, &[&["resourceDisplayName"], &["ResourceDisplayName"]]);
     e.target_resource_id = first_text(body, &[&["resourceId"], &["ResourceIdentity"]]);
-    e.src_ip = first_text(body, &[&["ipAddress"], &["IPAddress"]])
-        .or_else(|| text_at(v, &["callerIpAddress"]));
+    e.src_ip = first_text(body, &[&["ipAddress"], &["IPAddress"]]).or_else(|| text_at(v, &["callerIpAddress"]));
     e.user_agent = text_at(body, &["userAgent"]);
-    e.correlation_id =
-        first_text(body, &[&["correlationId"]]).or_else(|| text_at(v, &["correlationId"]));
+    e.correlation_id = first_text(body, &[&["correlationId"]]).or_else(|| text_at(v, &["correlationId"]));
     // Location: Graph object, LA `LocationDetails` (dynamic, maybe a JSON string), or the
     // envelope's / LA's two-letter `location`.
-    let loc = obj(get(body, "location")
-        .filter(|l| !l.is_string())
-        .or_else(|| get(body, "LocationDetails")));
+    let loc = obj(get(body, "location").filter(|l| !l.is_string()).or_else(|| get(body, "LocationDetails")));
     if let Some(loc) = loc.as_deref() {
         e.country = text_at(loc, &["countryOrRegion"]);
         e.city = text_at(loc, &["city"]);
     }
     if e.country.is_none() {
-        e.country = text(get(body, "location").filter(|l| l.is_string()))
-            .or_else(|| text_at(v, &["location"]));
+        e.country = text(get(body, "location").filter(|l| l.is_string())).or_else(|| text_at(v, &["location"]));
     }
     // Result: error code from the richest place available.
     let status = obj(get(body, "status"));
@@ -102,11 +83,7 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
         }
         None => e.result = Some("NA".into()),
     }
-    let app = e
-        .actor_app_name
-        .as_deref()
-        .or(e.target_app_name.as_deref())
-        .unwrap_or("unknown app");
+    let app = e.actor_app_name.as_deref().or(e.target_app_name.as_deref()).unwrap_or("unknown app");
     let who = e.actor_username.as_deref().unwrap_or("unknown user");
     let from = match (&e.src_ip, &e.country) {
         (Some(ip), Some(c)) => format!(" from {ip} ({c})"),
@@ -119,21 +96,10 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
         (Some(c), _) => format!("failure {c}"),
         (None, _) => "result unknown".to_string(),
     };
-    let kind = match e
-        .category
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("noninteractiveusersigninlogs") | Some("aadnoninteractiveusersigninlogs") => {
-            "non-interactive sign-in"
-        }
-        Some("serviceprincipalsigninlogs") | Some("aadserviceprincipalsigninlogs") => {
-            "service principal sign-in"
-        }
-        Some("managedidentitysigninlogs") | Some("aadmanagedidentitysigninlogs") => {
-            "managed identity sign-in"
-        }
+    let kind = match e.category.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("noninteractiveusersigninlogs") | Some("aadnoninteractiveusersigninlogs") => "non-interactive sign-in",
+        Some("serviceprincipalsigninlogs") | Some("aadserviceprincipalsigninlogs") => "service principal sign-in",
+        Some("managedidentitysigninlogs") | Some("aadmanagedidentitysigninlogs") => "managed identity sign-in",
         _ => "sign-in",
     };
     e.message = format!("{who} {kind} to {app}{from}: {outcome}");
@@ -156,9 +122,7 @@ fn category_from_types(v: &Value) -> &'static str {
         "ServicePrincipalSignInLogs"
     } else if types.contains(&"managedIdentity") {
         "ManagedIdentitySignInLogs"
-    } else if types.contains(&"nonInteractiveUser")
-        || get(v, "isInteractive") == Some(&Value::Bool(false))
-    {
+    } else if types.contains(&"nonInteractiveUser") || get(v, "isInteractive") == Some(&Value::Bool(false)) {
         "NonInteractiveUserSignInLogs"
     } else {
         "SignInLogs"
@@ -185,10 +149,7 @@ mod tests {
         assert_eq!(e.actor_username.as_deref(), Some("u@contoso.com"));
         assert_eq!(e.actor_user_id.as_deref(), Some("uid"));
         assert_eq!(e.actor_app_name.as_deref(), Some("Azure Portal"));
-        assert_eq!(
-            e.target_app_name.as_deref(),
-            Some("Windows Azure Service Management API")
-        );
+        assert_eq!(e.target_app_name.as_deref(), Some("Windows Azure Service Management API"));
         assert_eq!(e.src_ip.as_deref(), Some("203.0.113.9"));
         assert_eq!(e.country.as_deref(), Some("US"));
         assert_eq!(e.city.as_deref(), Some("Redmond"));
@@ -212,16 +173,8 @@ mod tests {
         assert_eq!(e.result.as_deref(), Some("Success"));
         assert_eq!(e.country.as_deref(), Some("FR"));
         assert_eq!(e.tenant_id.as_deref(), Some("t1"));
-        assert_eq!(
-            azir_model::format_micros(e.time),
-            "2019-10-18T09:45:48.072989Z"
-        );
-        assert!(
-            e.message
-                .starts_with("u@contoso.com non-interactive sign-in to Office 365"),
-            "{}",
-            e.message
-        );
+        assert_eq!(azir_model::format_micros(e.time), "2019-10-18T09:45:48.072989Z");
+        assert!(e.message.starts_with("u@contoso.com non-interactive sign-in to Office 365"), "{}", e.message);
     }
 
     #[test]
@@ -243,9 +196,6 @@ mod tests {
         assert_eq!(e.result_details.as_deref(), Some("500121"));
         assert_eq!(e.city.as_deref(), Some("Amsterdam"));
         assert_eq!(e.src_ip.as_deref(), Some("198.51.100.20"));
-        assert_eq!(
-            azir_model::format_micros(e.time),
-            "2024-05-01T10:00:00.000000Z"
-        );
+        assert_eq!(azir_model::format_micros(e.time), "2024-05-01T10:00:00.000000Z");
     }
 }

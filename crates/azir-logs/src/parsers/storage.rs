@@ -23,11 +23,7 @@ use serde_json::Value;
 
 /// ASIM type from a storage operation name's leading verb (`GetBlobProperties` → `Read`).
 pub fn event_type(op: &str) -> &'static str {
-    let end = op
-        .char_indices()
-        .skip(1)
-        .find(|(_, c)| c.is_ascii_uppercase())
-        .map_or(op.len(), |(i, _)| i);
+    let end = op.char_indices().skip(1).find(|(_, c)| c.is_ascii_uppercase()).map_or(op.len(), |(i, _)| i);
     match op[..end].to_ascii_lowercase().as_str() {
         "get" | "list" | "query" | "peek" | "head" | "read" => "Read",
         "put" | "create" | "insert" | "copy" | "append" | "upload" | "startcopy" => "Create",
@@ -108,42 +104,24 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
     // Who: OAuth requester (envelope `identity.requester`, LA `Requester*` columns), else the
     // authentication type. The token hash is deliberately not read.
     let identity = f.obj(&["identity"]);
-    let requester = identity
-        .as_deref()
-        .and_then(|i| crate::json::obj(get(i, "requester")));
+    let requester = identity.as_deref().and_then(|i| crate::json::obj(get(i, "requester")));
     let req = |key: &str, column: &str| -> Option<String> {
-        requester
-            .as_deref()
-            .and_then(|r| text(get(r, key)))
-            .or_else(|| f.text(&[column]))
+        requester.as_deref().and_then(|r| text(get(r, key))).or_else(|| f.text(&[column]))
     };
-    let auth = identity
-        .as_deref()
-        .and_then(|i| text(get(i, "type")))
-        .or_else(|| f.text(&["AuthenticationType"]));
+    let auth = identity.as_deref().and_then(|i| text(get(i, "type"))).or_else(|| f.text(&["AuthenticationType"]));
     let upn = req("upn", "RequesterUpn");
     e.actor_user_id = req("objectId", "RequesterObjectId");
     e.actor_app_id = req("appId", "RequesterAppId");
     e.tenant_id = req("tenantId", "RequesterTenantId");
-    e.actor_username = upn
-        .clone()
-        .or_else(|| e.actor_user_id.clone())
-        .or_else(|| auth.clone());
+    e.actor_username = upn.clone().or_else(|| e.actor_user_id.clone()).or_else(|| auth.clone());
 
-    let who = match (
-        upn.as_deref().or(e.actor_user_id.as_deref()),
-        auth.as_deref(),
-    ) {
+    let who = match (upn.as_deref().or(e.actor_user_id.as_deref()), auth.as_deref()) {
         (Some(a), Some(t)) => format!("{a} ({t})"),
         (Some(a), None) => a.to_string(),
         (None, Some(t)) => format!("{t} caller"),
         (None, None) => "unknown caller".to_string(),
     };
-    let from = e
-        .src_ip
-        .as_deref()
-        .map(|ip| format!(" from {ip}"))
-        .unwrap_or_default();
+    let from = e.src_ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default();
     let status = match (e.http_status, status_text.as_deref()) {
         (Some(c), Some(t)) => format!("{c} {t}"),
         (Some(c), None) => c.to_string(),
@@ -168,7 +146,8 @@ mod tests {
     use crate::split::Container;
     use azir_model::format_micros;
 
-    const SA: &str = "/subscriptions/SUB-S/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct/blobServices/default";
+    const SA: &str =
+        "/subscriptions/SUB-S/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct/blobServices/default";
 
     fn one(rec: &str, c: Container) -> azir_model::Event {
         let out = run_one("storage.json", rec, c);
@@ -229,13 +208,8 @@ mod tests {
         assert_eq!(e.actor_user_id.as_deref(), Some("oid-5"));
         assert_eq!(e.actor_app_id.as_deref(), Some("app-5"));
         assert_eq!(e.tenant_id.as_deref(), Some("tid-5"));
-        assert_eq!(
-            e.url.as_deref(),
-            Some(r#"https://acct.blob.core.windows.net/c1/<script>alert("x")</script>"#)
-        );
-        assert!(e
-            .message
-            .starts_with("mallory@contoso.com (OAuth) DeleteBlob "));
+        assert_eq!(e.url.as_deref(), Some(r#"https://acct.blob.core.windows.net/c1/<script>alert("x")</script>"#));
+        assert!(e.message.starts_with("mallory@contoso.com (OAuth) DeleteBlob "));
         assert!(!e.message.contains("sha256-hash-value"));
     }
 
@@ -271,10 +245,7 @@ mod tests {
         assert_eq!(e.result.as_deref(), Some("Success"));
         assert_eq!(e.src_ip.as_deref(), Some("203.0.113.50"));
         assert_eq!(e.src_port, Some(443));
-        assert_eq!(
-            e.url.as_deref(),
-            Some("https://acct.blob.core.windows.net/c/x.bin")
-        );
+        assert_eq!(e.url.as_deref(), Some("https://acct.blob.core.windows.net/c/x.bin"));
         assert_eq!(e.user_agent.as_deref(), Some("rclone/v1.66"));
         assert_eq!(e.actor_username.as_deref(), Some("AccountKey"));
         assert_eq!(e.correlation_id.as_deref(), Some("c-9"));
@@ -294,10 +265,7 @@ mod tests {
         assert_eq!(e.http_status, Some(200));
         assert_eq!(e.src_ip.as_deref(), Some("198.51.100.3"));
         assert_eq!(e.src_port, Some(1234));
-        assert_eq!(
-            e.url.as_deref(),
-            Some("https://acct.blob.core.windows.net/c?restype=container&comp=list")
-        );
+        assert_eq!(e.url.as_deref(), Some("https://acct.blob.core.windows.net/c?restype=container&comp=list"));
         assert_eq!(e.user_agent.as_deref(), Some("curl"));
         assert_eq!(e.result.as_deref(), Some("Success"));
     }
@@ -324,20 +292,13 @@ mod tests {
             assert_eq!(event_type(op), want, "{op}");
         }
         assert_eq!(mask_sig("https://a/b"), "https://a/b");
-        assert_eq!(
-            mask_sig("https://a/b?SIG=x#f"),
-            "https://a/b?SIG=REDACTED#f"
-        );
+        assert_eq!(mask_sig("https://a/b?SIG=x#f"), "https://a/b?SIG=REDACTED#f");
         assert_eq!(mask_sig("https://a/b?sig=&x=1"), "https://a/b?sig=&x=1");
     }
 
     #[test]
     fn missing_time_is_an_error() {
-        let (r, _) = run_direct(
-            parse,
-            r#"{"category":"StorageRead","operationName":"GetBlob"}"#,
-            Shape::Envelope,
-        );
+        let (r, _) = run_direct(parse, r#"{"category":"StorageRead","operationName":"GetBlob"}"#, Shape::Envelope);
         assert!(r.expect_err("no time").contains("none of time, timeStamp"));
     }
 }

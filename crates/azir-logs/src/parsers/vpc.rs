@@ -159,19 +159,12 @@ fn slot_of(name: &str) -> Option<Slot> {
 /// The AWS spelling of a known field name given in any spelling.
 fn known_name(name: &str) -> Option<&'static str> {
     let (buf, n) = squash(name)?;
-    KNOWN_FIELDS.iter().copied().find(|k| {
-        k.bytes()
-            .filter(u8::is_ascii_alphanumeric)
-            .eq(buf[..n].iter().copied())
-    })
+    KNOWN_FIELDS.iter().copied().find(|k| k.bytes().filter(u8::is_ascii_alphanumeric).eq(buf[..n].iter().copied()))
 }
 
 /// A token that can be a field name: `name`, `name-part`, `name_part`, `${name}`, `CamelCase`.
 fn name_like(tok: &str) -> bool {
-    let t = tok
-        .strip_prefix("${")
-        .and_then(|t| t.strip_suffix('}'))
-        .unwrap_or(tok);
+    let t = tok.strip_prefix("${").and_then(|t| t.strip_suffix('}')).unwrap_or(tok);
     let mut bytes = t.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -199,12 +192,7 @@ pub fn header_fields(line: &str) -> Option<Vec<String>> {
                 known += 1;
                 names.push(k.to_string());
             }
-            None => names.push(
-                t.trim_start_matches("${")
-                    .trim_end_matches('}')
-                    .to_ascii_lowercase()
-                    .replace('_', "-"),
-            ),
+            None => names.push(t.trim_start_matches("${").trim_end_matches('}').to_ascii_lowercase().replace('_', "-")),
         }
     }
     (known >= 2 && known * 2 >= toks.len()).then_some(names)
@@ -230,11 +218,7 @@ pub fn parse_line(fields: &[String], ctx: &RecordCtx, out: &mut Output) -> Resul
 }
 
 /// The session of a line, or None for a NODATA/SKIPDATA line.
-fn session(
-    fields: &[String],
-    line: &str,
-    ctx: &RecordCtx,
-) -> Result<Option<NetworkSession>, String> {
+fn session(fields: &[String], line: &str, ctx: &RecordCtx) -> Result<Option<NetworkSession>, String> {
     let vals: Vec<&str> = line.split_ascii_whitespace().collect();
     if vals.len() != fields.len() {
         return Err(format!(
@@ -259,29 +243,19 @@ fn session(
     };
 
     let log_status = get(Slot::LogStatus).map(|(_, v)| v);
-    if log_status
-        .is_some_and(|st| st.eq_ignore_ascii_case("NODATA") || st.eq_ignore_ascii_case("SKIPDATA"))
-    {
+    if log_status.is_some_and(|st| st.eq_ignore_ascii_case("NODATA") || st.eq_ignore_ascii_case("SKIPDATA")) {
         // A capture window without flows: counted by the driver, no session (module doc).
         return Ok(None);
     }
 
     let mut f = ctx.flow("vpc_flow", 0);
-    f.src_ip = address(
-        get(Slot::SrcAddr).or_else(|| get(Slot::PktSrcAddr)),
-        "srcaddr",
-    )?;
-    f.dst_ip = address(
-        get(Slot::DstAddr).or_else(|| get(Slot::PktDstAddr)),
-        "dstaddr",
-    )?;
+    f.src_ip = address(get(Slot::SrcAddr).or_else(|| get(Slot::PktSrcAddr)), "srcaddr")?;
+    f.dst_ip = address(get(Slot::DstAddr).or_else(|| get(Slot::PktDstAddr)), "dstaddr")?;
     f.src_port = number::<u16>(get(Slot::SrcPort))?.map(i32::from);
     f.dst_port = number::<u16>(get(Slot::DstPort))?.map(i32::from);
     f.protocol = get(Slot::Protocol)
         .map(|(name, v)| {
-            v.parse::<u8>()
-                .map(|_| protocol_name(v))
-                .map_err(|_| bad(name, v, "is not an IANA protocol number"))
+            v.parse::<u8>().map(|_| protocol_name(v)).map_err(|_| bad(name, v, "is not an IANA protocol number"))
         })
         .transpose()?
         .unwrap_or_default();
@@ -289,9 +263,7 @@ fn session(
     f.bytes_s2d = count(get(Slot::Bytes))?;
     let start = epoch(get(Slot::Start))?;
     let end = epoch(get(Slot::End))?;
-    f.time = start
-        .or(end)
-        .ok_or("no time: start and end are both missing")?;
+    f.time = start.or(end).ok_or("no time: start and end are both missing")?;
     f.end_time = end.unwrap_or(f.time);
     f.action = get(Slot::Action).map(|(_, v)| {
         if v.eq_ignore_ascii_case("ACCEPT") {
@@ -328,34 +300,23 @@ fn bad(name: &str, v: &str, what: &str) -> String {
 
 fn address(v: Option<(&str, &str)>, what: &str) -> Result<String, String> {
     let (name, v) = v.ok_or_else(|| format!("no {what}: the address is missing"))?;
-    v.parse::<IpAddr>()
-        .map(|a| a.to_string())
-        .map_err(|_| bad(name, v, "is not an IP address"))
+    v.parse::<IpAddr>().map(|a| a.to_string()).map_err(|_| bad(name, v, "is not an IP address"))
 }
 
 fn number<T: std::str::FromStr>(v: Option<(&str, &str)>) -> Result<Option<T>, String> {
-    v.map(|(name, v)| v.parse::<T>().map_err(|_| bad(name, v, "is not a number")))
-        .transpose()
+    v.map(|(name, v)| v.parse::<T>().map_err(|_| bad(name, v, "is not a number"))).transpose()
 }
 
 fn count(v: Option<(&str, &str)>) -> Result<Option<i64>, String> {
     v.map(|(name, v)| {
-        v.parse::<u64>()
-            .ok()
-            .and_then(|n| i64::try_from(n).ok())
-            .ok_or_else(|| bad(name, v, "is not a count"))
+        v.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok()).ok_or_else(|| bad(name, v, "is not a count"))
     })
     .transpose()
 }
 
 fn epoch(v: Option<(&str, &str)>) -> Result<Option<i64>, String> {
-    v.map(|(name, v)| {
-        v.parse::<i64>()
-            .ok()
-            .and_then(epoch_auto)
-            .ok_or_else(|| bad(name, v, "is not an epoch time"))
-    })
-    .transpose()
+    v.map(|(name, v)| v.parse::<i64>().ok().and_then(epoch_auto).ok_or_else(|| bad(name, v, "is not an epoch time")))
+        .transpose()
 }
 
 #[cfg(test)]
@@ -372,11 +333,7 @@ mod tests {
     }
 
     fn run(fields: &[String], line: &str) -> (Result<(), String>, Output) {
-        let info = StreamInfo::new(
-            "00".repeat(32),
-            "flows.log",
-            Payload::VpcFlow(Arc::new(fields.to_vec())),
-        );
+        let info = StreamInfo::new("00".repeat(32), "flows.log", Payload::VpcFlow(Arc::new(fields.to_vec())));
         let ctx = RecordCtx {
             info: &info,
             raw: line.as_bytes(),
@@ -479,13 +436,7 @@ mod tests {
         }
         assert_eq!(
             header_fields("srcaddr dstaddr some-future-field").as_deref(),
-            Some(
-                &[
-                    "srcaddr".to_string(),
-                    "dstaddr".into(),
-                    "some-future-field".into()
-                ][..]
-            )
+            Some(&["srcaddr".to_string(), "dstaddr".into(), "some-future-field".into()][..])
         );
         for data in [
             "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
@@ -508,7 +459,8 @@ mod tests {
 
     #[test]
     fn ipv6_addresses() {
-        let line = "3 123456789010 eni-0abc 2001:DB8:1::10 2001:db8:2::20 40000 443 6 10 1200 1620140661 1620140721 ACCEPT OK";
+        let line =
+            "3 123456789010 eni-0abc 2001:DB8:1::10 2001:db8:2::20 40000 443 6 10 1200 1620140661 1620140721 ACCEPT OK";
         let (r, out) = run(&default_fields(), line);
         assert_eq!(r, Ok(()));
         assert_eq!(out.flows[0].src_ip, "2001:db8:1::10");
@@ -522,31 +474,17 @@ mod tests {
     #[test]
     fn malformed_lines_are_errors_naming_the_field() {
         let f = default_fields();
-        let (r, _) = run(
-            &f,
-            "2 123456789010 eni-0abc 10.0.0.1 10.0.0.2 1 2 6 3 4 1418530010 1418530070 ACCEPT",
-        );
-        assert!(r
-            .unwrap_err()
-            .contains("expected 14 space-separated fields"));
-        let (r, _) = run(
-            &f,
-            "2 123456789010 eni-0abc 10.0.0.300 10.0.0.2 1 2 6 3 4 1418530010 1418530070 ACCEPT OK",
-        );
+        let (r, _) = run(&f, "2 123456789010 eni-0abc 10.0.0.1 10.0.0.2 1 2 6 3 4 1418530010 1418530070 ACCEPT");
+        assert!(r.unwrap_err().contains("expected 14 space-separated fields"));
+        let (r, _) = run(&f, "2 123456789010 eni-0abc 10.0.0.300 10.0.0.2 1 2 6 3 4 1418530010 1418530070 ACCEPT OK");
         assert!(r.unwrap_err().contains("field srcaddr \"10.0.0.300\""));
         let (r, _) = run(&f, "2 123456789010 eni-0abc 10.0.0.1 10.0.0.2 1 70000 6 3 4 1418530010 1418530070 ACCEPT OK");
         assert!(r.unwrap_err().contains("field dstport"));
         let (r, _) = run(&f, "2 123456789010 eni-0abc 10.0.0.1 10.0.0.2 1 2 6 3 many 1418530010 1418530070 ACCEPT OK");
         assert!(r.unwrap_err().contains("field bytes \"many\""));
-        let (r, _) = run(
-            &f,
-            "2 123456789010 eni-0abc 10.0.0.1 10.0.0.2 1 2 6 3 4 - - ACCEPT OK",
-        );
+        let (r, _) = run(&f, "2 123456789010 eni-0abc 10.0.0.1 10.0.0.2 1 2 6 3 4 - - ACCEPT OK");
         assert!(r.unwrap_err().contains("no time"));
-        let (r, _) = run(
-            &f,
-            "2 123456789010 eni-0abc - 10.0.0.2 1 2 6 3 4 1418530010 1418530070 ACCEPT OK",
-        );
+        let (r, _) = run(&f, "2 123456789010 eni-0abc - 10.0.0.2 1 2 6 3 4 1418530010 1418530070 ACCEPT OK");
         assert!(r.unwrap_err().contains("no srcaddr"));
     }
 
@@ -559,11 +497,7 @@ mod tests {
             "2 123456789010 eni-1a2b3c4d5e6f7g8h9 - - - - - - - 1431280876 1431280934 - NODATA",
             "2 123456789010 eni-0abc 10.0.0.1",
         ];
-        let info = StreamInfo::new(
-            "00".repeat(32),
-            "flows.log",
-            Payload::VpcFlow(Arc::new(default_fields())),
-        );
+        let info = StreamInfo::new("00".repeat(32), "flows.log", Payload::VpcFlow(Arc::new(default_fields())));
         let mut chunk = Chunk::default();
         for (i, l) in lines.iter().enumerate() {
             let start = chunk.buf.len();

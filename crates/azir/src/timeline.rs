@@ -1,0 +1,550 @@
+//! `azir timeline`: the super-timeline of a case, filtered and written as a terminal table,
+//! CSV, JSON Lines, or a Timesketch import (CSV or JSONL with `message`, `datetime`,
+//! `timestamp`, `timestamp_desc`).
+//!
+//! Log content is hostile: terminal output replaces control characters (no ANSI escapes from a
+//! log line reach the terminal), and CSV cells that a spreadsheet would run as a formula
+//! (`=`, `+`, `-`, `@`, tab, CR) are prefixed with `'`.
+
+use anyhow::{bail, Context, Result};
+use azir_model::{format_micros, parse_time, Event, NetworkSession};
+use azir_store::read::scan;
+use azir_store::schema::{events_from_batch, flows_from_batch, Columns};
+use azir_store::{Case, Table};
+use clap::{Args, ValueEnum};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for the terminal.
+    Table,
+    /// CSV with the main columns (formula injection neutralised).
+    Csv,
+    /// One JSON object per line with every column, including `raw`.
+    Jsonl,
+    /// Timesketch CSV import.
+    TimesketchCsv,
+    /// Timesketch JSONL import.
+    TimesketchJsonl,
+}
+
+/// Arguments of `azir timeline`.
+#[derive(Args)]
+pub struct TimelineArgs {
+    /// The case directory.
+    #[arg(long, short)]
+    case: PathBuf,
+    /// Only events at or after this time: ISO 8601 (`2026-03-12`, `2026-03-12T10:00Z`) or relative to now (`7d`, `12h`, `30m`, `2w`).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events before this time (same forms as --since).
+    #[arg(long)]
+    until: Option<String>,
+    /// Only these sources (comma-separated: activity, signin, audit, nsg_flow, waf, …).
+    #[arg(long, value_delimiter = ',')]
+    source: Vec<String>,
+    /// Only events whose actor or target user contains this text (case-insensitive).
+    #[arg(long)]
+    user: Option<String>,
+    /// Only events with this source or destination address.
+    #[arg(long)]
+    ip: Option<String>,
+    /// Only events whose message or raw record contains this text (case-insensitive).
+    #[arg(long)]
+    grep: Option<String>,
+    /// Include network sessions (flow tuples) in the timeline.
+    #[arg(long)]
+    flows: bool,
+    /// Show the quarantine (records that could not be read) instead of events.
+    #[arg(long)]
+    quarantine: bool,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Stop after this many rows.
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+/// Parses `--since`/`--until`: ISO 8601 or a duration before now.
+pub fn parse_when(s: &str, now_us: i64) -> Result<i64> {
+    let t = s.trim();
+    if let Some(us) = parse_time(t) {
+        return Ok(us);
+    }
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("{s:?} is neither a time (2026-03-12T10:00Z) nor a duration (7d, 12h, 30m)"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => bail!("unknown duration unit in {s:?}: use s, m, h, d or w"),
+    };
+    Ok(now_us - n * secs * 1_000_000)
+}
+
+struct Filter {
+    since: Option<i64>,
+    until: Option<i64>,
+    sources: Vec<String>,
+    user: Option<String>,
+    ip: Option<String>,
+    grep: Option<String>,
+}
+
+impl Filter {
+    fn time_ok(&self, t: i64) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+    fn source_ok(&self, s: &str) -> bool {
+        self.sources.is_empty() || self.sources.iter().any(|x| x.eq_ignore_ascii_case(s))
+    }
+    fn event_ok(&self, e: &Event) -> bool {
+        if !self.time_ok(e.time) || !self.source_ok(&e.source) {
+            return false;
+        }
+        if let Some(u) = &self.user {
+            let hit = [&e.actor_username, &e.target_username]
+                .iter()
+                .any(|f| f.as_deref().is_some_and(|v| v.to_lowercase().contains(u)));
+            if !hit {
+                return false;
+            }
+        }
+        if let Some(ip) = &self.ip {
+            if e.src_ip.as_deref() != Some(ip) && e.dst_ip.as_deref() != Some(ip) {
+                return false;
+            }
+        }
+        if let Some(g) = &self.grep {
+            if !e.message.to_lowercase().contains(g) && !e.raw.to_lowercase().contains(g) {
+                return false;
+            }
+        }
+        true
+    }
+    fn flow_ok(&self, f: &NetworkSession) -> bool {
+        if !self.time_ok(f.time) || !self.source_ok(&f.source) || self.user.is_some() {
+            return false;
+        }
+        if let Some(ip) = &self.ip {
+            if &f.src_ip != ip && &f.dst_ip != ip {
+                return false;
+            }
+        }
+        if let Some(g) = &self.grep {
+            if !f.raw.to_lowercase().contains(g) && !f.rule.as_deref().unwrap_or("").to_lowercase().contains(g) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A flow tuple as a timeline event.
+fn flow_event(f: NetworkSession) -> Event {
+    let port = |p: Option<i32>| p.map(|p| format!(":{p}")).unwrap_or_default();
+    let counters = match (f.bytes_s2d, f.bytes_d2s) {
+        (None, None) => String::new(),
+        (a, b) => format!(
+            ", bytes {}/{} packets {}/{}",
+            a.unwrap_or(0),
+            b.unwrap_or(0),
+            f.packets_s2d.unwrap_or(0),
+            f.packets_d2s.unwrap_or(0)
+        ),
+    };
+    let message = format!(
+        "{} {}{} → {}{} {} {}{}{}{}",
+        f.protocol,
+        f.src_ip,
+        port(f.src_port),
+        f.dst_ip,
+        port(f.dst_port),
+        f.direction.as_deref().unwrap_or("-"),
+        f.action.as_deref().unwrap_or("-"),
+        f.flow_state.as_deref().map(|s| format!(" ({s})")).unwrap_or_default(),
+        f.rule.as_deref().map(|r| format!(" rule {r}")).unwrap_or_default(),
+        counters
+    );
+    Event {
+        time: f.time,
+        event_type: Some("NetworkSession".into()),
+        result: f.action.as_deref().map(|a| if a == "Deny" { "Failure".to_string() } else { "Success".to_string() }),
+        src_ip: Some(f.src_ip),
+        src_port: f.src_port,
+        dst_ip: Some(f.dst_ip),
+        dst_port: f.dst_port,
+        protocol: Some(f.protocol),
+        target_resource_id: f.dvc_id,
+        message,
+        raw: f.raw,
+        source: f.source,
+        source_format: f.source_format,
+        provenance: f.provenance,
+        ..Event::default()
+    }
+}
+
+/// First and last event time of a case (from the events table).
+pub fn time_range(case: &Case) -> Result<(Option<i64>, Option<i64>)> {
+    let (mut lo, mut hi) = (None::<i64>, None::<i64>);
+    scan(case, Table::Events, None, None, Some(&["TimeGenerated"]), &mut |b| {
+        let c = Columns::new(&b);
+        for r in 0..b.num_rows() {
+            if let Some(t) = c.time("TimeGenerated", r) {
+                lo = Some(lo.map_or(t, |l: i64| l.min(t)));
+                hi = Some(hi.map_or(t, |h: i64| h.max(t)));
+            }
+        }
+        Ok(())
+    })?;
+    Ok((lo, hi))
+}
+
+const EVENT_COLUMNS: &[&str] = &[
+    "TimeGenerated",
+    "source",
+    "source_format",
+    "EventType",
+    "Operation",
+    "Category",
+    "EventResult",
+    "EventResultDetails",
+    "ActorUsername",
+    "ActorUserId",
+    "ActorAppId",
+    "ActorAppName",
+    "SrcIpAddr",
+    "SrcPortNumber",
+    "DstIpAddr",
+    "DstPortNumber",
+    "NetworkProtocol",
+    "TargetUsername",
+    "TargetResourceId",
+    "TargetAppName",
+    "HttpUserAgent",
+    "HttpRequestMethod",
+    "Url",
+    "HttpStatusCode",
+    "SrcGeoCountry",
+    "SrcGeoCity",
+    "CorrelationId",
+    "TenantId",
+    "SubscriptionId",
+    "message",
+    "evidence_sha256",
+    "evidence_path",
+    "evidence_line",
+    "evidence_offset",
+    "evidence_index",
+];
+
+/// Runs `azir timeline`.
+pub fn run(a: &TimelineArgs) -> Result<i32> {
+    let case = Case::open(&a.case)?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let filter = Filter {
+        since: a.since.as_deref().map(|s| parse_when(s, now)).transpose()?,
+        until: a.until.as_deref().map(|s| parse_when(s, now)).transpose()?,
+        sources: a.source.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        user: a.user.as_ref().map(|u| u.to_lowercase()),
+        ip: a.ip.clone(),
+        grep: a.grep.as_ref().map(|g| g.to_lowercase()),
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if a.quarantine {
+        quarantine(&case, a, &mut out)?;
+        out.flush()?;
+        return Ok(0);
+    }
+    let from_day = filter.since.map(azir_model::day_of);
+    let to_day = filter.until.map(azir_model::day_of);
+    let need_raw = filter.grep.is_some() || matches!(a.format, Format::Jsonl | Format::TimesketchJsonl);
+    let mut cols: Vec<&str> = EVENT_COLUMNS.to_vec();
+    if need_raw {
+        cols.push("raw");
+    }
+    let mut rows: Vec<Event> = Vec::new();
+    scan(&case, Table::Events, from_day.as_deref(), to_day.as_deref(), Some(&cols), &mut |b| {
+        rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)));
+        Ok(())
+    })?;
+    if a.flows {
+        scan(&case, Table::Network, from_day.as_deref(), to_day.as_deref(), None, &mut |b| {
+            rows.extend(flows_from_batch(&b).into_iter().filter(|f| filter.flow_ok(f)).map(flow_event));
+            Ok(())
+        })?;
+    }
+    rows.sort_by(|x, y| {
+        (x.time, &x.provenance.evidence_sha256, x.provenance.offset, x.provenance.index).cmp(&(
+            y.time,
+            &y.provenance.evidence_sha256,
+            y.provenance.offset,
+            y.provenance.index,
+        ))
+    });
+    if let Some(n) = a.limit {
+        rows.truncate(n);
+    }
+    write_events(&rows, a.format, &mut out)?;
+    out.flush()?;
+    Ok(0)
+}
+
+/// Replaces control characters so log content cannot drive the terminal.
+pub fn terminal_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                if c == '\n' || c == '\t' {
+                    ' '
+                } else {
+                    '\u{fffd}'
+                }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Neutralises spreadsheet formula injection in a CSV cell.
+pub fn csv_safe(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn timestamp_desc(source: &str) -> &'static str {
+    match source {
+        "signin" => "Sign-in",
+        "activity" => "Activity Log event",
+        "audit" => "Directory audit event",
+        "provisioning" => "Provisioning event",
+        "identity_protection" => "Risk detection",
+        "nsg_flow" | "vnet_flow" | "vpc_flow" => "Flow observed",
+        "appgw_access" | "waf" => "HTTP request",
+        _ => "Event recorded",
+    }
+}
+
+fn write_events(rows: &[Event], format: Format, out: &mut dyn Write) -> Result<()> {
+    match format {
+        Format::Table => {
+            writeln!(
+                out,
+                "{:<27} {:<14} {:<8} {:<28} {:<16} MESSAGE",
+                "TIME (UTC)", "SOURCE", "RESULT", "ACTOR", "SRC IP"
+            )?;
+            for e in rows {
+                writeln!(
+                    out,
+                    "{:<27} {:<14} {:<8} {:<28} {:<16} {}",
+                    format_micros(e.time),
+                    cut(&terminal_safe(&e.source), 14),
+                    cut(e.result.as_deref().unwrap_or("-"), 8),
+                    cut(&terminal_safe(e.actor_username.as_deref().unwrap_or("-")), 28),
+                    cut(&terminal_safe(e.src_ip.as_deref().unwrap_or("-")), 16),
+                    terminal_safe(&e.message)
+                )?;
+            }
+        }
+        Format::Csv | Format::TimesketchCsv => {
+            let mut w = csv::Writer::from_writer(out);
+            let ts = format == Format::TimesketchCsv;
+            let mut header = vec![];
+            if ts {
+                header.extend(["message", "datetime", "timestamp", "timestamp_desc"]);
+            } else {
+                header.extend(["time", "message"]);
+            }
+            header.extend([
+                "source",
+                "source_format",
+                "event_type",
+                "operation",
+                "result",
+                "result_details",
+                "actor",
+                "actor_app",
+                "src_ip",
+                "dst_ip",
+                "target_user",
+                "target_resource",
+                "url",
+                "user_agent",
+                "country",
+                "correlation_id",
+                "evidence_path",
+                "evidence_line",
+                "evidence_sha256",
+                "event_id",
+            ]);
+            w.write_record(&header)?;
+            for e in rows {
+                let time = format_micros(e.time);
+                let mut rec: Vec<String> = Vec::with_capacity(header.len());
+                if ts {
+                    rec.extend([e.message.clone(), time, e.time.to_string(), timestamp_desc(&e.source).to_string()]);
+                } else {
+                    rec.extend([time, e.message.clone()]);
+                }
+                let o = |v: &Option<String>| v.clone().unwrap_or_default();
+                rec.extend([
+                    e.source.clone(),
+                    e.source_format.clone(),
+                    o(&e.event_type),
+                    o(&e.operation),
+                    o(&e.result),
+                    o(&e.result_details),
+                    o(&e.actor_username),
+                    e.actor_app_name.clone().or_else(|| e.actor_app_id.clone()).unwrap_or_default(),
+                    o(&e.src_ip),
+                    o(&e.dst_ip),
+                    o(&e.target_username),
+                    o(&e.target_resource_id),
+                    o(&e.url),
+                    o(&e.user_agent),
+                    o(&e.country),
+                    o(&e.correlation_id),
+                    e.provenance.evidence_path.clone(),
+                    e.provenance.line.to_string(),
+                    e.provenance.evidence_sha256.clone(),
+                    e.provenance.record_id(0),
+                ]);
+                let rec: Vec<String> = rec.iter().map(|c| csv_safe(c)).collect();
+                w.write_record(&rec)?;
+            }
+            w.flush()?;
+        }
+        Format::Jsonl | Format::TimesketchJsonl => {
+            for e in rows {
+                let mut v = serde_json::json!({
+                    "datetime": format_micros(e.time),
+                    "message": e.message,
+                    "source": e.source, "source_format": e.source_format,
+                    "EventType": e.event_type, "Operation": e.operation, "Category": e.category,
+                    "EventResult": e.result, "EventResultDetails": e.result_details,
+                    "ActorUsername": e.actor_username, "ActorUserId": e.actor_user_id, "ActorAppId": e.actor_app_id, "ActorAppName": e.actor_app_name,
+                    "SrcIpAddr": e.src_ip, "SrcPortNumber": e.src_port, "DstIpAddr": e.dst_ip, "DstPortNumber": e.dst_port, "NetworkProtocol": e.protocol,
+                    "TargetUsername": e.target_username, "TargetResourceId": e.target_resource_id, "TargetAppName": e.target_app_name,
+                    "HttpUserAgent": e.user_agent, "HttpRequestMethod": e.http_method, "Url": e.url, "HttpStatusCode": e.http_status,
+                    "SrcGeoCountry": e.country, "SrcGeoCity": e.city, "CorrelationId": e.correlation_id, "TenantId": e.tenant_id, "SubscriptionId": e.subscription_id,
+                    "evidence_sha256": e.provenance.evidence_sha256, "evidence_path": e.provenance.evidence_path,
+                    "evidence_line": e.provenance.line, "evidence_offset": e.provenance.offset, "evidence_index": e.provenance.index,
+                    "event_id": e.provenance.record_id(0),
+                    "raw": e.raw,
+                });
+                if format == Format::TimesketchJsonl {
+                    v["timestamp"] = serde_json::json!(e.time);
+                    v["timestamp_desc"] = serde_json::json!(timestamp_desc(&e.source));
+                }
+                serde_json::to_writer(&mut *out, &v)?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn quarantine(case: &Case, a: &TimelineArgs, out: &mut dyn Write) -> Result<()> {
+    let mut rows: Vec<(String, u64, String, Option<String>, String, u64)> = Vec::new();
+    scan(case, Table::Quarantine, None, None, None, &mut |b| {
+        let c = Columns::new(&b);
+        for r in 0..b.num_rows() {
+            rows.push((
+                c.str("evidence_path", r).unwrap_or_default(),
+                c.u64("evidence_line", r).unwrap_or(0),
+                c.str("reason", r).unwrap_or_default(),
+                c.str("parser", r),
+                c.str("excerpt", r).unwrap_or_default(),
+                c.u64("size", r).unwrap_or(0),
+            ));
+        }
+        Ok(())
+    })?;
+    rows.sort();
+    if let Some(n) = a.limit {
+        rows.truncate(n);
+    }
+    match a.format {
+        Format::Table => {
+            for (path, line, reason, parser, excerpt, _) in &rows {
+                let p = parser.as_deref().map(|p| format!(" [{p}]")).unwrap_or_default();
+                writeln!(out, "{}:{line}{p}: {}", terminal_safe(path), terminal_safe(reason))?;
+                writeln!(out, "    {}", cut(&terminal_safe(excerpt), 160))?;
+            }
+        }
+        Format::Csv | Format::TimesketchCsv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(["evidence_path", "evidence_line", "reason", "parser", "size", "excerpt"])?;
+            for (path, line, reason, parser, excerpt, size) in &rows {
+                w.write_record([
+                    csv_safe(path),
+                    line.to_string(),
+                    csv_safe(reason),
+                    parser.clone().unwrap_or_default(),
+                    size.to_string(),
+                    csv_safe(excerpt),
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Jsonl | Format::TimesketchJsonl => {
+            for (path, line, reason, parser, excerpt, size) in &rows {
+                let v = serde_json::json!({"evidence_path": path, "evidence_line": line, "reason": reason, "parser": parser, "size": size, "excerpt": excerpt});
+                serde_json::to_writer(&mut *out, &v)?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_cannot_start_formulas() {
+        assert_eq!(csv_safe("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_safe("+1"), "'+1");
+        assert_eq!(csv_safe("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_safe("plain"), "plain");
+    }
+
+    #[test]
+    fn terminal_output_drops_escape_sequences() {
+        assert_eq!(terminal_safe("a\x1b[31mred\x07"), "a\u{fffd}[31mred\u{fffd}");
+        assert_eq!(terminal_safe("two\nlines"), "two lines");
+    }
+
+    #[test]
+    fn relative_and_absolute_times() {
+        let now = 1_000_000_000_000_000;
+        assert_eq!(parse_when("7d", now).unwrap(), now - 7 * 86_400_000_000);
+        assert_eq!(parse_when("12h", now).unwrap(), now - 12 * 3_600_000_000);
+        assert_eq!(format_micros(parse_when("2026-03-12", now).unwrap()), "2026-03-12T00:00:00.000000Z");
+        assert!(parse_when("7y", now).unwrap_err().to_string().contains("unknown duration unit"));
+        assert!(parse_when("soon", now).is_err());
+    }
+}
