@@ -194,6 +194,8 @@ pub struct Stream<'a> {
     pub display: String,
     /// Compressed size of the stream's source, for progress.
     pub stored_size: u64,
+    /// The stream is decompressed (gzip or a deflated member): its offsets are not stored bytes.
+    pub compressed: bool,
     /// The decompressed bytes.
     pub reader: Box<dyn BufRead + 'a>,
 }
@@ -217,6 +219,7 @@ pub fn for_each_stream(
                 member: None,
                 display: display.to_string(),
                 stored_size: size,
+                compressed: false,
                 reader: Box::new(BufReader::with_capacity(BUF, file)),
             })?;
             Ok(Vec::new())
@@ -229,6 +232,7 @@ pub fn for_each_stream(
                 member: None,
                 display: display.to_string(),
                 stored_size: size,
+                compressed: true,
                 reader: Box::new(BufReader::with_capacity(BUF, guarded)),
             })?;
             Ok(Vec::new())
@@ -307,11 +311,18 @@ fn read_zip(
                     member: Some(name),
                     display: display_m,
                     stored_size: compressed,
+                    compressed: true,
                     reader: Box::new(BufReader::with_capacity(BUF, guarded)),
                 })?;
             }
             Packaging::Plain => {
-                f(Stream { member: Some(name), display: display_m, stored_size: compressed, reader: Box::new(br) })?;
+                f(Stream {
+                    member: Some(name),
+                    display: display_m,
+                    stored_size: compressed,
+                    compressed: true,
+                    reader: Box::new(br),
+                })?;
             }
         }
     }

@@ -323,7 +323,7 @@ fn produce(
             let mut entry =
                 ManifestEntry { member: stream.member.clone(), path: stream.display.clone(), ..base.clone() };
             let mut chunks = 0u64;
-            let plain = stream.member.is_none() && stream.stored_size == *size;
+            let plain = !stream.compressed;
             match reader::open(&mut stream.reader, limits.max_record) {
                 Err(e) => {
                     entry.format = "unreadable".into();
@@ -405,20 +405,22 @@ fn produce(
 
 /// The parse stage's output: batches by table and day, plus counts.
 fn to_batches(seq: u64, input_bytes: u64, out: &mut Output, now_us: i64) -> Parsed {
+    const DAY_US: i64 = 86_400_000_000;
     let mut batches = Vec::new();
-    let mut by_day: BTreeMap<String, Vec<&Event>> = BTreeMap::new();
+    // Group by day number; format the partition name once per group, not once per row.
+    let mut by_day: BTreeMap<i64, Vec<&Event>> = BTreeMap::new();
     for e in &out.events {
-        by_day.entry(day_of(e.time)).or_default().push(e);
+        by_day.entry(e.time.div_euclid(DAY_US)).or_default().push(e);
     }
     for (day, evs) in by_day {
-        batches.push((Table::Events, day, events_batch(&evs)));
+        batches.push((Table::Events, day_of(day * DAY_US), events_batch(&evs)));
     }
-    let mut by_day: BTreeMap<String, Vec<&NetworkSession>> = BTreeMap::new();
+    let mut by_day: BTreeMap<i64, Vec<&NetworkSession>> = BTreeMap::new();
     for f in &out.flows {
-        by_day.entry(day_of(f.time)).or_default().push(f);
+        by_day.entry(f.time.div_euclid(DAY_US)).or_default().push(f);
     }
     for (day, fs) in by_day {
-        batches.push((Table::Network, day, network_batch(&fs)));
+        batches.push((Table::Network, day_of(day * DAY_US), network_batch(&fs)));
     }
     if !out.bad.is_empty() {
         batches.push((Table::Quarantine, day_of(now_us), quarantine_batch(&out.bad, now_us)));

@@ -14,6 +14,21 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use azir_model::{BadRecord, Event, NetworkSession, Provenance};
 use std::sync::{Arc, OnceLock};
 
+/// The `event_id` of a row: [`Provenance::record_id`], made distinct between the members of one
+/// archive. Members share the archive's SHA-256 and often their offsets (every member's first
+/// record sits at offset 0), so the member name (after the first `!` of the display path) is
+/// folded into the hashed identity. Plain files keep `record_id` unchanged.
+pub fn event_id(prov: &Provenance, sub: u32) -> String {
+    match prov.evidence_path.split_once('!') {
+        Some((_, member)) => {
+            let mut p = prov.clone();
+            p.evidence_sha256 = format!("{}!{member}", prov.evidence_sha256);
+            p.record_id(sub)
+        }
+        None => prov.record_id(sub),
+    }
+}
+
 /// The tables of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -253,7 +268,7 @@ pub fn events_batch(events: &[&Event]) -> RecordBatch {
         msg.append_value(&e.message);
         raw.append_value(&e.raw);
         prov.push(&e.provenance);
-        id.append_value(e.provenance.record_id(0));
+        id.append_value(event_id(&e.provenance, 0));
     }
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(time.finish()),
@@ -343,7 +358,7 @@ pub fn network_batch(flows: &[&NetworkSession]) -> RecordBatch {
         raw.append_value(&f.raw);
         prov.push(&f.provenance);
         tuple.append_value(f.tuple_index);
-        id.append_value(f.provenance.record_id(f.tuple_index + 1));
+        id.append_value(event_id(&f.provenance, f.tuple_index + 1));
     }
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(time.finish()),

@@ -96,6 +96,9 @@ struct IngestArgs {
     /// Parse threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Input MiB after which a segment is committed (tests use small values to commit often).
+    #[arg(long, hide = true)]
+    segment_mb: Option<u64>,
 }
 
 #[derive(Args)]
@@ -125,7 +128,14 @@ fn main() {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    use std::io::ErrorKind::BrokenPipe;
+    // Writers wrap the io::Error: serde_json and csv do not expose it as a `source()`.
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>().is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+            || c.downcast_ref::<csv::Error>()
+                .is_some_and(|x| matches!(x.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe))
+    })
 }
 
 fn run(cli: &Cli) -> Result<i32> {
@@ -188,6 +198,9 @@ fn run(cli: &Cli) -> Result<i32> {
             let mut opts = IngestOptions::default();
             if let Some(t) = a.threads {
                 opts.threads = t.max(1);
+            }
+            if let Some(mb) = a.segment_mb {
+                opts.segment_bytes = mb.max(1) * 1024 * 1024;
             }
             let report = run_ingest(&case, &a.paths, &opts, cli.quiet)?;
             print_report(&report, cli, &case)?;

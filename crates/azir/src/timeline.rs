@@ -9,7 +9,7 @@
 use anyhow::{bail, Context, Result};
 use azir_model::{format_micros, parse_time, Event, NetworkSession};
 use azir_store::read::scan;
-use azir_store::schema::{events_from_batch, flows_from_batch, Columns};
+use azir_store::schema::{event_id, events_from_batch, flows_from_batch, Columns};
 use azir_store::{Case, Table};
 use clap::{Args, ValueEnum};
 use std::io::{BufWriter, Write};
@@ -272,24 +272,35 @@ pub fn run(a: &TimelineArgs) -> Result<i32> {
     if need_raw {
         cols.push("raw");
     }
-    let mut rows: Vec<Event> = Vec::new();
+    // Each row with its `event_id` sub-index: 0 for events, tuple index + 1 for flow tuples (as
+    // stored), so the tuples of one flow record keep distinct ids.
+    let mut rows: Vec<(Event, u32)> = Vec::new();
     scan(&case, Table::Events, from_day.as_deref(), to_day.as_deref(), Some(&cols), &mut |b| {
-        rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)));
+        rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)).map(|e| (e, 0)));
         Ok(())
     })?;
     if a.flows {
         scan(&case, Table::Network, from_day.as_deref(), to_day.as_deref(), None, &mut |b| {
-            rows.extend(flows_from_batch(&b).into_iter().filter(|f| filter.flow_ok(f)).map(flow_event));
+            rows.extend(
+                flows_from_batch(&b)
+                    .into_iter()
+                    .filter(|f| filter.flow_ok(f))
+                    .map(|f| (f.tuple_index + 1, f))
+                    .map(|(sub, f)| (flow_event(f), sub)),
+            );
             Ok(())
         })?;
     }
-    rows.sort_by(|x, y| {
-        (x.time, &x.provenance.evidence_sha256, x.provenance.offset, x.provenance.index).cmp(&(
-            y.time,
-            &y.provenance.evidence_sha256,
-            y.provenance.offset,
-            y.provenance.index,
-        ))
+    rows.sort_by(|(x, xs), (y, ys)| {
+        (x.time, &x.provenance.evidence_sha256, &x.provenance.evidence_path, x.provenance.offset, x.provenance.index, xs)
+            .cmp(&(
+                y.time,
+                &y.provenance.evidence_sha256,
+                &y.provenance.evidence_path,
+                y.provenance.offset,
+                y.provenance.index,
+                ys,
+            ))
     });
     if let Some(n) = a.limit {
         rows.truncate(n);
@@ -347,7 +358,7 @@ fn timestamp_desc(source: &str) -> &'static str {
     }
 }
 
-fn write_events(rows: &[Event], format: Format, out: &mut dyn Write) -> Result<()> {
+fn write_events(rows: &[(Event, u32)], format: Format, out: &mut dyn Write) -> Result<()> {
     match format {
         Format::Table => {
             writeln!(
@@ -355,7 +366,7 @@ fn write_events(rows: &[Event], format: Format, out: &mut dyn Write) -> Result<(
                 "{:<27} {:<14} {:<8} {:<28} {:<16} MESSAGE",
                 "TIME (UTC)", "SOURCE", "RESULT", "ACTOR", "SRC IP"
             )?;
-            for e in rows {
+            for (e, sub) in rows {
                 writeln!(
                     out,
                     "{:<27} {:<14} {:<8} {:<28} {:<16} {}",
@@ -400,7 +411,7 @@ fn write_events(rows: &[Event], format: Format, out: &mut dyn Write) -> Result<(
                 "event_id",
             ]);
             w.write_record(&header)?;
-            for e in rows {
+            for (e, sub) in rows {
                 let time = format_micros(e.time);
                 let mut rec: Vec<String> = Vec::with_capacity(header.len());
                 if ts {
@@ -429,7 +440,7 @@ fn write_events(rows: &[Event], format: Format, out: &mut dyn Write) -> Result<(
                     e.provenance.evidence_path.clone(),
                     e.provenance.line.to_string(),
                     e.provenance.evidence_sha256.clone(),
-                    e.provenance.record_id(0),
+                    event_id(&e.provenance, *sub),
                 ]);
                 let rec: Vec<String> = rec.iter().map(|c| csv_safe(c)).collect();
                 w.write_record(&rec)?;
@@ -437,7 +448,7 @@ fn write_events(rows: &[Event], format: Format, out: &mut dyn Write) -> Result<(
             w.flush()?;
         }
         Format::Jsonl | Format::TimesketchJsonl => {
-            for e in rows {
+            for (e, sub) in rows {
                 let mut v = serde_json::json!({
                     "datetime": format_micros(e.time),
                     "message": e.message,
@@ -451,7 +462,7 @@ fn write_events(rows: &[Event], format: Format, out: &mut dyn Write) -> Result<(
                     "SrcGeoCountry": e.country, "SrcGeoCity": e.city, "CorrelationId": e.correlation_id, "TenantId": e.tenant_id, "SubscriptionId": e.subscription_id,
                     "evidence_sha256": e.provenance.evidence_sha256, "evidence_path": e.provenance.evidence_path,
                     "evidence_line": e.provenance.line, "evidence_offset": e.provenance.offset, "evidence_index": e.provenance.index,
-                    "event_id": e.provenance.record_id(0),
+                    "event_id": event_id(&e.provenance, *sub),
                     "raw": e.raw,
                 });
                 if format == Format::TimesketchJsonl {

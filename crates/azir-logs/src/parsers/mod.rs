@@ -235,6 +235,36 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
         }
         return;
     }
+    // Log Analytics query API response: `{"tables":[{"columns":[{"name":..}],"rows":[[..]]}]}`.
+    // Each row becomes an object keyed by column name, as the portal's JSON export writes it.
+    if let Some(tables) = v.as_object().and_then(|m| m.get("tables")).and_then(Value::as_array) {
+        let mut i = 0u32;
+        for table in tables {
+            let names: Vec<&str> = table
+                .get("columns")
+                .and_then(Value::as_array)
+                .map(|c| c.iter().map(|c| c.get("name").and_then(Value::as_str).unwrap_or("")).collect())
+                .unwrap_or_default();
+            let Some(rows) = table.get("rows").and_then(Value::as_array) else { continue };
+            for row in rows {
+                let Some(cells) = row.as_array() else { continue };
+                let mut obj = serde_json::Map::new();
+                for (name, cell) in names.iter().zip(cells) {
+                    if !name.is_empty() && !cell.is_null() {
+                        obj.insert((*name).to_string(), cell.clone());
+                    }
+                }
+                let bytes = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
+                let mut p = prov.clone();
+                p.index = p.index.saturating_add(i);
+                let mut sp = span.clone();
+                sp.index = p.index;
+                parse_json_record(info, &bytes, p, &sp, out);
+                i = i.saturating_add(1);
+            }
+        }
+        return;
+    }
     let Some((kind, shape)) = classify(&v) else {
         let keys: Vec<&str> = v.as_object().map(|m| m.keys().take(8).map(String::as_str).collect()).unwrap_or_default();
         let what =
@@ -311,4 +341,30 @@ pub(crate) fn run_one(display: &str, record: &str, container: Container) -> Outp
     let mut out = Output::default();
     parse_chunk(&info, &chunk, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_analytics_api_tables_are_expanded_into_rows() {
+        let rec = r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"TimeGenerated","type":"datetime"},{"name":"Type","type":"string"},{"name":"UserPrincipalName","type":"string"},{"name":"ResultType","type":"string"},{"name":"IPAddress","type":"string"}],
+            "rows":[["2024-05-01T10:00:00Z","SigninLogs","a@contoso.com","0","192.0.2.1"],["2024-05-01T10:01:00Z","SigninLogs","b@contoso.com","50126","192.0.2.2"]]}]}"#;
+        let out = run_one("la-api.json", rec, Container::Lines);
+        assert!(out.bad.is_empty(), "{:?}", out.bad);
+        assert_eq!(out.events.len(), 2);
+        assert_eq!(out.events[1].actor_username.as_deref(), Some("b@contoso.com"));
+        assert_eq!(out.events[1].result_details.as_deref(), Some("50126"));
+        assert_eq!(out.events[1].provenance.index, 1);
+        assert_eq!(out.events[0].source_format, "loganalytics");
+    }
+
+    #[test]
+    fn nested_records_wrapper_is_unwrapped() {
+        let rec = r#"{"records":[{"time":"2024-05-01T10:00:00Z","category":"SomethingNew","operationName":"x"}]}"#;
+        let out = run_one("nested.json", rec, Container::Records);
+        assert_eq!(out.events.len(), 1);
+        assert_eq!(out.events[0].source, "somethingnew");
+    }
 }
