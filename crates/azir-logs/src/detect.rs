@@ -92,6 +92,7 @@ fn category_kind(cat: &str) -> Kind {
         "signinlogs"
         | "noninteractiveusersigninlogs"
         | "serviceprincipalsigninlogs"
+        | "microsoftserviceprincipalsigninlogs"
         | "managedidentitysigninlogs"
         | "adfssigninlogs" => Kind::SignIn,
         "auditlogs" => Kind::Audit,
@@ -204,6 +205,15 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
     if has(m, "Operation name") && (has(m, "Event initiated by") || has(m, "Event category")) {
         return Some((Kind::Activity, Shape::PortalCsv));
     }
+    // A resource-log envelope without a time field (or with `Category` capitalised): the
+    // category still names the log, so its parser decides, and quarantines the record naming
+    // the missing timestamp, rather than calling a sign-in an unrecognised record.
+    if let Some(cat) = get_in(m, "category").and_then(Value::as_str) {
+        let kind = category_kind(cat);
+        if kind != Kind::GenericDiag {
+            return Some((kind, Shape::Envelope));
+        }
+    }
     None
 }
 
@@ -241,6 +251,16 @@ mod tests {
             (json!({"time":"x","category":"SomethingNew"}), Some((Kind::GenericDiag, Shape::Envelope))),
             (json!({"Operation name":"x","Event initiated by":"y"}), Some((Kind::Activity, Shape::PortalCsv))),
             (json!({"name":"nsg1","type":"Microsoft.Network/networkSecurityGroups"}), None),
+            (
+                json!({"time":"x","category":"MicrosoftServicePrincipalSignInLogs"}),
+                Some((Kind::SignIn, Shape::Envelope)),
+            ),
+            // No time field: classified by category, so the parser names the missing time.
+            (
+                json!({"Category":"ServicePrincipalSignInLogs","OperationName":"x"}),
+                Some((Kind::SignIn, Shape::Envelope)),
+            ),
+            (json!({"category":"SomethingNew","operationName":"x"}), None),
             (json!([1, 2]), None),
         ];
         for (v, want) in cases {

@@ -8,7 +8,7 @@
 
 use crate::parsers::Payload;
 use crate::split::{Chunk, Container, JsonSplitter, Span};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::io::{self, BufRead};
 use std::sync::Arc;
 
@@ -202,14 +202,58 @@ fn read_line_limited<R: BufRead>(r: &mut R, out: &mut Vec<u8>, max: usize) -> io
 /// cells are left out. The record's `raw` is this JSON object: a CSV row without its header
 /// would be meaningless on its own.
 pub struct CsvRows<R> {
-    rdr: csv::Reader<R>,
+    rdr: csv::Reader<LineEnds<R>>,
     headers: Vec<String>,
     max: usize,
     done: bool,
 }
 
+/// Passes bytes through to the CSV reader, remembering where line ends (`\r`, `\n`) are, so a
+/// record's first byte and line are exact: the csv crate places a record after the previous
+/// record's `\r` but before its `\n` (CRLF files, as the portal and Log Analytics write them),
+/// and counts that `\n` only later, which put every row one line early.
+pub struct LineEnds<R> {
+    inner: R,
+    read: u64,
+    ends: std::collections::VecDeque<(u64, u8)>,
+    newlines_before: u64,
+}
+
+impl<R: io::Read> io::Read for LineEnds<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for i in memchr::memchr2_iter(b'\n', b'\r', &buf[..n]) {
+            self.ends.push_back((self.read + i as u64, buf[i]));
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> LineEnds<R> {
+    /// The real first byte and 1-based line of a record the csv crate placed at `byte`
+    /// (positions must come in stream order): line ends at the position are skipped.
+    fn locate(&mut self, byte: u64) -> (u64, u64) {
+        let mut start = byte;
+        while let Some(&(at, b)) = self.ends.front() {
+            if at > start {
+                break;
+            }
+            if at == start {
+                start += 1;
+            }
+            if b == b'\n' {
+                self.newlines_before += 1;
+            }
+            self.ends.pop_front();
+        }
+        (start, self.newlines_before + 1)
+    }
+}
+
 impl<R: BufRead> CsvRows<R> {
     fn new(inner: R, delim: u8, max: usize) -> Self {
+        let inner = LineEnds { inner, read: 0, ends: Default::default(), newlines_before: 0 };
         let rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(false).from_reader(inner);
         CsvRows { rdr, headers: Vec::new(), max, done: false }
     }
@@ -227,14 +271,15 @@ impl<R: BufRead> CsvRows<R> {
                     break;
                 }
                 Ok(true) => {
-                    pos_line = rec.position().map_or(0, |p| p.line());
-                    pos_byte = rec.position().map_or(0, |p| p.byte());
+                    let at = rec.position().map_or(0, |p| p.byte());
+                    (pos_byte, pos_line) = self.rdr.get_mut().locate(at);
                 }
                 Err(e) => {
                     if let csv::ErrorKind::Io(_) = e.kind() {
                         return Err(io::Error::other(e.to_string()));
                     }
-                    let (line, byte) = e.position().map(|p| (p.line(), p.byte())).unwrap_or((0, 0));
+                    let at = e.position().map_or(0, |p| p.byte());
+                    let (byte, line) = self.rdr.get_mut().locate(at);
                     let start = chunk.buf.len();
                     chunk.spans.push(Span {
                         start,
@@ -266,7 +311,7 @@ impl<R: BufRead> CsvRows<R> {
             if size > self.max {
                 defect = Some(format!("CSV row of {size} bytes exceeds the record limit"));
             }
-            let mut map = Map::new();
+            let mut map: Vec<(String, Value)> = Vec::new();
             if defect.is_none() {
                 for (i, field) in rec.iter().enumerate() {
                     let Ok(s) = std::str::from_utf8(field) else {
@@ -284,12 +329,22 @@ impl<R: BufRead> CsvRows<R> {
                     } else {
                         Value::String(s.to_string())
                     };
-                    map.insert(key, value);
+                    map.push((key, value));
                 }
             }
             match defect {
                 None => {
-                    serde_json::to_writer(&mut chunk.buf, &map).map_err(io::Error::other)?;
+                    // Written by hand to keep the header's column order in `raw`.
+                    chunk.buf.push(b'{');
+                    for (i, (k, v)) in map.iter().enumerate() {
+                        if i > 0 {
+                            chunk.buf.push(b',');
+                        }
+                        serde_json::to_writer(&mut chunk.buf, k).map_err(io::Error::other)?;
+                        chunk.buf.push(b':');
+                        serde_json::to_writer(&mut chunk.buf, v).map_err(io::Error::other)?;
+                    }
+                    chunk.buf.push(b'}');
                 }
                 Some(_) => {
                     let cut = rec.as_slice().len().min(4096);
@@ -343,6 +398,25 @@ mod tests {
             "2:{\"TimeGenerated\":\"5/1/2024, 10:00:00.000 AM\",\"UserPrincipalName\":\"m@contoso.com\",\"Status\":{\"errorCode\":50126},\"Note\":\"multi\\nline\"}",
             "4:{\"TimeGenerated\":\"2024-05-01T10:01:00Z\",\"UserPrincipalName\":\"x@contoso.com\"}",
         ]);
+    }
+
+    #[test]
+    fn crlf_csv_rows_have_their_own_line_and_first_byte() {
+        // The portal and Log Analytics write CRLF; a blank line and a quoted CRLF too.
+        let input = b"a,b\r\n1,2\r\n\r\n3,\"x\r\ny\"\r\n4,5\r\n";
+        let (_, mut r) = open(io::BufReader::with_capacity(4096, &input[..]), 1 << 20).unwrap();
+        let mut chunk = Chunk::default();
+        let mut got = Vec::new();
+        loop {
+            let more = r.next_chunk(&mut chunk, 1 << 20).unwrap();
+            got.extend(chunk.spans.iter().map(|s| (s.line, s.offset)));
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(got, vec![(2, 5), (4, 12), (6, 22)]);
+        assert_eq!(&input[12..15], b"3,\"");
+        assert_eq!(&input[22..25], b"4,5");
     }
 
     #[test]

@@ -220,10 +220,22 @@ impl<R: BufRead> JsonSplitter<R> {
 
     /// Skips a UTF-8 byte-order mark at the very start (PowerShell exports carry one).
     fn skip_bom(&mut self) -> io::Result<()> {
+        const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
         let buf = self.inner.fill_buf()?;
-        if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
-            self.inner.consume(3);
-            self.offset += 3;
+        if buf.len() >= BOM.len() {
+            if buf.starts_with(&BOM) {
+                self.inner.consume(BOM.len());
+                self.offset += BOM.len() as u64;
+            }
+            return Ok(());
+        }
+        // The reader's buffer holds fewer than three bytes (a tiny buffer, a decoder handing
+        // out a few bytes): match byte by byte. A partial mark is invalid UTF-8, consumed too.
+        for b in BOM {
+            if self.peek()? != Some(b) {
+                break;
+            }
+            self.bump();
         }
         Ok(())
     }
@@ -264,7 +276,13 @@ impl<R: BufRead> JsonSplitter<R> {
             while i < buf.len() {
                 let b = buf[i];
                 if in_str {
-                    if esc {
+                    if b == b'\n' {
+                        // Raw newlines are never valid inside a JSON string, escaped or not: the
+                        // record is cut (a line truncated right after a backslash must not
+                        // swallow the next line).
+                        cut = true;
+                        break;
+                    } else if esc {
                         esc = false;
                     } else if b == b'\\' {
                         esc = true;
@@ -275,10 +293,6 @@ impl<R: BufRead> JsonSplitter<R> {
                             done = true;
                             break;
                         }
-                    } else if b == b'\n' {
-                        // Raw newlines are never valid inside a JSON string: the record is cut.
-                        cut = true;
-                        break;
                     }
                 } else {
                     match b {
@@ -336,17 +350,70 @@ impl<R: BufRead> JsonSplitter<R> {
         }
     }
 
-    /// Reads a JSON string key at the current position (which is `"`), returning it unescaped
-    /// enough to compare with container names. Keys longer than 256 bytes are truncated.
-    fn read_key(&mut self) -> io::Result<Option<String>> {
-        let mut raw = Vec::new();
-        let (scan, _) = self.scan_value(&mut raw, 256, true)?;
+    /// Reads a JSON string key at the current position (which is `"`), appending its bytes as
+    /// written to `out` (at most `keep` of them; the record keeps them verbatim) and returning it
+    /// unescaped enough to compare with container names; `Err` with the scan's outcome when
+    /// the key is cut short.
+    fn read_key(&mut self, out: &mut Vec<u8>, keep: usize) -> io::Result<Result<String, Scan>> {
+        let start = out.len();
+        let (scan, _) = self.scan_value(out, keep, true)?;
         if !matches!(scan, Scan::Done) {
-            return Ok(None);
+            return Ok(Err(scan));
         }
-        Ok(serde_json::from_slice::<String>(&raw)
-            .ok()
-            .or_else(|| Some(String::from_utf8_lossy(&raw).trim_matches('"').to_string())))
+        let raw = &out[start..];
+        Ok(Ok(serde_json::from_slice::<String>(raw)
+            .unwrap_or_else(|_| String::from_utf8_lossy(raw).trim_matches('"').to_string())))
+    }
+
+    /// Skips whitespace (and commas when `commas`) inside a record, up to the next byte, copying
+    /// what it skips to `out` (while `out` is shorter than `cap`) so the record keeps its bytes
+    /// as written and its line numbers. With `cut_on_newline` (JSON Lines) a newline ends the
+    /// record: `Err(CutAtNewline)`, the newline not consumed. `Err(Eof)` at the end of the stream.
+    fn skip_ws_in_record(
+        &mut self,
+        commas: bool,
+        cut_on_newline: bool,
+        out: &mut Vec<u8>,
+        cap: usize,
+    ) -> io::Result<Result<u8, Scan>> {
+        loop {
+            let buf = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                self.eof = true;
+                return Ok(Err(Scan::Eof));
+            }
+            let mut n = 0;
+            let mut lines = 0;
+            let mut found = None;
+            for &b in buf {
+                match b {
+                    b'\n' if cut_on_newline => {
+                        found = Some(Err(Scan::CutAtNewline));
+                        break;
+                    }
+                    b'\n' => lines += 1,
+                    b' ' | b'\t' | b'\r' => {}
+                    b',' if commas => {}
+                    _ => {
+                        found = Some(Ok(b));
+                        break;
+                    }
+                }
+                n += 1;
+            }
+            let room = cap.saturating_sub(out.len()).min(n);
+            out.extend_from_slice(&buf[..room]);
+            self.inner.consume(n);
+            self.offset += n as u64;
+            self.line += lines;
+            if let Some(r) = found {
+                return Ok(r);
+            }
+        }
     }
 
     // Private and called from three places with positional facts of one record.
@@ -514,36 +581,50 @@ impl<R: BufRead> JsonSplitter<R> {
         // Consume `{`.
         chunk.buf.push(b'{');
         self.bump();
-        let mut prefix_bytes: u64 = 1;
+        let cut_on_newline = self.lines_mode == Some(true);
+        // The prefix is copied as written (whitespace, commas, keys), so the record keeps its
+        // bytes and line numbers; at most `max_record` bytes of it are kept (an oversized
+        // record is reported from its size, which comes from the offsets).
+        let cap = start + self.max_record;
+        // Set when reading the prefix already ran into the end of the record's line or stream.
+        let mut ended = None;
         loop {
-            let before = self.offset;
-            let Some(b) = self.skip_ws(true)? else {
-                break;
+            let b = match self.skip_ws_in_record(true, cut_on_newline, &mut chunk.buf, cap)? {
+                Ok(b) => b,
+                Err(scan) => {
+                    ended = Some(scan);
+                    break;
+                }
             };
-            // Keep whitespace/commas we skipped out of the copy except a separator.
             if b != b'"' {
                 break;
             }
-            if chunk.buf.len() > start + 1 {
-                chunk.buf.push(b',');
-            }
-            let key_start = chunk.buf.len();
-            let Some(key) = self.read_key()? else {
-                break;
+            let room = cap.saturating_sub(chunk.buf.len());
+            let key = match self.read_key(&mut chunk.buf, room)? {
+                Ok(key) => key,
+                Err(scan) => {
+                    ended = Some(scan);
+                    break;
+                }
             };
-            let key_bytes = serde_json::to_vec(&key).unwrap_or_default();
-            chunk.buf.truncate(key_start);
-            chunk.buf.extend_from_slice(&key_bytes);
-            let Some(colon) = self.skip_ws(false)? else {
-                break;
+            let colon = match self.skip_ws_in_record(false, cut_on_newline, &mut chunk.buf, cap)? {
+                Ok(b) => b,
+                Err(scan) => {
+                    ended = Some(scan);
+                    break;
+                }
             };
             if colon != b':' {
                 break;
             }
             self.bump();
             chunk.buf.push(b':');
-            let Some(vb) = self.skip_ws(false)? else {
-                break;
+            let vb = match self.skip_ws_in_record(false, cut_on_newline, &mut chunk.buf, cap)? {
+                Ok(b) => b,
+                Err(scan) => {
+                    ended = Some(scan);
+                    break;
+                }
             };
             let lk = key.to_ascii_lowercase();
             if (lk == "records" || lk == "value") && vb == b'[' {
@@ -555,24 +636,24 @@ impl<R: BufRead> JsonSplitter<R> {
                 return Ok(());
             }
             let is_meta = lk.starts_with("@odata") || lk == "nextlink" || lk == "count";
-            let cut = self.lines_mode == Some(true);
-            let (scan, size) = self.scan_value(&mut chunk.buf, self.max_record, cut)?;
-            prefix_bytes += self.offset - before;
-            let _ = size;
+            let room = cap.saturating_sub(chunk.buf.len());
+            let (scan, _) = self.scan_value(&mut chunk.buf, room, cut_on_newline)?;
             if !matches!(scan, Scan::Done) {
+                ended = Some(scan);
                 break;
             }
             if !is_meta {
                 break;
             }
         }
-        // Not a container: the rest of the object is one record. We rebuilt the consumed prefix
-        // (keys re-encoded, separators normalised) so the record stays valid JSON; finish the
-        // object by scanning to its matching brace at depth 1.
-        let _ = prefix_bytes;
+        // Not a container: the rest of the object is one record, whose prefix was copied as
+        // written; finish the object by scanning to its matching brace at depth 1 — unless the prefix already hit
+        // the end of the line or stream (its string state is lost then: the record is cut).
         let rest_start = chunk.buf.len();
-        let cut_on_newline = self.lines_mode == Some(true);
-        let (scan, size) = self.scan_rest_of_object(&mut chunk.buf, cut_on_newline)?;
+        let (scan, size) = match ended {
+            Some(scan) => (scan, 0),
+            None => self.scan_rest_of_object(&mut chunk.buf, cut_on_newline)?,
+        };
         let total = (self.offset - offset).max(size);
         let mut defect = match scan {
             Scan::Done => None,
@@ -618,15 +699,18 @@ impl<R: BufRead> JsonSplitter<R> {
             while i < buf.len() {
                 let b = buf[i];
                 if in_str {
-                    if esc {
+                    if b == b'\n' {
+                        // Raw newlines are never valid inside a JSON string, escaped or not: the
+                        // record is cut (a line truncated right after a backslash must not
+                        // swallow the next line).
+                        cut = true;
+                        break;
+                    } else if esc {
                         esc = false;
                     } else if b == b'\\' {
                         esc = true;
                     } else if b == b'"' {
                         in_str = false;
-                    } else if b == b'\n' {
-                        cut = true;
-                        break;
                     }
                 } else {
                     match b {
@@ -730,7 +814,11 @@ mod tests {
     #[test]
     fn bare_array_and_pretty_single_object() {
         assert_eq!(split("[{\"a\":1},\n{\"a\":2}]"), vec!["1:0:{\"a\":1}", "2:0:{\"a\":2}"]);
-        assert_eq!(split("{\n  \"a\": 1,\n  \"b\": {\"c\": 2}\n}\n"), vec!["1:0:{\"a\":1,\n  \"b\": {\"c\": 2}\n}"]);
+        // A record is kept as written: whitespace and all, so lines inside it stay right.
+        assert_eq!(
+            split("{\n  \"a\": 1,\n  \"b\": {\"c\": 2}\n}\n"),
+            vec!["1:0:{\n  \"a\": 1,\n  \"b\": {\"c\": 2}\n}"]
+        );
     }
 
     #[test]
@@ -746,6 +834,26 @@ mod tests {
         assert_eq!(got.len(), 3, "{got:?}");
         assert!(got[1].starts_with("2:0:!truncated record: line 2"), "{got:?}");
         assert_eq!(got[2], "3:0:{\"a\":3}");
+    }
+
+    #[test]
+    fn long_first_key_is_kept_verbatim() {
+        // The first keys of a top-level object are read to detect containers; a long one used
+        // to be cut to 256 bytes and the record silently altered.
+        let key = format!("k\\\"{}", "x".repeat(400));
+        let rec = format!("{{\"{key}\":1,\"b\":2}}");
+        assert_eq!(split(&format!("{rec}\n{rec}\n")), vec![format!("1:0:{rec}"), format!("2:0:{rec}")]);
+    }
+
+    #[test]
+    fn line_cut_after_a_backslash_does_not_swallow_the_next_line() {
+        let got = split("{\"a\":1}\n{\"a\":\"x\\\n{\"a\":3}\n");
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[1].starts_with("2:0:!truncated record: line 2"), "{got:?}");
+        assert_eq!(got[2], "3:0:{\"a\":3}");
+        // Same for a cut inside the first key (read by container detection).
+        let got = split("{\"a\\\n{\"a\":3}\n");
+        assert_eq!(got[1..], ["2:0:{\"a\":3}"], "{got:?}");
     }
 
     #[test]

@@ -60,8 +60,11 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((arb_key(), inner), 0..6)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<String, Value>>())),
+            prop::collection::vec((arb_key(), inner), 0..6).prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<
+                String,
+                Value,
+            >>(
+            ))),
         ]
     })
 }
@@ -86,8 +89,10 @@ fn arb_record() -> impl Strategy<Value = Value> {
     prop::collection::vec((arb_key(), arb_json()), 0..6).prop_map(|kv| {
         let m: Map<String, Value> = kv.into_iter().collect();
         if looks_like_container(&m) {
+            // A plain first key makes it a record. The empty key comes first whether the map
+            // keeps insertion order (serde_json `preserve_order`) or sorts its keys.
             let mut fixed = Map::new();
-            fixed.insert("_".to_string(), Value::Null);
+            fixed.insert(String::new(), Value::Null);
             fixed.extend(m);
             Value::Object(fixed)
         } else {
@@ -131,7 +136,11 @@ fn split_all(input: &[u8], cap: usize, target: usize, max_record: usize) -> (Vec
 fn check_chunk(chunk: &Chunk) {
     let mut prev_end = 0;
     for sp in &chunk.spans {
-        assert!(sp.start <= sp.end && sp.end <= chunk.buf.len(), "span {sp:?} outside a {}-byte buffer", chunk.buf.len());
+        assert!(
+            sp.start <= sp.end && sp.end <= chunk.buf.len(),
+            "span {sp:?} outside a {}-byte buffer",
+            chunk.buf.len()
+        );
         assert!(sp.start >= prev_end, "spans overlap: {sp:?}");
         prev_end = sp.end;
     }
@@ -420,13 +429,54 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn a_line_cut_short_in_the_middle_costs_only_that_line(
+        records in prop::collection::vec(arb_record(), 2..6),
+        which in any::<Index>(),
+        cut in any::<Index>(),
+        cap in 1usize..64,
+        target in 1usize..256,
+    ) {
+        // JSON Lines where one record (not the first: that one tells the splitter the stream
+        // is JSON Lines) lost its tail, as when a writer died mid-line and a later one appended.
+        let broken = 1 + which.index(records.len() - 1);
+        let mut input = Vec::new();
+        let mut starts = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            starts.push(input.len());
+            let mut text = serde_json::to_vec(r).unwrap();
+            if i == broken {
+                text.truncate(1 + cut.index(text.len() - 1));
+            }
+            input.extend_from_slice(&text);
+            input.push(b'\n');
+        }
+        let (got, end) = split_all(&input, cap, target, 1 << 20);
+        prop_assert_eq!(end, input.len() as u64);
+        prop_assert_eq!(got.len(), records.len(), "{}", String::from_utf8_lossy(&input));
+        for (i, r) in got.iter().enumerate() {
+            prop_assert_eq!(r.span.line, i as u64 + 1);
+            prop_assert_eq!(r.span.offset, starts[i] as u64);
+            if i == broken {
+                let d = r.span.defect.as_deref().unwrap_or_default();
+                prop_assert!(d.starts_with("truncated record: line"), "{:?}", r.span.defect);
+            } else {
+                prop_assert_eq!(&r.span.defect, &None);
+                let v: Value = serde_json::from_slice(&r.bytes).unwrap();
+                prop_assert_eq!(&v, &records[i]);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // (c) CSV tables
 // ---------------------------------------------------------------------------------------------
 
 /// A header: starts with a letter (so the stream does not sniff as JSON), no newline (the
 /// sniffer reads the first line), sometimes with Log Analytics' ` [UTC]` suffix.
-fn arb_header() -> impl Strategy<Value = (String, String)> {
+fn arb_header() -> impl Strategy<Value = Header> {
     ("[A-Za-z][A-Za-z0-9 _.,\"é]{0,8}[A-Za-z0-9]|[A-Za-z]", any::<bool>()).prop_map(|(name, utc)| {
         if utc {
             (format!("{name} [UTC]"), name)
@@ -437,7 +487,7 @@ fn arb_header() -> impl Strategy<Value = (String, String)> {
 }
 
 /// A cell and the JSON value CsvRows should make of it (None for an empty cell).
-fn arb_cell() -> impl Strategy<Value = (String, Option<Value>)> {
+fn arb_cell() -> impl Strategy<Value = Cell> {
     prop_oneof![
         6 => "[a-zA-Z0-9 ,\"\n\r\té€\u{1F600}:;'-]{0,12}"
             .prop_filter("JSON-looking", |s| !s.trim_start().starts_with(['{', '[']))
@@ -450,7 +500,12 @@ fn arb_cell() -> impl Strategy<Value = (String, Option<Value>)> {
     ]
 }
 
-fn arb_table() -> impl Strategy<Value = (Vec<(String, String)>, Vec<Vec<(String, Option<Value>)>>)> {
+/// A header as written and the key it becomes.
+type Header = (String, String);
+/// A cell as written and the value it becomes.
+type Cell = (String, Option<Value>);
+
+fn arb_table() -> impl Strategy<Value = (Vec<Header>, Vec<Vec<Cell>>)> {
     prop::collection::vec(arb_header(), 2..6)
         .prop_filter("distinct names", |h| {
             let mut names: Vec<&String> = h.iter().map(|(_, n)| n).collect();
@@ -469,20 +524,28 @@ proptest! {
     #[test]
     fn csv_rows_become_objects_keyed_by_header(
         (headers, rows) in arb_table(),
+        crlf in any::<bool>(),
+        blank_lines in prop::collection::vec(0usize..3, 6),
         extra_cap in 1usize..64,
         target in 1usize..256,
     ) {
-        let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-        w.write_record(headers.iter().map(|(h, _)| h)).unwrap();
-        w.flush().unwrap();
-        let header_len = w.get_ref().len();
+        // LF or CRLF (the portal and Log Analytics write CRLF), blank lines between some rows.
+        let (terminator, eol) = if crlf { (csv::Terminator::CRLF, &b"\r\n"[..]) } else { (csv::Terminator::Any(b'\n'), &b"\n"[..]) };
+        let line = |fields: Vec<&String>| {
+            let mut w = csv::WriterBuilder::new().terminator(terminator).from_writer(Vec::new());
+            w.write_record(fields).unwrap();
+            w.into_inner().unwrap()
+        };
+        let mut input = line(headers.iter().map(|(h, _)| h).collect());
+        let header_len = input.len();
         let mut starts = Vec::new();
-        for row in &rows {
-            starts.push(w.get_ref().len());
-            w.write_record(row.iter().map(|(c, _)| c)).unwrap();
-            w.flush().unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            for _ in 0..blank_lines[i] {
+                input.extend_from_slice(eol);
+            }
+            starts.push(input.len());
+            input.extend(line(row.iter().map(|(c, _)| c).collect()));
         }
-        let input = w.into_inner().unwrap();
         // The sniffer decides from the first line, so it must be in the first buffer.
         let Some((payload, got, _)) = read_all(&input, header_len + extra_cap, target, 1 << 20) else {
             return Err(TestCaseError::fail("open refused the stream"));
@@ -491,21 +554,43 @@ proptest! {
         prop_assert_eq!(got.len(), rows.len(), "input: {:?}", String::from_utf8_lossy(&input));
         for (i, (r, row)) in got.iter().zip(&rows).enumerate() {
             prop_assert_eq!(&r.span.defect, &None);
-            let v: Value = serde_json::from_slice(&r.bytes).unwrap();
-            let mut want = Map::new();
+            let mut want = Vec::new();
             for (j, (_, cell)) in row.iter().enumerate() {
                 if let Some(cell) = cell {
                     let key = headers.get(j).map_or_else(|| format!("_col{}", j + 1), |(_, name)| name.clone());
-                    want.insert(key, cell.clone());
+                    want.push((key, cell.clone()));
                 }
             }
-            let got_keys: Vec<&String> = v.as_object().map(|m| m.keys().collect()).unwrap_or_default();
-            let want_keys: Vec<&String> = want.keys().collect();
-            prop_assert_eq!(got_keys, want_keys, "column order of row {}", i);
-            prop_assert_eq!(&v, &Value::Object(want), "row {}", i);
-            prop_assert_eq!(r.span.offset, starts[i] as u64);
+            // Keys in column order, each with its cell.
+            let Ordered(entries) = serde_json::from_slice(&r.bytes)
+                .map_err(|e| TestCaseError::fail(format!("row {i} is not a JSON object: {e}")))?;
+            prop_assert_eq!(entries, want, "row {}", i);
+            prop_assert_eq!(r.span.offset, starts[i] as u64, "first byte of row {}", i);
             prop_assert_eq!(r.span.line, 1 + newlines_before(&input, starts[i] as u64), "line of row {}", i);
         }
+    }
+}
+
+/// A JSON object's entries in the order written (serde_json's `Map` may sort its keys).
+struct Ordered(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Ordered, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = m.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Ordered(entries))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -573,8 +658,16 @@ fn arb_nsg_tuple() -> impl Strategy<Value = Tuple> {
         )),
     )
         .prop_map(|((ts, time), (src, src_c), (dst, dst_c), sport, dport, proto, dir, decision, v2)| {
-            let mut fields =
-                vec![ts.to_string(), src, dst, opt(&sport), opt(&dport), proto.0.into(), dir.0.into(), decision.0.into()];
+            let mut fields = vec![
+                ts.to_string(),
+                src,
+                dst,
+                opt(&sport),
+                opt(&dport),
+                proto.0.into(),
+                dir.0.into(),
+                decision.0.into(),
+            ];
             let mut want = NetworkSession {
                 time,
                 end_time: time,
@@ -665,7 +758,7 @@ fn arb_vnet_tuple() -> impl Strategy<Value = Tuple> {
 
 /// Record-level text fields: mostly plain, sometimes padded or blank (`text()` trims; blank is
 /// absent).
-fn arb_label() -> impl Strategy<Value = (String, Option<String>)> {
+fn arb_label() -> impl Strategy<Value = Label> {
     prop_oneof![
         4 => "[A-Za-z0-9_/.-]{1,24}".prop_map(|s| (s.clone(), Some(s))),
         1 => " {0,2}[A-Za-z0-9_ é-]{0,8} {0,2}".prop_map(|s| {
@@ -677,7 +770,7 @@ fn arb_label() -> impl Strategy<Value = (String, Option<String>)> {
 }
 
 /// A MAC as written (separators, any case) and as azir normalises it.
-fn arb_mac() -> impl Strategy<Value = (String, String)> {
+fn arb_mac() -> impl Strategy<Value = Mac> {
     (any::<[u8; 6]>(), prop::sample::select(vec!["", "-", ":"]), any::<bool>()).prop_map(|(b, sep, lower)| {
         let parts: Vec<String> =
             b.iter().map(|x| if lower { format!("{x:02x}") } else { format!("{x:02X}") }).collect();
@@ -742,15 +835,22 @@ enum Log {
 }
 
 /// A flow record: (group label, per-MAC or per-ACL lists of tuples), as generated.
+/// A text field as written and as `text()` reads it.
+type Label = (String, Option<String>);
+/// A MAC as written and normalised.
+type Mac = (String, String);
+/// NSG: one MAC's tuples (the label unused). VNet: one rule's tuples (the MAC unused).
+type Group = (Label, Mac, Vec<Tuple>);
+
 #[derive(Debug, Clone)]
 struct FlowRecord {
     log: Log,
     version: i32,
-    dvc: (String, Option<String>),
-    target: (String, Option<String>),
-    mac: (String, String),
+    dvc: Label,
+    target: Label,
+    mac: Mac,
     /// NSG: rule → [mac → tuples]. VNet: acl → [rule → tuples].
-    outer: Vec<((String, Option<String>), Vec<((String, Option<String>), (String, String), Vec<Tuple>)>)>,
+    outer: Vec<(Label, Vec<Group>)>,
 }
 
 fn arb_flow_record() -> impl Strategy<Value = FlowRecord> {
@@ -768,7 +868,14 @@ fn arb_flow_record() -> impl Strategy<Value = FlowRecord> {
             arb_mac(),
             prop::collection::vec((arb_label(), inner), 1..3),
         )
-            .prop_map(|(log, version, dvc, target, mac, outer)| FlowRecord { log, version, dvc, target, mac, outer })
+            .prop_map(|(log, version, dvc, target, mac, outer)| FlowRecord {
+                log,
+                version,
+                dvc,
+                target,
+                mac,
+                outer,
+            })
     })
 }
 
@@ -1111,7 +1218,10 @@ fn arb_vpc_format() -> impl Strategy<Value = Vec<&'static str>> {
     let optional: Vec<&'static str> =
         VPC_FIELDS.iter().copied().filter(|f| !matches!(*f, "srcaddr" | "dstaddr" | "start" | "end")).collect();
     let n = optional.len();
-    (prop::sample::subsequence(optional, 0..=n), prop::sample::select(vec![vec!["start"], vec!["end"], vec!["start", "end"]]))
+    (
+        prop::sample::subsequence(optional, 0..=n),
+        prop::sample::select(vec![vec!["start"], vec!["end"], vec!["start", "end"]]),
+    )
         .prop_flat_map(|(mut fields, time)| {
             fields.extend(["srcaddr", "dstaddr"]);
             fields.extend(time);
@@ -1198,7 +1308,12 @@ fn check_vpc(
     let Some((payload, got, end)) = read_all(input, 8192, target, 1 << 20) else {
         return Err(TestCaseError::fail("open refused the stream"));
     };
-    prop_assert!(matches!(payload, Payload::VpcFlow(_)), "sniffed as {:?}: {}", payload, String::from_utf8_lossy(input));
+    prop_assert!(
+        matches!(payload, Payload::VpcFlow(_)),
+        "sniffed as {:?}: {}",
+        payload,
+        String::from_utf8_lossy(input)
+    );
     prop_assert_eq!(end, input.len() as u64);
     prop_assert_eq!(got.len(), expected.len());
     let info = StreamInfo::new("ab".repeat(32), "flows.log", payload);
@@ -1301,4 +1416,8 @@ fn generators_produce_what_they_claim() {
     assert_eq!(spell("interface-id", 2), "${interface-id}");
     assert!(looks_like_container(json!({"@odata.context": "x", "value": []}).as_object().unwrap()));
     assert!(!looks_like_container(json!({"a": 1, "value": []}).as_object().unwrap()));
+    let mut m = Map::new();
+    m.insert(String::new(), Value::Null);
+    m.extend(json!({"@odata.context": "x", "Value": []}).as_object().unwrap().clone());
+    assert!(!looks_like_container(&m));
 }

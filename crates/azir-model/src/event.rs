@@ -6,6 +6,7 @@
 //! record (and of the tuple inside it, for flows).
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Where a record came from: the evidence file and the position of the record in it.
 ///
@@ -15,9 +16,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
     /// SHA-256 of the evidence file as stored (compressed bytes for `.gz`, the archive for zip members).
-    pub evidence_sha256: String,
+    /// Shared (`Arc`) because every record of a file carries it.
+    pub evidence_sha256: Arc<str>,
     /// Display path of the evidence; zip members are written `archive.zip!member/path`.
-    pub evidence_path: String,
+    pub evidence_path: Arc<str>,
     /// 1-based line of the decompressed stream where the record starts.
     pub line: u64,
     /// Byte offset of the record's start in the decompressed stream.

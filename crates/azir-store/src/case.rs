@@ -115,8 +115,16 @@ pub struct ManifestEntry {
     pub error: Option<String>,
     /// Segment whose parts hold this stream's rows.
     pub segment: String,
+    /// Manifest lines the segment was committed with (0 in lines written before this was
+    /// recorded). A segment counts as committed only once all its lines are in the manifest.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub segment_streams: u64,
     /// When ingested (RFC 3339 UTC).
     pub ingested_at: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One line of `custody.jsonl`.
@@ -257,10 +265,18 @@ impl Case {
         self.root.join("custody.jsonl")
     }
 
-    /// All manifest entries. A torn last line (a kill mid-append) is ignored: its segment then
-    /// counts as uncommitted and is re-ingested.
+    /// All manifest entries of committed segments. A kill mid-append can leave a segment with
+    /// only some of its lines (a large write is not atomic), the last one torn: the torn line is
+    /// ignored, and so are the lines of a segment with fewer lines than it was committed with.
+    /// That segment then counts as uncommitted: its parts are orphans and its streams are
+    /// re-ingested.
     pub fn manifest(&self) -> Result<Vec<ManifestEntry>, StoreError> {
-        read_jsonl(&self.manifest_path())
+        let all: Vec<ManifestEntry> = read_jsonl(&self.manifest_path())?;
+        let mut lines: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        for e in &all {
+            *lines.entry(e.segment.clone()).or_default() += 1;
+        }
+        Ok(all.into_iter().filter(|e| e.segment_streams == 0 || lines[&e.segment] >= e.segment_streams).collect())
     }
 
     /// Appends manifest entries and syncs the file.
@@ -572,12 +588,12 @@ mod tests {
         let d = tmp("torn");
         let c = Case::init(&d, None, None).unwrap();
         let e = ManifestEntry { sha256: "a".into(), segment: "s1".into(), ..Default::default() };
-        c.append_manifest(&[e.clone()]).unwrap();
+        c.append_manifest(std::slice::from_ref(&e)).unwrap();
         let mut f = OpenOptions::new().append(true).open(d.join("manifest.jsonl")).unwrap();
         f.write_all(b"{\"sha256\":\"b\",\"seg").unwrap();
         assert_eq!(c.manifest().unwrap(), vec![e.clone()]);
         let e2 = ManifestEntry { sha256: "c".into(), segment: "s2".into(), ..Default::default() };
-        c.append_manifest(&[e2.clone()]).unwrap();
+        c.append_manifest(std::slice::from_ref(&e2)).unwrap();
         assert_eq!(c.manifest().unwrap(), vec![e, e2]);
     }
 }

@@ -22,7 +22,7 @@ pub fn event_id(prov: &Provenance, sub: u32) -> String {
     match prov.evidence_path.split_once('!') {
         Some((_, member)) => {
             let mut p = prov.clone();
-            p.evidence_sha256 = format!("{}!{member}", prov.evidence_sha256);
+            p.evidence_sha256 = format!("{}!{member}", prov.evidence_sha256).into();
             p.record_id(sub)
         }
         None => prov.record_id(sub),
@@ -507,8 +507,8 @@ pub fn events_from_batch(batch: &RecordBatch) -> Vec<Event> {
             message: c.str("message", r).unwrap_or_default(),
             raw: c.str("raw", r).unwrap_or_default(),
             provenance: Provenance {
-                evidence_sha256: c.str("evidence_sha256", r).unwrap_or_default(),
-                evidence_path: c.str("evidence_path", r).unwrap_or_default(),
+                evidence_sha256: c.str("evidence_sha256", r).unwrap_or_default().into(),
+                evidence_path: c.str("evidence_path", r).unwrap_or_default().into(),
                 line: c.u64("evidence_line", r).unwrap_or(0),
                 offset: c.u64("evidence_offset", r).unwrap_or(0),
                 index: c.u32("evidence_index", r).unwrap_or(0),
@@ -551,8 +551,8 @@ pub fn flows_from_batch(batch: &RecordBatch) -> Vec<NetworkSession> {
             flow_id: c.str("FlowId", r).unwrap_or_default(),
             raw: c.str("raw", r).unwrap_or_default(),
             provenance: Provenance {
-                evidence_sha256: c.str("evidence_sha256", r).unwrap_or_default(),
-                evidence_path: c.str("evidence_path", r).unwrap_or_default(),
+                evidence_sha256: c.str("evidence_sha256", r).unwrap_or_default().into(),
+                evidence_path: c.str("evidence_path", r).unwrap_or_default().into(),
                 line: c.u64("evidence_line", r).unwrap_or(0),
                 offset: c.u64("evidence_offset", r).unwrap_or(0),
                 index: c.u32("evidence_index", r).unwrap_or(0),

@@ -57,7 +57,7 @@ pub struct TimelineArgs {
     /// Include network sessions (flow tuples) in the timeline.
     #[arg(long)]
     flows: bool,
-    /// Show the quarantine (records that could not be read) instead of events.
+    /// Show the quarantine instead of events: unreadable records, and unreadable files or archive members.
     #[arg(long)]
     quarantine: bool,
     /// Output format.
@@ -292,7 +292,14 @@ pub fn run(a: &TimelineArgs) -> Result<i32> {
         })?;
     }
     rows.sort_by(|(x, xs), (y, ys)| {
-        (x.time, &x.provenance.evidence_sha256, &x.provenance.evidence_path, x.provenance.offset, x.provenance.index, xs)
+        (
+            x.time,
+            &x.provenance.evidence_sha256,
+            &x.provenance.evidence_path,
+            x.provenance.offset,
+            x.provenance.index,
+            xs,
+        )
             .cmp(&(
                 y.time,
                 &y.provenance.evidence_sha256,
@@ -366,7 +373,7 @@ fn write_events(rows: &[(Event, u32)], format: Format, out: &mut dyn Write) -> R
                 "{:<27} {:<14} {:<8} {:<28} {:<16} MESSAGE",
                 "TIME (UTC)", "SOURCE", "RESULT", "ACTOR", "SRC IP"
             )?;
-            for (e, sub) in rows {
+            for (e, _) in rows {
                 writeln!(
                     out,
                     "{:<27} {:<14} {:<8} {:<28} {:<16} {}",
@@ -437,9 +444,9 @@ fn write_events(rows: &[(Event, u32)], format: Format, out: &mut dyn Write) -> R
                     o(&e.user_agent),
                     o(&e.country),
                     o(&e.correlation_id),
-                    e.provenance.evidence_path.clone(),
+                    e.provenance.evidence_path.to_string(),
                     e.provenance.line.to_string(),
-                    e.provenance.evidence_sha256.clone(),
+                    e.provenance.evidence_sha256.to_string(),
                     event_id(&e.provenance, *sub),
                 ]);
                 let rec: Vec<String> = rec.iter().map(|c| csv_safe(c)).collect();
@@ -478,13 +485,16 @@ fn write_events(rows: &[(Event, u32)], format: Format, out: &mut dyn Write) -> R
 }
 
 fn quarantine(case: &Case, a: &TimelineArgs, out: &mut dyn Write) -> Result<()> {
-    let mut rows: Vec<(String, u64, String, Option<String>, String, u64)> = Vec::new();
+    // (path, line, reason, parser, excerpt, size); line is None for a file or archive member
+    // that could not be read at all (binary, bomb, unsafe name): those live in the manifest.
+    type Row = (String, Option<u64>, String, Option<String>, String, u64);
+    let mut rows: Vec<Row> = Vec::new();
     scan(case, Table::Quarantine, None, None, None, &mut |b| {
         let c = Columns::new(&b);
         for r in 0..b.num_rows() {
             rows.push((
                 c.str("evidence_path", r).unwrap_or_default(),
-                c.u64("evidence_line", r).unwrap_or(0),
+                Some(c.u64("evidence_line", r).unwrap_or(0)),
                 c.str("reason", r).unwrap_or_default(),
                 c.str("parser", r),
                 c.str("excerpt", r).unwrap_or_default(),
@@ -493,6 +503,11 @@ fn quarantine(case: &Case, a: &TimelineArgs, out: &mut dyn Write) -> Result<()> 
         }
         Ok(())
     })?;
+    for m in case.manifest()? {
+        if let Some(err) = m.error {
+            rows.push((m.path, None, err, None, String::new(), m.size));
+        }
+    }
     rows.sort();
     if let Some(n) = a.limit {
         rows.truncate(n);
@@ -501,8 +516,11 @@ fn quarantine(case: &Case, a: &TimelineArgs, out: &mut dyn Write) -> Result<()> 
         Format::Table => {
             for (path, line, reason, parser, excerpt, _) in &rows {
                 let p = parser.as_deref().map(|p| format!(" [{p}]")).unwrap_or_default();
-                writeln!(out, "{}:{line}{p}: {}", terminal_safe(path), terminal_safe(reason))?;
-                writeln!(out, "    {}", cut(&terminal_safe(excerpt), 160))?;
+                let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+                writeln!(out, "{}{at}{p}: {}", terminal_safe(path), terminal_safe(reason))?;
+                if !excerpt.is_empty() {
+                    writeln!(out, "    {}", cut(&terminal_safe(excerpt), 160))?;
+                }
             }
         }
         Format::Csv | Format::TimesketchCsv => {
@@ -511,7 +529,7 @@ fn quarantine(case: &Case, a: &TimelineArgs, out: &mut dyn Write) -> Result<()> 
             for (path, line, reason, parser, excerpt, size) in &rows {
                 w.write_record([
                     csv_safe(path),
-                    line.to_string(),
+                    line.map(|l| l.to_string()).unwrap_or_default(),
                     csv_safe(reason),
                     parser.clone().unwrap_or_default(),
                     size.to_string(),

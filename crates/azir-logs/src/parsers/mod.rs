@@ -40,9 +40,9 @@ pub enum Payload {
 #[derive(Debug, Clone)]
 pub struct StreamInfo {
     /// SHA-256 of the evidence file as stored.
-    pub sha256: String,
+    pub sha256: Arc<str>,
     /// Display path (`archive.zip!member` for archive members).
-    pub display: String,
+    pub display: Arc<str>,
     /// Encoding of the records.
     pub payload: Payload,
     /// The path is a diagnostic-setting blob tree (`.../y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json`).
@@ -52,9 +52,9 @@ pub struct StreamInfo {
 impl StreamInfo {
     /// Stream info for a path, deriving `blob_tree` from it.
     pub fn new(sha256: impl Into<String>, display: impl Into<String>, payload: Payload) -> Self {
-        let display = display.into();
+        let display: String = display.into();
         let blob_tree = is_blob_tree_path(&display);
-        StreamInfo { sha256: sha256.into(), display, payload, blob_tree }
+        StreamInfo { sha256: Arc::from(sha256.into()), display: Arc::from(display), payload, blob_tree }
     }
 }
 
@@ -94,7 +94,11 @@ impl RecordCtx<'_> {
 
     /// The raw record as text.
     pub fn raw_text(&self) -> String {
-        String::from_utf8_lossy(self.raw).into_owned()
+        // serde_json already validated the record, so the strict (fast) check succeeds.
+        match std::str::from_utf8(self.raw) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(self.raw).into_owned(),
+        }
     }
 
     /// A new event for this record with source, format, raw and provenance filled in.
@@ -122,8 +126,18 @@ impl RecordCtx<'_> {
     /// The first readable timestamp among `paths`, or an error naming what was tried.
     pub fn time(&self, v: &Value, paths: &[&[&str]]) -> Result<i64, String> {
         for p in paths {
-            if let Some(t) = json::text_at(v, p) {
+            let field = json::path(v, p);
+            if let Some(x @ (Value::Bool(_) | Value::Object(_) | Value::Array(_))) = field {
+                return Err(format!("wrong type for field {}: a JSON {}, not a timestamp", p.join("."), json_type(x)));
+            }
+            if let Some(t) = json::text(field) {
                 if let Some(us) = azir_model::parse_time(&t) {
+                    // A bare number is read as an epoch; one before 2000 is no log timestamp
+                    // (`"time": 12` would otherwise land silently in 1970).
+                    if t.bytes().all(|b| b.is_ascii_digit()) && us < MIN_EPOCH_US {
+                        let what = if field.is_some_and(Value::is_number) { "number" } else { "digit string" };
+                        return Err(format!("wrong type for field {}: the {what} {t} is not a timestamp", p.join(".")));
+                    }
                     return Ok(us);
                 }
                 return Err(format!("unreadable timestamp {:?} in field {}", truncate(&t, 64), p.join(".")));
@@ -138,6 +152,9 @@ impl RecordCtx<'_> {
         BadRecord::new(reason, self.raw, self.prov.clone())
     }
 }
+
+/// 2000-01-01T00:00:00Z: epoch numbers before it are not accepted as record timestamps.
+const MIN_EPOCH_US: i64 = 946_684_800_000_000;
 
 fn truncate(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {
@@ -212,12 +229,21 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
     let v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
-            let line = span.line + e.line().saturating_sub(1) as u64;
-            out.bad.push(BadRecord::new(
-                format!("invalid JSON at line {line}, column {}: {e}", e.column()),
-                bytes,
-                prov,
-            ));
+            let reason = match std::str::from_utf8(bytes) {
+                Err(u) => {
+                    let at = u.valid_up_to();
+                    let (line, col) = line_col(span, bytes, at);
+                    format!("invalid UTF-8 at line {line}, column {col} (byte 0x{:02X})", bytes[at])
+                }
+                Ok(_) => {
+                    let line = span.line + e.line().saturating_sub(1) as u64;
+                    // serde_json appends its own, record-relative " at line L column C".
+                    let msg = e.to_string();
+                    let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
+                    format!("invalid JSON at line {line}, column {}: {msg}", e.column())
+                }
+            };
+            out.bad.push(BadRecord::new(reason, bytes, prov));
             return;
         }
     };
@@ -265,6 +291,26 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
         }
         return;
     }
+    // An Azure REST API specification example (`{"parameters":..,"responses":{"200":{"body":..}}}`,
+    // as published in azure-rest-api-specs): the records are those of the response body.
+    if let Some(records) = rest_example_records(&v, bytes) {
+        let mut last_line = 0;
+        let mut index = 0u32;
+        for rec in records {
+            // `rec` borrows from `bytes` (a borrowed `RawValue` cannot be anything else).
+            let at = (rec.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize).min(bytes.len());
+            let (line, _) = line_col(span, bytes, at);
+            index = if line == last_line { index.saturating_add(1) } else { 0 };
+            last_line = line;
+            let mut sp = span.clone();
+            sp.line = line;
+            sp.offset = span.offset + at as u64;
+            sp.index = if line == span.line { span.index.saturating_add(index) } else { index };
+            let p = Provenance { line: sp.line, offset: sp.offset, index: sp.index, ..prov.clone() };
+            parse_json_record(info, rec.as_bytes(), p, &sp, out);
+        }
+        return;
+    }
     let Some((kind, shape)) = classify(&v) else {
         let keys: Vec<&str> = v.as_object().map(|m| m.keys().take(8).map(String::as_str).collect()).unwrap_or_default();
         let what =
@@ -274,6 +320,18 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
     };
     let ctx = RecordCtx { info, raw: bytes, prov, shape, container: span.container };
     *out.by_source.entry(kind.source()).or_default() += 1;
+    // A resource-log envelope's `properties` is an object (or, in some exports, an object
+    // encoded as a JSON string); anything else means the record is not what it claims to be.
+    if shape == Shape::Envelope && kind != Kind::GenericDiag {
+        if let Some(p) = json::get(&v, "properties").filter(|p| !p.is_null() && !p.is_object()) {
+            if json::obj(Some(p)).is_none_or(|o| !o.is_object()) {
+                let mut b = ctx.bad(format!("wrong type for field properties: a JSON {}, not an object", json_type(p)));
+                b.parser = Some(kind.source().to_string());
+                out.bad.push(b);
+                return;
+            }
+        }
+    }
     let result = match kind {
         Kind::Activity => activity::parse(&v, &ctx, out),
         Kind::SignIn => signin::parse(&v, &ctx, out),
@@ -297,6 +355,41 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
         b.parser = Some(kind.source().to_string());
         out.bad.push(b);
     }
+}
+
+/// 1-based line (of the stream) and column of byte `at` of a record that starts at `span`.
+fn line_col(span: &Span, bytes: &[u8], at: usize) -> (u64, usize) {
+    let before = &bytes[..at.min(bytes.len())];
+    let newlines = before.iter().filter(|&&b| b == b'\n').count() as u64;
+    let col = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+    (span.line + newlines, col)
+}
+
+/// The records of the first 2xx response body of a REST API specification example, as slices
+/// of `bytes`: the elements of a `{"value":[..]}` page, or the body itself.
+fn rest_example_records<'a>(v: &Value, bytes: &'a [u8]) -> Option<Vec<&'a str>> {
+    use serde_json::value::RawValue;
+    type RawMap<'b> = BTreeMap<String, &'b RawValue>;
+    let m = v.as_object()?;
+    let shape_ok = m.get("parameters").is_some_and(Value::is_object)
+        && m.get("responses").is_some_and(Value::is_object)
+        && m.keys().all(|k| matches!(k.as_str(), "parameters" | "responses" | "operationId" | "title" | "description"));
+    if !shape_ok {
+        return None;
+    }
+    let top: RawMap<'a> = serde_json::from_slice(bytes).ok()?;
+    let responses: RawMap<'a> = serde_json::from_str(top.get("responses")?.get()).ok()?;
+    let body = responses.iter().filter(|(code, _)| code.starts_with('2')).find_map(|(_, r)| {
+        let r: RawMap<'a> = serde_json::from_str(r.get()).ok()?;
+        r.get("body").copied().filter(|b| b.get() != "null")
+    })?;
+    let page: Option<RawMap<'a>> = serde_json::from_str(body.get()).ok();
+    if let Some(value) = page.as_ref().and_then(|p| p.get("value")) {
+        if let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(value.get()) {
+            return Some(items.into_iter().map(RawValue::get).collect());
+        }
+    }
+    Some(vec![body.get()])
 }
 
 fn json_type(v: &Value) -> &'static str {
