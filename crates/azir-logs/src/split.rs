@@ -274,6 +274,17 @@ impl<R: BufRead> JsonSplitter<R> {
             let mut cut = false;
             let mut lines = 0u64;
             while i < buf.len() {
+                if in_str && !esc {
+                    // Most bytes of a record are string content: jump to the next byte that
+                    // matters inside a string instead of testing each one.
+                    match memchr::memchr3(b'"', b'\\', b'\n', &buf[i..]) {
+                        Some(k) => i += k,
+                        None => {
+                            i = buf.len();
+                            break;
+                        }
+                    }
+                }
                 let b = buf[i];
                 if in_str {
                     if b == b'\n' {
@@ -697,6 +708,17 @@ impl<R: BufRead> JsonSplitter<R> {
             let mut cut = false;
             let mut lines = 0u64;
             while i < buf.len() {
+                if in_str && !esc {
+                    // Most bytes of a record are string content: jump to the next byte that
+                    // matters inside a string instead of testing each one.
+                    match memchr::memchr3(b'"', b'\\', b'\n', &buf[i..]) {
+                        Some(k) => i += k,
+                        None => {
+                            i = buf.len();
+                            break;
+                        }
+                    }
+                }
                 let b = buf[i];
                 if in_str {
                     if b == b'\n' {

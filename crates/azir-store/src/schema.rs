@@ -229,12 +229,17 @@ pub fn events_batch(events: &[&Event]) -> RecordBatch {
     let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     strings!(
         n, source, format, etype, op, cat, res, resd, au, auid, aapp, aappn, sip, dip, proto, tu, tr, tapp, ua, meth,
-        url, country, city, corr, tenant, sub, msg, raw, id
+        url, country, city, corr, tenant, sub
     );
     let mut sport = Int32Builder::with_capacity(n);
     let mut dport = Int32Builder::with_capacity(n);
     let mut status = Int32Builder::with_capacity(n);
     let mut prov = ProvBuilders::new(n);
+    // `raw` and `message` dwarf the other columns: size them exactly, or the builders regrow
+    // (and page-fault) their way up to megabytes per batch.
+    let mut raw = StringBuilder::with_capacity(n, events.iter().map(|e| e.raw.len()).sum());
+    let mut msg = StringBuilder::with_capacity(n, events.iter().map(|e| e.message.len()).sum());
+    let mut id = StringBuilder::with_capacity(n, n * 32);
     for e in events {
         time.append_value(e.time);
         source.append_value(&e.source);
@@ -315,7 +320,7 @@ pub fn network_batch(flows: &[&NetworkSession]) -> RecordBatch {
     let mut end = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     strings!(
         n, source, format, sip, dip, proto, dir, action, state, rule, dvc, acl, mac, target, enc, account, status,
-        flow_id, raw, id
+        flow_id
     );
     let mut sport = Int32Builder::with_capacity(n);
     let mut dport = Int32Builder::with_capacity(n);
@@ -327,6 +332,8 @@ pub fn network_batch(flows: &[&NetworkSession]) -> RecordBatch {
     let mut bd = Int64Builder::with_capacity(n);
     let mut tuple = UInt32Builder::with_capacity(n);
     let mut prov = ProvBuilders::new(n);
+    let mut raw = StringBuilder::with_capacity(n, flows.iter().map(|f| f.raw.len()).sum());
+    let mut id = StringBuilder::with_capacity(n, n * 32);
     for f in flows {
         time.append_value(f.time);
         end.append_value(f.end_time);
