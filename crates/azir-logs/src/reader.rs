@@ -87,15 +87,10 @@ impl<R: BufRead> RecordReader<R> {
     }
 }
 
-/// The field names of an AWS VPC flow log header line, if `line` is one.
+/// The field names of an AWS VPC flow log header line, if `line` is one (the parser's own
+/// recogniser, so reader and parser agree on every spelling).
 pub fn vpc_header(line: &str) -> Option<Vec<String>> {
-    let fields: Vec<String> = line
-        .split_whitespace()
-        .map(|t| t.trim_start_matches("${").trim_end_matches('}').replace('_', "-").to_ascii_lowercase())
-        .collect();
-    let known = ["srcaddr", "dstaddr", "srcport", "dstport", "action", "interface-id", "start", "end"];
-    let hits = fields.iter().filter(|f| known.contains(&f.as_str())).count();
-    (hits >= 2 && fields.iter().all(|f| f.chars().all(|c| c.is_ascii_lowercase() || c == '-'))).then_some(fields)
+    crate::parsers::vpc::header_fields(line)
 }
 
 fn looks_like_vpc_line(line: &str) -> bool {

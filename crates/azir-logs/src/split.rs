@@ -253,7 +253,20 @@ impl<R: BufRead> JsonSplitter<R> {
     /// Scans one JSON value starting at the current byte, appending at most `keep` bytes of it
     /// to `out`. Returns how the scan ended and the value's size in bytes.
     fn scan_value(&mut self, out: &mut Vec<u8>, keep: usize, cut_on_newline: bool) -> io::Result<(Scan, u64)> {
-        let mut depth: u64 = 0;
+        self.scan_from(out, keep, cut_on_newline, 0)
+    }
+
+    /// The scanner behind [`Self::scan_value`] and [`Self::scan_rest_of_object`]: scans from
+    /// nesting depth `start_depth` (0 = at a value's first byte, 1 = inside an object) to the end
+    /// of the value.
+    fn scan_from(
+        &mut self,
+        out: &mut Vec<u8>,
+        keep: usize,
+        cut_on_newline: bool,
+        start_depth: u64,
+    ) -> io::Result<(Scan, u64)> {
+        let mut depth: u64 = start_depth;
         let mut in_str = false;
         let mut esc = false;
         let mut size: u64 = 0;
@@ -687,90 +700,7 @@ impl<R: BufRead> JsonSplitter<R> {
 
     /// Scans from inside an object (depth 1) to its closing brace.
     fn scan_rest_of_object(&mut self, out: &mut Vec<u8>, cut_on_newline: bool) -> io::Result<(Scan, u64)> {
-        // Re-use scan_value by pretending we are at depth 1: feed a synthetic '{' count.
-        let mut depth: u64 = 1;
-        let mut in_str = false;
-        let mut esc = false;
-        let mut size: u64 = 0;
-        let keep = self.max_record;
-        loop {
-            let buf = match self.inner.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if buf.is_empty() {
-                self.eof = true;
-                return Ok((Scan::Eof, size));
-            }
-            let mut i = 0;
-            let mut done = false;
-            let mut cut = false;
-            let mut lines = 0u64;
-            while i < buf.len() {
-                if in_str && !esc {
-                    // Most bytes of a record are string content: jump to the next byte that
-                    // matters inside a string instead of testing each one.
-                    match memchr::memchr3(b'"', b'\\', b'\n', &buf[i..]) {
-                        Some(k) => i += k,
-                        None => {
-                            i = buf.len();
-                            break;
-                        }
-                    }
-                }
-                let b = buf[i];
-                if in_str {
-                    if b == b'\n' {
-                        // Raw newlines are never valid inside a JSON string, escaped or not: the
-                        // record is cut (a line truncated right after a backslash must not
-                        // swallow the next line).
-                        cut = true;
-                        break;
-                    } else if esc {
-                        esc = false;
-                    } else if b == b'\\' {
-                        esc = true;
-                    } else if b == b'"' {
-                        in_str = false;
-                    }
-                } else {
-                    match b {
-                        b'"' => in_str = true,
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                i += 1;
-                                done = true;
-                                break;
-                            }
-                        }
-                        b'\n' => {
-                            if cut_on_newline {
-                                cut = true;
-                                break;
-                            }
-                            lines += 1;
-                        }
-                        _ => {}
-                    }
-                }
-                i += 1;
-            }
-            let room = keep.saturating_sub(size as usize);
-            out.extend_from_slice(&buf[..i.min(room)]);
-            size += i as u64;
-            self.inner.consume(i);
-            self.offset += i as u64;
-            self.line += lines;
-            if cut {
-                return Ok((Scan::CutAtNewline, size));
-            }
-            if done {
-                return Ok((Scan::Done, size));
-            }
-        }
+        self.scan_from(out, self.max_record, cut_on_newline, 1)
     }
 }
 

@@ -195,7 +195,9 @@ impl Case {
                 return Err(StoreError::NotEmpty(dir.to_path_buf()));
             }
         }
-        fs::create_dir_all(dir.join("tables")).map_err(io_err(dir))?;
+        // case.json goes first (atomically): a kill during init leaves an openable case, never a
+        // non-empty folder that `init` refuses and `open` does not recognise.
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
         let created = now_rfc3339();
         let mut h = Sha256::new();
         h.update(created.as_bytes());
@@ -215,6 +217,7 @@ impl Case {
         let path = dir.join("case.json");
         let body = serde_json::to_string_pretty(&info).unwrap_or_default();
         write_atomic(&path, body.as_bytes())?;
+        fs::create_dir_all(dir.join("tables")).map_err(io_err(dir))?;
         File::create(dir.join("manifest.jsonl")).map_err(io_err(dir))?;
         let case = Case { root: dir.to_path_buf(), info };
         case.append_custody(

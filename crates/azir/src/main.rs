@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
     name = "azir",
     version,
     about = "Incident response for Microsoft Azure and Entra ID: ingest every Azure log export into one case, build the super-timeline, and trace every event to its evidence line.",
-    after_help = "Start with `azir demo`: it generates a realistic incident, ingests it, and prints what to run next."
+    after_help = "Examples:\n  azir demo                                   # a realistic incident, ingested, with next steps\n  azir case init ./case\n  azir ingest ./exports logs.zip --case ./case\n  azir timeline --case ./case --since 2026-03-12 --user megan@contoso.com\n  azir case verify ./case\n\nStart with `azir demo`: it generates a realistic incident, ingests it, and prints what to run next."
 )]
 struct Cli {
     /// Print nothing but errors (and the requested output).
