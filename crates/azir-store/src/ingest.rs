@@ -278,6 +278,16 @@ pub fn ingest(
     if let Some(last) = last_seq {
         writer.seal_all(last);
         writer.try_commit()?;
+        // Never drop rows silently: a segment still open here is a bug, and says so.
+        if let Some(seg) = writer.segments.first() {
+            let missing: Vec<u64> = (seg.min_seq..=seg.max_seq.unwrap_or(last))
+                .filter(|q| !seg.streams.get(q).is_some_and(|a| a.end.as_ref().is_some_and(|e| e.chunks == a.received)))
+                .collect();
+            return Err(StoreError::Parquet {
+                path: case.staging_dir().join(&seg.id),
+                reason: format!("segment could not be committed: streams {missing:?} incomplete (nothing of it was committed; rerun the ingest)"),
+            });
+        }
     }
     // Every segment is committed: the staging area is empty and goes (a `.staging` left in a
     // case means an interrupted ingest).
@@ -587,7 +597,11 @@ impl<'a> SegmentWriter<'a> {
         if let Some(i) = self.segments.iter().position(|s| s.max_seq.is_none()) {
             return i;
         }
-        let min_seq = self.segments.iter().filter_map(|s| s.max_seq).max().map_or(self.committed_max_next(), |m| m + 1);
+        // The new segment starts after every stream already placed: those of sealed segments
+        // still waiting *and* those of segments already committed (which may have committed
+        // before an earlier sealed one, so neither bound alone is enough).
+        let sealed_next = self.segments.iter().filter_map(|s| s.max_seq).max().map_or(0, |m| m + 1);
+        let min_seq = sealed_next.max(self.committed_max_next());
         self.next_id += 1;
         self.segments.push(Segment {
             id: format!("{}-{:04}", self.run_id, self.next_id),
@@ -745,5 +759,57 @@ impl<'a> SegmentWriter<'a> {
             Some(self.last_committed_max.map_or(seg.max_seq.unwrap_or(0), |m| m.max(seg.max_seq.unwrap_or(0))));
         self.committed += 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(seq: u64) -> Done {
+        Done::Parsed(Parsed {
+            seq,
+            input_bytes: 10,
+            batches: Vec::new(),
+            records: 1,
+            events: 0,
+            flows: 0,
+            bad: 0,
+            bad_records: 0,
+            by_source: BTreeMap::new(),
+            bad_samples: Vec::new(),
+        })
+    }
+
+    fn end(seq: u64, chunks: u64) -> Done {
+        let entry = ManifestEntry { sha256: format!("{seq:064}"), ..ManifestEntry::default() };
+        Done::End(StreamEnd { seq, chunks, entry })
+    }
+
+    /// Segments may commit out of order; a segment opened afterwards must start after every
+    /// stream already placed, or it waits forever for streams that live in a committed segment
+    /// (the rows were silently lost before this was fixed).
+    #[test]
+    fn a_segment_opened_after_an_out_of_order_commit_still_commits() {
+        let dir = std::env::temp_dir().join(format!("azir-seg-order-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let case = Case::init(&dir, None, None).unwrap();
+        let mut w = SegmentWriter::new(&case, "t", 1);
+        // Stream 0 needs two chunks; its segment seals but waits for the second.
+        w.accept(parsed(0)).unwrap();
+        w.accept(end(0, 2)).unwrap();
+        // Stream 1 completes in a segment of its own, which commits first.
+        w.accept(parsed(1)).unwrap();
+        w.accept(end(1, 1)).unwrap();
+        assert_eq!(w.committed, 1);
+        // Stream 2 opens a new segment: it must start at 2, not at 1.
+        w.accept(parsed(2)).unwrap();
+        w.accept(end(2, 1)).unwrap();
+        assert_eq!(w.committed, 2, "the third segment is stuck waiting for stream 1");
+        w.accept(parsed(0)).unwrap();
+        assert_eq!(w.committed, 3);
+        assert!(w.segments.is_empty());
+        assert_eq!(case.manifest().unwrap().len(), 3);
+        let _ = fs::remove_dir_all(&dir);
     }
 }
