@@ -280,9 +280,8 @@ pub fn ingest(
         writer.try_commit()?;
         // Never drop rows silently: a segment still open here is a bug, and says so.
         if let Some(seg) = writer.segments.first() {
-            let missing: Vec<u64> = (seg.min_seq..=seg.max_seq.unwrap_or(last))
-                .filter(|q| !seg.streams.get(q).is_some_and(|a| a.end.as_ref().is_some_and(|e| e.chunks == a.received)))
-                .collect();
+            let missing: Vec<u64> =
+                (seg.min_seq..=seg.max_seq.unwrap_or(last)).filter(|&q| !seg.stream_done(q)).collect();
             return Err(StoreError::Parquet {
                 path: case.staging_dir().join(&seg.id),
                 reason: format!("segment could not be committed: streams {missing:?} incomplete (nothing of it was committed; rerun the ingest)"),
@@ -512,6 +511,13 @@ struct Segment {
     streams: BTreeMap<u64, StreamAcc>,
 }
 
+impl Segment {
+    /// Stream `seq` has sent its end and every chunk it announced.
+    fn stream_done(&self, seq: u64) -> bool {
+        self.streams.get(&seq).is_some_and(|a| a.end.as_ref().is_some_and(|e| e.chunks == a.received))
+    }
+}
+
 #[derive(Default)]
 struct Totals {
     streams: usize,
@@ -686,13 +692,11 @@ impl<'a> SegmentWriter<'a> {
 
     fn try_commit(&mut self) -> Result<(), StoreError> {
         loop {
-            let Some(pos) = self.segments.iter().position(|s| {
-                s.max_seq.is_some_and(|max| {
-                    (s.min_seq..=max).all(|q| {
-                        s.streams.get(&q).is_some_and(|a| a.end.as_ref().is_some_and(|e| e.chunks == a.received))
-                    })
-                })
-            }) else {
+            let Some(pos) = self
+                .segments
+                .iter()
+                .position(|s| s.max_seq.is_some_and(|max| (s.min_seq..=max).all(|q| s.stream_done(q))))
+            else {
                 return Ok(());
             };
             let seg = self.segments.remove(pos);
