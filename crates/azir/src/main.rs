@@ -6,6 +6,7 @@
 //! or skipped unreadable files (the summary says which); 4 `case verify` found a broken custody
 //! chain or changed evidence. A closed stdout (`azir timeline | head`) ends the run quietly with 0.
 
+mod disk;
 mod progress;
 mod timeline;
 
@@ -58,6 +59,12 @@ enum Command {
         after_help = "Examples:\n  azir demo                 # writes ./azir-demo/{evidence,case}\n  azir demo /tmp/incident   # somewhere else\n  azir demo --scale 20      # 20x the benign volume (benchmarks)"
     )]
     Demo(DemoArgs),
+    /// Inspect, hash and convert virtual disks (raw, VHD, VHDX) without mounting them.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  azir disk info osdisk.vhd\n  azir disk partitions osdisk.vhdx\n  azir disk hash snapshot.vhd --json\n  azir disk convert child.vhd --to raw evidence.raw\n  azir disk convert disk.raw --to vhd upload.vhd"
+    )]
+    Disk(disk::DiskCmd),
 }
 
 #[derive(Subcommand)]
@@ -213,6 +220,7 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Command::Timeline(a) => timeline::run(a),
         Command::Demo(a) => demo(a, cli),
+        Command::Disk(d) => disk::run(d, cli.json, cli.quiet),
     }
 }
 

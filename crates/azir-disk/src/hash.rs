@@ -1,0 +1,100 @@
+//! MD5, SHA-1 and SHA-256 of the virtual disk in one read: the reading thread fills buffers,
+//! and one thread per algorithm hashes each buffer (shared through an `Arc`, never copied).
+//! Buffers come back to the reader when the three hashers are done with them.
+
+use crate::{DiskImage, Result};
+use md5::Digest;
+use serde::Serialize;
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hashes {
+    pub bytes: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+}
+
+const BUF: usize = 4 << 20;
+const POOL: usize = 8;
+
+struct Buf {
+    data: Vec<u8>,
+    len: usize,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hasher<D: Digest + Send + 'static>(
+    rx: Receiver<Arc<Buf>>,
+    back: std::sync::mpsc::Sender<Arc<Buf>>,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut d = D::new();
+        for b in rx {
+            d.update(&b.data[..b.len]);
+            let _ = back.send(b);
+        }
+        hex(&d.finalize())
+    })
+}
+
+/// Hash the whole virtual disk; `progress` is called with the bytes read so far.
+pub fn hash(img: &mut DiskImage, mut progress: impl FnMut(u64)) -> Result<Hashes> {
+    let (back_tx, back_rx) = channel::<Arc<Buf>>();
+    let mut senders: Vec<SyncSender<Arc<Buf>>> = Vec::new();
+    let mut handles = Vec::new();
+    for k in 0..3 {
+        let (tx, rx) = sync_channel::<Arc<Buf>>(POOL);
+        senders.push(tx);
+        let back = back_tx.clone();
+        handles.push(match k {
+            0 => hasher::<md5::Md5>(rx, back),
+            1 => hasher::<sha1::Sha1>(rx, back),
+            _ => hasher::<sha2::Sha256>(rx, back),
+        });
+    }
+    drop(back_tx);
+    let size = img.virtual_size();
+    let mut off = 0u64;
+    let mut made = 0;
+    let mut result = Ok(());
+    while off < size {
+        let mut buf = if made < POOL {
+            made += 1;
+            Arc::new(Buf { data: vec![0u8; BUF], len: 0 })
+        } else {
+            // Each buffer comes back three times; the last copy returned is the only owner.
+            loop {
+                let b = back_rx.recv().expect("hash threads alive");
+                if Arc::strong_count(&b) == 1 {
+                    break b;
+                }
+            }
+        };
+        let b = Arc::get_mut(&mut buf).expect("sole owner");
+        match img.read_at(off, &mut b.data) {
+            Ok(n) => b.len = n,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+        if b.len == 0 {
+            break;
+        }
+        off += b.len as u64;
+        for s in &senders {
+            // A hasher only stops when its channel closes, so this cannot fail.
+            let _ = s.send(buf.clone());
+        }
+        progress(off);
+    }
+    drop(senders);
+    let out: Vec<String> = handles.into_iter().map(|h| h.join().expect("hash thread")).collect();
+    result?;
+    Ok(Hashes { bytes: off, md5: out[0].clone(), sha1: out[1].clone(), sha256: out[2].clone() })
+}
