@@ -97,6 +97,7 @@ def main():
     ap.add_argument("--azir", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "azir"))
     ap.add_argument("--work", default=None)
     ap.add_argument("--threads", default="0", help="duckdb threads (0 = default)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per tool and size; the median is reported")
     args = ap.parse_args()
     try:
         import duckdb  # noqa: F401
@@ -110,20 +111,27 @@ def main():
         src = os.path.join(work, f"mix-{size}MB.ndjson")
         nbytes, nrec = write_ndjson(lines, src, size)
         subprocess.run(["sync"])
-        # azir
-        case = os.path.join(work, f"case-{size}")
-        shutil.rmtree(case, ignore_errors=True)
-        a_dt, a_rss, a_rc, a_out = run_measured([args.azir, "--quiet", "ingest", src, "--case", case])
-        # DuckDB, in its own process so its RSS is its own.
-        out = os.path.join(work, f"duck-{size}.parquet")
-        script = (
-            "import duckdb,sys;c=duckdb.connect();"
-            + (f"c.execute('SET threads={args.threads}');" if args.threads != "0" else "")
-            + f"c.execute(\"COPY (SELECT * FROM read_json_auto('{src}', format='newline_delimited', union_by_name=true, ignore_errors=true, maximum_object_size=104857600)) TO '{out}' (FORMAT parquet)\")"
-        )
-        # Without ignore_errors DuckDB refuses this data outright: Azure spells the same field
-        # `clientIp` and `clientIP` in different logs ("Duplicate name in struct").
-        d_dt, d_rss, d_rc, _ = run_measured([sys.executable, "-c", script])
+        a_runs, d_runs = [], []
+        for _ in range(args.repeat):
+            # azir (alternating with DuckDB so drifts in machine load hit both)
+            case = os.path.join(work, f"case-{size}")
+            shutil.rmtree(case, ignore_errors=True)
+            a_runs.append(run_measured([args.azir, "--quiet", "ingest", src, "--case", case]))
+            # DuckDB, in its own process so its RSS is its own.
+            out = os.path.join(work, f"duck-{size}.parquet")
+            script = (
+                "import duckdb,sys;c=duckdb.connect();"
+                + (f"c.execute('SET threads={args.threads}');" if args.threads != "0" else "")
+                + f"c.execute(\"COPY (SELECT * FROM read_json_auto('{src}', format='newline_delimited', union_by_name=true, ignore_errors=true, maximum_object_size=104857600)) TO '{out}' (FORMAT parquet)\")"
+            )
+            # Without ignore_errors DuckDB refuses this data outright: Azure spells the same field
+            # `clientIp` and `clientIP` in different logs ("Duplicate name in struct").
+            d_runs.append(run_measured([sys.executable, "-c", script]))
+        med = lambda runs: sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+        a_dt, a_rss, a_rc, _ = med(a_runs)
+        d_dt, d_rss, d_rc, _ = med(d_runs)
+        a_rss = max(r[1] for r in a_runs)
+        d_rss = max(r[1] for r in d_runs)
         row = {
             "size_mb": round(nbytes / 1048576), "records": nrec,
             "azir_s": round(a_dt, 2), "azir_mb_s": round(nbytes / 1e6 / a_dt, 1), "azir_rec_s": int(nrec / a_dt),
@@ -132,6 +140,9 @@ def main():
             "duckdb_peak_rss_mb": round(d_rss / 1048576), "duckdb_exit": d_rc,
             "duckdb_rows": duck_rows(out) if d_rc == 0 else None,
             "ratio_throughput": round(d_dt / a_dt, 2),
+            "runs": args.repeat,
+            "azir_all_s": [round(r[0], 2) for r in a_runs],
+            "duckdb_all_s": [round(r[0], 2) for r in d_runs],
         }
         results.append(row)
         print(json.dumps(row), flush=True)
