@@ -201,6 +201,18 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
     if has(m, "riskLastUpdatedDateTime") && has(m, "riskLevel") {
         return Some((Kind::RiskyUser, Shape::Graph));
     }
+    // The Entra admin center's sign-in and audit downloads (CSV, human column labels).
+    if has(m, "Sign-in error code") {
+        return Some((Kind::SignIn, Shape::PortalCsv));
+    }
+    if has(m, "Date (UTC)") {
+        if has(m, "Username") && has(m, "IP address") {
+            return Some((Kind::SignIn, Shape::PortalCsv));
+        }
+        if has(m, "Activity") && (has(m, "ActorType") || has(m, "ActorUserPrincipalName") || has(m, "Service")) {
+            return Some((Kind::Audit, Shape::PortalCsv));
+        }
+    }
     // The portal's Activity Log CSV.
     if has(m, "Operation name") && (has(m, "Event initiated by") || has(m, "Event category")) {
         return Some((Kind::Activity, Shape::PortalCsv));

@@ -29,6 +29,12 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<i64>().ok().and_then(epoch_auto);
     }
+    // .NET JSON dates from Windows PowerShell's ConvertTo-Json: `/Date(1517258551381)/`,
+    // optionally with an offset (`/Date(1517258551381+0100)/`) that does not move the instant.
+    if let Some(inner) = s.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
+        let end = inner.char_indices().skip(1).find(|(_, c)| *c == '+' || *c == '-').map_or(inner.len(), |(i, _)| i);
+        return inner[..end].parse::<i64>().ok().and_then(|ms| ms.checked_mul(1000));
+    }
     parse_fallback(s)
 }
 
@@ -209,6 +215,14 @@ mod tests {
         check("1542110379", Some("2018-11-13T11:59:39.000000Z"));
         check("1663146003599", Some("2022-09-14T09:00:03.599000Z"));
         assert_eq!(epoch_auto(-1), None);
+    }
+
+    #[test]
+    fn dotnet_json_dates() {
+        check("/Date(1517258551381)/", Some("2018-01-29T20:42:31.381000Z"));
+        check("/Date(1517258551381+0100)/", Some("2018-01-29T20:42:31.381000Z"));
+        check("/Date(-1000)/", Some("1969-12-31T23:59:59.000000Z"));
+        check("/Date(abc)/", None);
     }
 
     #[test]

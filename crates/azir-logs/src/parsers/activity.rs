@@ -13,6 +13,12 @@ const NAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
 const OID: &str = "http://schemas.microsoft.com/identity/claims/objectidentifier";
 const TID: &str = "http://schemas.microsoft.com/identity/claims/tenantid";
 
+/// `key.value` of ARM's `{value, localizedValue}` objects, or `key` itself when an exporter
+/// flattened it to a string (`Get-AzActivityLog | ConvertTo-Json` writes both forms).
+fn value_of(v: &Value, key: &str) -> Option<String> {
+    text(path(v, &[key, "value"])).or_else(|| text(get(v, key).filter(|x| x.is_string())))
+}
+
 /// A claim from a claims object (which may be a JSON string in LA exports).
 fn claim(claims: Option<&Value>, keys: &[&str]) -> Option<String> {
     let c = obj(claims)?;
@@ -26,10 +32,10 @@ pub fn parse(v: &Value, ctx: &RecordCtx, out: &mut Output) -> Result<(), String>
     match ctx.shape {
         Shape::Rest => {
             e.time = ctx.time(v, &[&["eventTimestamp"], &["submissionTimestamp"]])?;
-            e.operation = first_text(v, &[&["operationName", "value"], &["authorization", "action"]]);
-            e.category = text_at(v, &["category", "value"]);
-            let status = text_at(v, &["status", "value"]);
-            let sub = text_at(v, &["subStatus", "value"]);
+            e.operation = value_of(v, "operationName").or_else(|| text_at(v, &["authorization", "action"]));
+            e.category = value_of(v, "category");
+            let status = value_of(v, "status");
+            let sub = value_of(v, "subStatus");
             e.result_details = join_status(status.as_deref(), sub.as_deref());
             e.result = status.as_deref().map(|s| result_of(s).to_string());
             claims = get(v, "claims");
@@ -196,6 +202,20 @@ mod tests {
         assert_eq!(e.subscription_id.as_deref(), Some("sub-1"));
         assert_eq!(e.event_type.as_deref(), Some("Set"));
         assert_eq!(e.message, "rob@contoso.com wrote networkSecurityGroups/nsg1 (Microsoft.Network/networkSecurityGroups/write) from 198.51.100.7: Succeeded (Created)");
+    }
+
+    #[test]
+    fn powershell_export_with_flattened_values_and_ms_dates() {
+        let rec = r#"{"Caller":"rob@contoso.com","EventDataId":"e1","EventTimestamp":"/Date(1517258551381)/","OperationName":"Microsoft.Network/networkSecurityGroups/write","Category":"Administrative","Status":"Succeeded","SubStatus":"","ResourceId":"/subscriptions/S/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg1","HttpRequest":{"ClientIpAddress":"198.51.100.7","Method":"PUT"}}"#;
+        let out = run_one("Get-AzActivityLog.json", rec, Container::Array);
+        assert!(out.bad.is_empty(), "{:?}", out.bad);
+        let e = &out.events[0];
+        assert_eq!(azir_model::format_micros(e.time), "2018-01-29T20:42:31.381000Z");
+        assert_eq!(e.operation.as_deref(), Some("Microsoft.Network/networkSecurityGroups/write"));
+        assert_eq!(e.category.as_deref(), Some("Administrative"));
+        assert_eq!(e.result.as_deref(), Some("Success"));
+        assert_eq!(e.src_ip.as_deref(), Some("198.51.100.7"));
+        assert_eq!(e.actor_username.as_deref(), Some("rob@contoso.com"));
     }
 
     #[test]

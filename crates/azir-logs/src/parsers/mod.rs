@@ -13,6 +13,7 @@ pub mod firewall;
 pub mod flows;
 pub mod generic;
 pub mod keyvault;
+pub mod portal;
 pub mod signin;
 pub mod storage;
 pub mod vpc;
@@ -334,6 +335,8 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
     }
     let result = match kind {
         Kind::Activity => activity::parse(&v, &ctx, out),
+        Kind::SignIn if shape == Shape::PortalCsv => portal::parse_signin(&v, &ctx, out),
+        Kind::Audit if shape == Shape::PortalCsv => portal::parse_audit(&v, &ctx, out),
         Kind::SignIn => signin::parse(&v, &ctx, out),
         Kind::Audit => entra::parse_audit(&v, &ctx, out),
         Kind::Provisioning => entra::parse_provisioning(&v, &ctx, out),
