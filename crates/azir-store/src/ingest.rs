@@ -546,16 +546,21 @@ struct SegmentWriter<'a> {
 }
 
 const MAX_SAMPLES: usize = 20;
-/// Parquet settings: Snappy (what Spark and DuckDB read fastest), and no dictionary or
-/// statistics for columns whose values are unique per row (`raw`, `message`, ids): building a
-/// dictionary that is thrown away costs more than writing the values.
+/// Parquet settings: Snappy (what Spark and DuckDB read fastest); no dictionary for columns
+/// whose values are unique per row (`raw`, `message`, ids), where building a dictionary that is
+/// thrown away costs more than writing the values.
 fn writer_properties() -> WriterProperties {
-    let mut b =
-        WriterProperties::builder().set_compression(Compression::SNAPPY).set_max_row_group_row_count(Some(128 * 1024));
+    // Min/max statistics are kept where readers prune with them (time, source, addresses);
+    // computing them for every free-text column cost more than they are worth.
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .set_statistics_enabled(EnabledStatistics::None);
+    for col in ["TimeGenerated", "EventEndTime", "IngestedAt", "source", "SrcIpAddr", "DstIpAddr", "evidence_sha256"] {
+        b = b.set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::Page);
+    }
     for col in ["raw", "message", "event_id", "excerpt", "evidence_offset", "FlowId", "CorrelationId", "Url"] {
-        let path = ColumnPath::from(col);
-        b = b.set_column_dictionary_enabled(path.clone(), false);
-        b = b.set_column_statistics_enabled(path, EnabledStatistics::None);
+        b = b.set_column_dictionary_enabled(ColumnPath::from(col), false);
     }
     b.build()
 }
