@@ -98,11 +98,17 @@ fn a_damaged_footer_checksum_is_reported() {
     let n = b.len();
     b[n - 512 + 100] ^= 0xFF;
     std::fs::write(&vhd, &b).unwrap();
-    let (_, out, err) = azir(&["--json", "disk", "info", vhd.to_str().unwrap()]);
-    let text = format!("{out}{err}");
-    assert!(text.contains("VHD footer"), "{text}");
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) {
-        assert!(v["checks"].as_array().unwrap().iter().any(|c| c["ok"] == false), "{v}");
-    }
+    let (code, out, err) = azir(&["--json", "disk", "info", vhd.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let info = json(&out);
+    let footer: Vec<&serde_json::Value> = info["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["structure"].as_str().is_some_and(|s| s.starts_with("VHD footer")))
+        .collect();
+    assert_eq!(footer.len(), 1, "{info}");
+    assert_eq!(footer[0]["ok"], false, "a damaged footer reported as ok: {info}");
+    assert_ne!(footer[0]["expected"], footer[0]["found"], "{info}");
     let _ = std::fs::remove_dir_all(&dir);
 }
