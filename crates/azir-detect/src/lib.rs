@@ -1,0 +1,1 @@
+//! Sigma detection engine (skeleton; filled by issue 4).

@@ -1,0 +1,1 @@
+//! Network analytics over flow records (skeleton; filled by issue 5).
