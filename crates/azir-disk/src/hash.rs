@@ -31,28 +31,103 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn md5_thread(rx: Receiver<Arc<Buf>>, back: std::sync::mpsc::Sender<Arc<Buf>>) -> std::thread::JoinHandle<Vec<String>> {
+type Back = Option<std::sync::mpsc::Sender<Arc<Buf>>>;
+
+fn md5_thread(rx: Receiver<Arc<Buf>>, back: Back) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || {
         let mut d = md5::Md5::new();
         for b in rx {
             d.update(&b.data[..b.len]);
-            let _ = back.send(b);
+            if let Some(back) = &back {
+                let _ = back.send(b);
+            }
         }
         vec![hex(&d.finalize())]
     })
 }
 
-fn sha_thread(rx: Receiver<Arc<Buf>>, back: std::sync::mpsc::Sender<Arc<Buf>>) -> std::thread::JoinHandle<Vec<String>> {
+fn sha_thread(rx: Receiver<Arc<Buf>>, back: Back) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || {
         let mut s1 = sha1::Sha1::new();
         let mut s256 = sha2::Sha256::new();
         for b in rx {
             s1.update(&b.data[..b.len]);
             s256.update(&b.data[..b.len]);
-            let _ = back.send(b);
+            if let Some(back) = &back {
+                let _ = back.send(b);
+            }
         }
         vec![hex(&s1.finalize()), hex(&s256.finalize())]
     })
+}
+
+/// MD5, SHA-1 and SHA-256 of a byte stream handed over in pieces, on the same two threads as
+/// [`hash`]: for writers that already hold the bytes in memory (acquisition), so the disk is
+/// never read back. Runs of zeros (unallocated pages) are hashed from one shared zero buffer.
+pub struct StreamHasher {
+    senders: Vec<SyncSender<Arc<Buf>>>,
+    handles: Vec<std::thread::JoinHandle<Vec<String>>>,
+    zeros: Arc<Buf>,
+    bytes: u64,
+}
+
+impl Default for StreamHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamHasher {
+    /// Starts the hashing threads.
+    pub fn new() -> Self {
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for k in 0..2 {
+            let (tx, rx) = sync_channel::<Arc<Buf>>(POOL);
+            senders.push(tx);
+            handles.push(if k == 0 { md5_thread(rx, None) } else { sha_thread(rx, None) });
+        }
+        StreamHasher { senders, handles, zeros: Arc::new(Buf { data: vec![0u8; BUF], len: BUF }), bytes: 0 }
+    }
+
+    /// Hashes `data` next (moved, not copied: both threads share it).
+    pub fn update(&mut self, data: Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        let len = data.len();
+        self.send(Arc::new(Buf { data, len }));
+    }
+
+    /// Hashes `n` zero bytes next.
+    pub fn zeros(&mut self, mut n: u64) {
+        while n > 0 {
+            let len = n.min(BUF as u64) as usize;
+            let buf = if len == BUF { self.zeros.clone() } else { Arc::new(Buf { data: vec![0u8; len], len }) };
+            self.send(buf);
+            n -= len as u64;
+        }
+    }
+
+    /// Bytes hashed so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn send(&mut self, buf: Arc<Buf>) {
+        self.bytes += buf.len as u64;
+        for s in &self.senders {
+            // A hasher only stops when its channel closes, so this cannot fail.
+            let _ = s.send(buf.clone());
+        }
+    }
+
+    /// Waits for the threads and returns the digests.
+    pub fn finish(self) -> Hashes {
+        drop(self.senders);
+        let out: Vec<String> = self.handles.into_iter().flat_map(|h| h.join().expect("hash thread")).collect();
+        Hashes { bytes: self.bytes, md5: out[0].clone(), sha1: out[1].clone(), sha256: out[2].clone() }
+    }
 }
 
 /// Hash the whole virtual disk; `progress` is called with the bytes read so far.
@@ -64,7 +139,7 @@ pub fn hash(img: &mut DiskImage, mut progress: impl FnMut(u64)) -> Result<Hashes
         let (tx, rx) = sync_channel::<Arc<Buf>>(POOL);
         senders.push(tx);
         let back = back_tx.clone();
-        handles.push(if k == 0 { md5_thread(rx, back) } else { sha_thread(rx, back) });
+        handles.push(if k == 0 { md5_thread(rx, Some(back)) } else { sha_thread(rx, Some(back)) });
     }
     drop(back_tx);
     let size = img.virtual_size();

@@ -15,6 +15,7 @@
 //! region table) is reported and the copy is used; when no intact copy exists the image is
 //! still opened if its fields are otherwise consistent, and the failed check says so.
 
+pub mod acquire;
 pub mod convert;
 pub mod hash;
 pub mod partitions;

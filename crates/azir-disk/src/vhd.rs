@@ -57,7 +57,11 @@ fn parse_footer(b: &[u8]) -> Footer {
 
 /// VHD timestamps count seconds from 2000-01-01T00:00:00Z.
 pub(crate) fn vhd_time(secs: u32) -> String {
-    let t = 946_684_800i64 + secs as i64;
+    unix_time_rfc3339(946_684_800i64 + secs as i64)
+}
+
+/// RFC 3339 (UTC, seconds) of a Unix time.
+pub(crate) fn unix_time_rfc3339(t: i64) -> String {
     let days = t.div_euclid(86400);
     let rem = t.rem_euclid(86400);
     // Civil-from-days (Howard Hinnant).

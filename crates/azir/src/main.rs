@@ -4,7 +4,8 @@
 //!
 //! Exit codes: 0 success; 1 error; 2 usage error; 3 `ingest` finished but quarantined records
 //! or skipped unreadable files (the summary says which); 4 `case verify` found a broken custody
-//! chain or changed evidence. A closed stdout (`azir timeline | head`) ends the run quietly with 0.
+//! chain or changed evidence, or an acquired image failed verification; 130 an acquisition was
+//! interrupted (rerun to resume). A closed stdout (`azir timeline | head`) ends the run quietly with 0.
 
 mod disk;
 mod progress;
@@ -59,10 +60,10 @@ enum Command {
         after_help = "Examples:\n  azir demo                 # writes ./azir-demo/{evidence,case}\n  azir demo /tmp/incident   # somewhere else\n  azir demo --scale 20      # 20x the benign volume (benchmarks)"
     )]
     Demo(DemoArgs),
-    /// Inspect, hash and convert virtual disks (raw, VHD, VHDX) without mounting them.
+    /// Acquire disks from snapshot SAS URLs; inspect, hash and convert virtual disks (raw, VHD, VHDX) without mounting them.
     #[command(
         subcommand,
-        after_help = "Examples:\n  azir disk info osdisk.vhd\n  azir disk partitions osdisk.vhdx\n  azir disk hash snapshot.vhd --json\n  azir disk convert child.vhd --to raw evidence.raw\n  azir disk convert disk.raw --to vhd upload.vhd"
+        after_help = "Examples:\n  azir disk info osdisk.vhd\n  azir disk partitions osdisk.vhdx\n  azir disk hash snapshot.vhd --json\n  azir disk convert child.vhd --to raw evidence.raw\n  azir disk convert disk.raw --to vhd upload.vhd\n  azir disk acquire --sas-url \"$SAS\" --out snap.vhd --case ./case"
     )]
     Disk(disk::DiskCmd),
 }
