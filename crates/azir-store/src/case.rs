@@ -419,7 +419,7 @@ impl Case {
             .collect())
     }
 
-    /// Checks the custody chain and re-hashes evidence still at its origin.
+    /// Checks the custody chain and re-hashes evidence still at its origin and acquired disk images.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let mut report = VerifyReport::default();
         let log = self.custody()?;
@@ -453,6 +453,23 @@ impl Case {
                 Ok((sha, _)) if sha == m.sha256 => report.evidence_ok += 1,
                 Ok((sha, _)) => report.evidence_changed.push(format!("{}: recorded {} now {}", m.path, m.sha256, sha)),
                 Err(e) => report.evidence_missing.push(format!("{}: {e}", m.path)),
+            }
+        }
+        // Acquired disk images: re-hashed where the custody entry recorded them.
+        for e in log.iter().filter(|e| e.action == "evidence-acquired") {
+            let (Some(sha), Some(path)) = (&e.sha256, &e.path) else { continue };
+            if !seen.insert(sha.clone()) {
+                continue;
+            }
+            let p = PathBuf::from(path);
+            if !p.exists() {
+                report.evidence_missing.push(path.clone());
+                continue;
+            }
+            match azir_logs::input::sha256_file(&p) {
+                Ok((now, _)) if &now == sha => report.evidence_ok += 1,
+                Ok((now, _)) => report.evidence_changed.push(format!("{path}: recorded {sha} now {now}")),
+                Err(err) => report.evidence_missing.push(format!("{path}: {err}")),
             }
         }
         let committed = self.committed_segments()?;

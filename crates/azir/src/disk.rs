@@ -360,7 +360,7 @@ fn acquire(a: &AcquireArgs, json: bool, quiet: bool) -> Result<i32> {
         });
         let out_abs = std::fs::canonicalize(&r.out).unwrap_or_else(|_| r.out.clone());
         let e = case
-            .append_custody("acquire", Some(&r.hashes.sha256), Some(&out_abs.display().to_string()), detail)
+            .append_custody("evidence-acquired", Some(&r.hashes.sha256), Some(&out_abs.display().to_string()), detail)
             .context("recording the acquisition in the custody log")?;
         custody_seq = Some(e.seq);
     }

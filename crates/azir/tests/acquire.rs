@@ -295,13 +295,21 @@ fn sparse_page_blob_is_acquired_hashed_verified_and_recorded() {
     let entry: serde_json::Value = custody
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|e| e["action"] == "acquire")
+        .find(|e| e["action"] == "evidence-acquired")
         .unwrap();
     assert_eq!(entry["sha256"], r["hashes"]["sha256"]);
     let detail = entry["detail"].to_string();
     assert!(detail.contains("sig=REDACTED") && detail.contains("/snapshots/snap1"), "{detail}");
     let v = azir().args(["case", "verify"]).arg(&case).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("1 unchanged"), "{}", String::from_utf8_lossy(&v.stdout));
+    // Verification re-hashes acquired images: one changed byte is reported and fails the run.
+    let mut altered = std::fs::read(&out).unwrap();
+    altered[1000] ^= 0xFF;
+    std::fs::write(&out, &altered).unwrap();
+    let v = azir().args(["case", "verify"]).arg(&case).output().unwrap();
+    assert_eq!(v.status.code(), Some(4), "{}", String::from_utf8_lossy(&v.stdout));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("changed: "), "{}", String::from_utf8_lossy(&v.stdout));
     // The output exists now: a second run refuses to overwrite it.
     let again = acquire(&url, &out, &[]);
     assert_eq!(again.status.code(), Some(1));
