@@ -492,7 +492,7 @@ fn scrub(msg: &str) -> String {
         out.push_str(&rest[..i + 4]);
         out.push_str("REDACTED");
         let tail = &rest[i + 4..];
-        let end = tail.find(|c: char| c == '&' || c == ' ' || c == '"' || c == '\'' || c == ')').unwrap_or(tail.len());
+        let end = tail.find(['&', ' ', '"', '\'', ')']).unwrap_or(tail.len());
         rest = &tail[end..];
     }
     out.push_str(rest);
@@ -518,8 +518,11 @@ fn xml_text(body: &[u8], tag: &str) -> Option<String> {
     }
 }
 
+/// One Get Page Ranges answer: data ranges `[start, end)` and the continuation marker.
+pub type PageList = (Vec<(u64, u64)>, Option<String>);
+
 /// Parses one Get Page Ranges answer: the `PageRange` elements (`[start, end)`) and `NextMarker`.
-pub fn parse_page_list(body: &[u8]) -> Result<(Vec<(u64, u64)>, Option<String>), String> {
+pub fn parse_page_list(body: &[u8]) -> Result<PageList, String> {
     use quick_xml::events::Event;
     let text = std::str::from_utf8(body).map_err(|e| format!("page list is not UTF-8: {e}"))?;
     let mut r = quick_xml::Reader::from_str(text.trim_start_matches('\u{feff}'));
@@ -544,11 +547,7 @@ pub fn parse_page_list(body: &[u8]) -> Result<(Vec<(u64, u64)>, Option<String>),
                 }
                 path.push(name);
             }
-            Ok(Event::Empty(e)) => {
-                if path.is_empty() && e.name().as_ref() == "PageList" {
-                    saw_root = true;
-                }
-            }
+            Ok(Event::Empty(e)) if path.is_empty() && e.name().as_ref() == "PageList" => saw_root = true,
             Ok(Event::Text(t)) => {
                 let raw = t.xml10_content();
                 let text = quick_xml::escape::unescape(&raw).map_err(|e| e.to_string())?;
@@ -614,7 +613,7 @@ pub fn acquire(
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(AcquireError::Usage(format!("URL scheme {} (expected https)", url.scheme())));
     }
-    if opts.piece_size == 0 || opts.piece_size % 512 != 0 {
+    if opts.piece_size == 0 || !opts.piece_size.is_multiple_of(512) {
         return Err(AcquireError::Usage("piece size must be a positive multiple of 512".into()));
     }
     if out.exists() && !opts.force {
