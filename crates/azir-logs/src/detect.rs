@@ -42,6 +42,8 @@ pub enum Kind {
     VnetFlow,
     /// Any other resource-log envelope (category + time + operation).
     GenericDiag,
+    /// Network configuration: an ARM resource (NSG, VNet, NIC, …; see `parsers::arm::TYPES`).
+    Resource,
 }
 
 impl Kind {
@@ -63,6 +65,7 @@ impl Kind {
             Kind::NsgFlow => "nsg_flow",
             Kind::VnetFlow => "vnet_flow",
             Kind::GenericDiag => "diagnostic",
+            Kind::Resource => "arm",
         }
     }
 }
@@ -145,6 +148,10 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
     // ARM REST EventData: eventTimestamp plus structured operationName/category.
     if has(m, "eventTimestamp") && (has(m, "eventDataId") || get_in(m, "operationName").is_some_and(Value::is_object)) {
         return Some((Kind::Activity, Shape::Rest));
+    }
+    // ARM resources (network configuration) name their type; the parser tells the shapes apart.
+    if crate::parsers::arm::is_resource(m) {
+        return Some((Kind::Resource, Shape::Rest));
     }
     // Log Analytics rows name their table in `Type`.
     if let Some(t) = get_in(m, "Type").and_then(Value::as_str) {
@@ -262,7 +269,13 @@ mod tests {
             (json!({"time":"x","category":"AZFWNetworkRule"}), Some((Kind::Firewall, Shape::Envelope))),
             (json!({"time":"x","category":"SomethingNew"}), Some((Kind::GenericDiag, Shape::Envelope))),
             (json!({"Operation name":"x","Event initiated by":"y"}), Some((Kind::Activity, Shape::PortalCsv))),
-            (json!({"name":"nsg1","type":"Microsoft.Network/networkSecurityGroups"}), None),
+            (
+                json!({"name":"nsg1","type":"Microsoft.Network/networkSecurityGroups"}),
+                Some((Kind::Resource, Shape::Rest)),
+            ),
+            (json!({"id":"/s","type":"microsoft.network/VIRTUALNETWORKS"}), Some((Kind::Resource, Shape::Rest))),
+            (json!({"id":"/s","type":"Microsoft.Storage/storageAccounts"}), None),
+            (json!({"type":"Microsoft.Network/networkSecurityGroups"}), None),
             (
                 json!({"time":"x","category":"MicrosoftServicePrincipalSignInLogs"}),
                 Some((Kind::SignIn, Shape::Envelope)),

@@ -11,6 +11,7 @@ pub mod detect;
 pub mod input;
 pub mod json;
 pub mod parsers;
+pub mod pcap;
 pub mod reader;
 pub mod split;
 

@@ -7,7 +7,9 @@
 //! in the store (`azir-store::schema`) and is documented on each field here.
 
 pub mod event;
+pub mod resource;
 pub mod time;
 
 pub use event::{BadRecord, Event, NetworkSession, Provenance};
+pub use resource::Resource;
 pub use time::{day_of, epoch_auto, format_micros, parse_time};

@@ -4,7 +4,9 @@
 //!
 //! 1. **read** (one thread): walks the evidence, opens each stream (file, gzip, zip member),
 //!    sniffs its payload and cuts it into ~1 MiB chunks of records. Streams are numbered in
-//!    order (`seq`).
+//!    order (`seq`). Packet captures (pcap, pcapng) are decoded in this thread instead, as they
+//!    stream (packets fold into a flow table, so they cannot be cut into independent chunks);
+//!    their output batches count as the stream's chunks.
 //! 2. **parse** (one thread per core): decodes, classifies and normalizes each chunk and turns
 //!    the result into Arrow record batches, grouped by table and day.
 //! 3. **write** (the calling thread): appends batches to Parquet writers of the current
@@ -22,6 +24,7 @@ use crate::schema::{events_batch, network_batch, quarantine_batch, Table};
 use arrow_array::RecordBatch;
 use azir_logs::input::{self, InputError, Limits};
 use azir_logs::parsers::{parse_chunk, Output, StreamInfo};
+use azir_logs::pcap::{self, PcapOptions};
 use azir_logs::reader;
 use azir_logs::split::Chunk;
 use azir_model::{day_of, Event, NetworkSession};
@@ -33,6 +36,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -120,6 +124,8 @@ struct StreamEnd {
 
 enum Work {
     Chunk { seq: u64, info: Arc<StreamInfo>, chunk: Chunk },
+    // Records the read thread decoded itself (packet captures), only to be turned into batches.
+    Decoded { seq: u64, input_bytes: u64, out: Box<Output> },
     // Boxed: one per stream, and the manifest entry would make every chunk message large.
     End(Box<StreamEnd>),
 }
@@ -246,6 +252,9 @@ pub fn ingest(
                             let _ = pool.try_send(chunk);
                             Done::Parsed(parsed)
                         }
+                        Work::Decoded { seq, input_bytes, mut out } => {
+                            Done::Parsed(to_batches(seq, input_bytes, &mut out, now_us))
+                        }
                     };
                     if tx.send(msg).is_err() {
                         break;
@@ -364,6 +373,47 @@ fn produce(
                 ManifestEntry { member: stream.member.clone(), path: stream.display.clone(), ..base.clone() };
             let mut chunks = 0u64;
             let plain = !stream.compressed;
+            // Packet captures are binary: recognised by their magic (peeked, not consumed) and
+            // decoded here, in the read thread, which streams them; each batch counts as a chunk.
+            let capture = match stream.reader.fill_buf() {
+                Ok(head) => pcap::sniff(head),
+                Err(_) => None,
+            };
+            if let Some(format) = capture {
+                let mut last_off = 0u64;
+                let summary = pcap::decode(
+                    &mut stream.reader,
+                    format,
+                    Arc::from(sha.as_str()),
+                    Arc::from(stream.display.as_str()),
+                    &PcapOptions::default(),
+                    &mut |out, consumed| {
+                        let delta = consumed.saturating_sub(last_off);
+                        last_off = last_off.max(consumed);
+                        if plain {
+                            progress.advance(delta);
+                            consumed_plain += delta;
+                        }
+                        chunks += 1;
+                        let sent = tx.send(Work::Decoded { seq: my_seq, input_bytes: delta, out: Box::new(out) });
+                        send_failed = sent.is_err();
+                        !send_failed
+                    },
+                );
+                if send_failed {
+                    return Err(std::io::Error::other("ingest stopped"));
+                }
+                entry.format = format.name().into();
+                entry.error = summary.problems();
+                if let Some(e) = &entry.error {
+                    progress.warn(&format!("{}: {e}", entry.path));
+                }
+                if tx.send(Work::End(Box::new(StreamEnd { seq: my_seq, chunks, entry }))).is_err() {
+                    send_failed = true;
+                    return Err(std::io::Error::other("ingest stopped"));
+                }
+                return Ok(());
+            }
             match reader::open(&mut stream.reader, limits.max_record) {
                 Err(e) => {
                     entry.format = "unreadable".into();
@@ -467,6 +517,14 @@ fn to_batches(seq: u64, input_bytes: u64, out: &mut Output, now_us: i64) -> Pars
     }
     for (day, fs) in by_day {
         batches.push((Table::Network, day_of(day * DAY_US), network_batch(&fs)));
+    }
+    // Configuration without a time of its own is filed under the ingest time (see `parsers::arm`).
+    let mut by_day: BTreeMap<i64, Vec<&azir_model::Resource>> = BTreeMap::new();
+    for r in &out.resources {
+        by_day.entry(r.time.unwrap_or(now_us).div_euclid(DAY_US)).or_default().push(r);
+    }
+    for (day, rs) in by_day {
+        batches.push((Table::Resources, day_of(day * DAY_US), crate::schema::resources_batch(&rs, now_us)));
     }
     if !out.bad.is_empty() {
         batches.push((Table::Quarantine, day_of(now_us), quarantine_batch(&out.bad, now_us)));

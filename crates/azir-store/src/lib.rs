@@ -5,6 +5,8 @@
 //! it moves chunks between threads, writes record batches, and keeps the case consistent.
 
 pub mod case;
+pub mod findings;
+pub mod flowscan;
 pub mod ingest;
 pub mod read;
 pub mod schema;

@@ -11,7 +11,7 @@ use arrow_array::{
     UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use azir_model::{BadRecord, Event, NetworkSession, Provenance};
+use azir_model::{BadRecord, Event, NetworkSession, Provenance, Resource};
 use std::sync::{Arc, OnceLock};
 
 /// The `event_id` of a row: [`Provenance::record_id`], made distinct between the members of one
@@ -38,6 +38,8 @@ pub enum Table {
     Network,
     /// Records that could not be read (`quarantine`).
     Quarantine,
+    /// Network configuration: ARM resources (`resources`).
+    Resources,
 }
 
 impl Table {
@@ -47,11 +49,12 @@ impl Table {
             Table::Events => "events",
             Table::Network => "network",
             Table::Quarantine => "quarantine",
+            Table::Resources => "resources",
         }
     }
 
     /// All tables.
-    pub const ALL: [Table; 3] = [Table::Events, Table::Network, Table::Quarantine];
+    pub const ALL: [Table; 4] = [Table::Events, Table::Network, Table::Quarantine, Table::Resources];
 
     /// The table's Arrow schema.
     pub fn schema(self) -> SchemaRef {
@@ -59,6 +62,7 @@ impl Table {
             Table::Events => events_schema(),
             Table::Network => network_schema(),
             Table::Quarantine => quarantine_schema(),
+            Table::Resources => resources_schema(),
         }
     }
 }
@@ -180,6 +184,32 @@ pub fn quarantine_schema() -> SchemaRef {
         ];
         f.extend(provenance_fields());
         f.push(Field::new("evidence_tuple", DataType::UInt32, true));
+        Arc::new(Schema::new(f))
+    })
+    .clone()
+}
+
+/// Schema of `resources`. `TimeGenerated` is the instant the configuration describes
+/// (`time_source` `record`) or, when the record has no time, the ingest time (`ingest`).
+pub fn resources_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut f = vec![
+            Field::new("TimeGenerated", ts(), false),
+            Field::new("time_source", DataType::Utf8, false),
+            Field::new("ResourceId", DataType::Utf8, false),
+            Field::new("resource_id_lower", DataType::Utf8, false),
+            Field::new("ResourceType", DataType::Utf8, false),
+            Field::new("ResourceName", DataType::Utf8, false),
+            s("SubscriptionId"),
+            s("ResourceGroup"),
+            s("Location"),
+            Field::new("source_format", DataType::Utf8, false),
+            Field::new("json", DataType::Utf8, false),
+            Field::new("raw", DataType::Utf8, false),
+        ];
+        f.extend(provenance_fields());
+        f.push(Field::new("event_id", DataType::Utf8, false));
         Arc::new(Schema::new(f))
     })
     .clone()
@@ -403,6 +433,50 @@ pub fn network_batch(flows: &[&NetworkSession]) -> RecordBatch {
     RecordBatch::try_new(network_schema(), cols).expect("network batch matches its schema")
 }
 
+/// Builds a `resources` batch; `now` (the ingest time) stands in for a missing record time.
+pub fn resources_batch(resources: &[&Resource], now: i64) -> RecordBatch {
+    let n = resources.len();
+    let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    strings!(n, tsrc, rid, rlow, kind, name, sub, rg, loc, format);
+    let mut json = StringBuilder::with_capacity(n, resources.iter().map(|r| r.json.len()).sum());
+    let mut raw = StringBuilder::with_capacity(n, resources.iter().map(|r| r.raw.len()).sum());
+    let mut prov = ProvBuilders::new(n);
+    let mut id = StringBuilder::with_capacity(n, n * 32);
+    for r in resources {
+        time.append_value(r.time.unwrap_or(now));
+        tsrc.append_value(if r.time.is_some() { "record" } else { "ingest" });
+        rid.append_value(&r.id);
+        rlow.append_value(&r.id_lower);
+        kind.append_value(&r.kind);
+        name.append_value(&r.name);
+        sub.append_option(r.subscription.as_deref());
+        rg.append_option(r.resource_group.as_deref());
+        loc.append_option(r.location.as_deref());
+        format.append_value(&r.source_format);
+        json.append_value(&r.json);
+        raw.append_value(&r.raw);
+        prov.push(&r.provenance);
+        id.append_value(event_id(&r.provenance, 0));
+    }
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(time.finish()),
+        Arc::new(tsrc.finish()),
+        Arc::new(rid.finish()),
+        Arc::new(rlow.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(name.finish()),
+        Arc::new(sub.finish()),
+        Arc::new(rg.finish()),
+        Arc::new(loc.finish()),
+        Arc::new(format.finish()),
+        Arc::new(json.finish()),
+        Arc::new(raw.finish()),
+    ];
+    prov.finish(&mut cols);
+    cols.push(Arc::new(id.finish()));
+    RecordBatch::try_new(resources_schema(), cols).expect("resources batch matches its schema")
+}
+
 /// Builds a `quarantine` batch; `now` is the ingest time.
 pub fn quarantine_batch(bad: &[BadRecord], now: i64) -> RecordBatch {
     let n = bad.len();
@@ -569,9 +643,69 @@ pub fn flows_from_batch(batch: &RecordBatch) -> Vec<NetworkSession> {
         .collect()
 }
 
+/// Reads the resources of a batch back. The time is always `Some` (a row written with the
+/// ingest time reads back as that time; `time_source` tells them apart).
+pub fn resources_from_batch(batch: &RecordBatch) -> Vec<Resource> {
+    let c = Columns::new(batch);
+    (0..batch.num_rows())
+        .map(|r| Resource {
+            time: c.time("TimeGenerated", r),
+            id: c.str("ResourceId", r).unwrap_or_default(),
+            id_lower: c.str("resource_id_lower", r).unwrap_or_default(),
+            kind: c.str("ResourceType", r).unwrap_or_default(),
+            name: c.str("ResourceName", r).unwrap_or_default(),
+            subscription: c.str("SubscriptionId", r),
+            resource_group: c.str("ResourceGroup", r),
+            location: c.str("Location", r),
+            source_format: c.str("source_format", r).unwrap_or_default(),
+            json: c.str("json", r).unwrap_or_default(),
+            raw: c.str("raw", r).unwrap_or_default(),
+            provenance: Provenance {
+                evidence_sha256: c.str("evidence_sha256", r).unwrap_or_default().into(),
+                evidence_path: c.str("evidence_path", r).unwrap_or_default().into(),
+                line: c.u64("evidence_line", r).unwrap_or(0),
+                offset: c.u64("evidence_offset", r).unwrap_or(0),
+                index: c.u32("evidence_index", r).unwrap_or(0),
+            },
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resources_round_trip_and_a_missing_time_becomes_the_ingest_time() {
+        let r = Resource {
+            time: Some(1_700_000_000_000_000),
+            id: "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Network/networkSecurityGroups/n".into(),
+            id_lower: "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/networksecuritygroups/n".into(),
+            kind: "Microsoft.Network/networkSecurityGroups".into(),
+            name: "n".into(),
+            subscription: Some("s".into()),
+            resource_group: Some("RG".into()),
+            location: None,
+            source_format: "cli".into(),
+            json: "{}".into(),
+            raw: "{ }".into(),
+            provenance: Provenance {
+                evidence_sha256: "ab".into(),
+                evidence_path: "p".into(),
+                line: 2,
+                offset: 7,
+                index: 1,
+            },
+        };
+        let untimed = Resource { time: None, ..r.clone() };
+        let b = resources_batch(&[&r, &untimed], 42);
+        let back = resources_from_batch(&b);
+        assert_eq!(back[0], r);
+        assert_eq!(back[1].time, Some(42));
+        let c = Columns::new(&b);
+        assert_eq!(c.str("time_source", 0).as_deref(), Some("record"));
+        assert_eq!(c.str("time_source", 1).as_deref(), Some("ingest"));
+    }
 
     #[test]
     fn events_round_trip_through_a_batch() {

@@ -8,6 +8,9 @@
 //! interrupted (rerun to resume). A closed stdout (`azir timeline | head`) ends the run quietly with 0.
 
 mod disk;
+mod flows;
+mod hunt;
+mod nsg;
 mod progress;
 mod timeline;
 
@@ -47,7 +50,7 @@ enum Command {
     Case(CaseCmd),
     /// Ingest evidence files and folders (any mix of Azure exports, gz, zip) into a case.
     #[command(
-        after_help = "Examples:\n  azir ingest ./exports --case ./case\n  azir ingest insights-activity-logs/ signins.json.gz logs.zip --case ./case\n\nFormats are detected from content: JSON Lines (diagnostic blobs PT1H.json), {\"records\":[...]} (Event Hub, flow logs), {\"value\":[...]} (ARM REST, Graph pages), arrays, Log Analytics CSV/JSON exports, portal CSV, AWS VPC flow text.\nRe-ingesting a file is a no-op (by SHA-256); an interrupted ingest is completed by running it again.\nExit code 3: finished, but some records were quarantined or files unreadable (see the summary and `azir timeline --quarantine`)."
+        after_help = "Examples:\n  azir ingest ./exports --case ./case\n  azir ingest insights-activity-logs/ signins.json.gz logs.zip --case ./case\n\nFormats are detected from content: JSON Lines (diagnostic blobs PT1H.json), {\"records\":[...]} (Event Hub, flow logs), {\"value\":[...]} (ARM REST, Graph pages), arrays, Log Analytics CSV/JSON exports, portal CSV, AWS VPC flow text, and packet captures (pcap, pcapng; Network Watcher captures): flows per 5-tuple into the network table, DNS, TLS server names and HTTP requests as events.\nRe-ingesting a file is a no-op (by SHA-256); an interrupted ingest is completed by running it again.\nExit code 3: finished, but some records were quarantined or files unreadable (see the summary and `azir timeline --quarantine`)."
     )]
     Ingest(IngestArgs),
     /// Show the super-timeline of a case, filtered, as a table, CSV, JSON Lines or Timesketch import.
@@ -66,6 +69,23 @@ enum Command {
         after_help = "Examples:\n  azir disk info osdisk.vhd\n  azir disk partitions osdisk.vhdx\n  azir disk hash snapshot.vhd --json\n  azir disk convert child.vhd --to raw evidence.raw\n  azir disk convert disk.raw --to vhd upload.vhd\n  azir disk acquire --sas-url \"$SAS\" --out snap.vhd --case ./case"
     )]
     Disk(disk::DiskCmd),
+    /// Hunt with Sigma rules (the built-in Azure pack plus any folder of Sigma rules); findings are stored in the case.
+    #[command(
+        after_help = "Examples:\n  azir hunt --case ./case\n  azir hunt --case ./case --min-level high\n  azir hunt --case ./case --sigma ./sigma/rules/cloud --since 2026-03-12\n  azir hunt --case ./case --json > findings.json\n  azir hunt --case ./case --csv > findings.csv\n\nEvery finding names its rule, ATT&CK tags, time window, users, IPs, apps and resources, and the evidence file and line of each contributing event.\nFindings are stored in the case (tables/findings/<rule set>.parquet); re-running with the same rules replaces them.\nRules that cannot be loaded are reported one by one and skipped."
+    )]
+    Hunt(hunt::HuntArgs),
+    /// Flow analytics over the case's network sessions: talkers, directions, ports, denied, scans, beacons, exfil, first-seen, rules.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  azir flows talkers --case ./case --since 2026-03-12\n  azir flows scans --case ./case\n  azir flows exfil --case ./case --internal 10.10.0.0/16\n  azir flows first-seen --case ./case --after 2026-03-12T03:29Z\n  azir --json flows denied --case ./case\n\nInternal addresses default to RFC 1918, 100.64.0.0/10, fc00::/7 and link-local; set --internal to the VNet address spaces.\nEvery row names an example evidence tuple (file:line#tuple); --json lists up to three."
+    )]
+    Flows(flows::FlowsCmd),
+    /// Offline NSG evaluation over the case's network configuration: would this flow be allowed, by which rule of which NSG.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  azir ingest nsgs.json nics.json vnets.json --case ./case   # az network nsg/nic/vnet list, ARM REST or Resource Graph JSON\n  azir nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77:50123 --dst 10.10.1.4:22\n  azir nsg verify --case ./case --direction out --proto udp --src 10.10.1.4 --dst 198.51.100.9:53 --vm web-vm --explain\n  azir --json nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77 --dst 10.10.1.4:3389 --at 2026-03-12T03:00Z"
+    )]
+    Nsg(nsg::NsgCmd),
 }
 
 #[derive(Subcommand)]
@@ -222,6 +242,9 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Timeline(a) => timeline::run(a),
         Command::Demo(a) => demo(a, cli),
         Command::Disk(d) => disk::run(d, cli.json, cli.quiet),
+        Command::Hunt(a) => hunt::run(a, cli.json, cli.quiet),
+        Command::Flows(f) => flows::run(f, cli.json),
+        Command::Nsg(n) => nsg::run(n, cli.json),
     }
 }
 
@@ -386,6 +409,8 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
         return Ok(0);
     }
     print_report(&report, cli, &case)?;
+    println!("\nHunting with the built-in rule pack (findings of medium severity and above):\n");
+    hunt::run(&hunt::HuntArgs::builtin(case_dir.clone(), hunt::MinLevel::Medium), false, false)?;
     let mut out = std::io::stdout().lock();
     writeln!(out)?;
     writeln!(
@@ -401,6 +426,7 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
     writeln!(out)?;
     writeln!(out, "Try:")?;
     let c = case_dir.display();
+    writeln!(out, "  azir hunt --case {c} --json")?;
     writeln!(out, "  azir timeline --case {c} --user {} --since 2026-03-12", azir_demo::COMPROMISED_USER)?;
     writeln!(out, "  azir timeline --case {c} --ip {}", azir_demo::ATTACKER_IP)?;
     writeln!(out, "  azir timeline --case {c} --source activity --grep securityRules")?;

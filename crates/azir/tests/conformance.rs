@@ -9,11 +9,11 @@
 //! The corpus sits beside the repository (`../shared/corpus`, i.e. `/work/shared/corpus`); when
 //! it is missing the suite fails loudly instead of passing without checking anything.
 //!
-//! Not logs yet (noted here, asserted as such): the ARM resource examples (NSG get, VNet get,
-//! effective route table, IP flow verify, next hop, disk beginGetAccess) are unwrapped from their
-//! REST-example envelope and quarantined as "unrecognised record"; Elastic's `*-expected.json`
-//! oracle files, rsigma's YAML and its M365 event are not Azure logs either; pcaps are a later
-//! issue and are reported as unreadable binary.
+//! The NSG and VNet GET examples become rows of the `resources` table (network configuration);
+//! the pcaps become flows. Not read (noted here, asserted as such): the other REST examples
+//! (effective route table, IP flow verify, next hop, disk beginGetAccess) are unwrapped from
+//! their REST-example envelope and quarantined as "unrecognised record"; Elastic's
+//! `*-expected.json` oracle files, rsigma's YAML and its M365 event are not Azure logs either.
 
 use azir_model::{Event, NetworkSession};
 use azir_store::ingest::NoProgress;
@@ -81,6 +81,8 @@ struct Outcome {
     events: Vec<Event>,
     flows: Vec<NetworkSession>,
     bad: Vec<Bad>,
+    /// Rows of the `resources` table (network configuration).
+    resources: u64,
     _dir: tempfile::TempDir,
 }
 
@@ -127,7 +129,8 @@ fn ingest_file(path: &Path) -> Outcome {
     })
     .unwrap();
     bad.sort_by_key(|b| b.line);
-    Outcome { report, manifest, events, flows, bad, _dir: dir }
+    let resources = azir_store::read::count(&case, Table::Resources).unwrap();
+    Outcome { report, manifest, events, flows, bad, resources, _dir: dir }
 }
 
 /// What a corpus file must produce.
@@ -140,8 +143,12 @@ enum Expect {
     /// Not a log azir reads (yet): `rows` quarantine rows, each with a reason starting with
     /// `prefix`, and no event.
     NotALog { rows: usize, prefix: &'static str },
-    /// Binary (pcap): the stream is reported unreadable with a clear reason.
-    Binary,
+    /// A packet capture: `packets` records (one per packet), `flows` network sessions, no
+    /// events (these captures hold no DNS, TLS or HTTP), no quarantine.
+    Capture { format: &'static str, packets: u64, flows: u64 },
+    /// Network configuration (ARM resources): no quarantine, no events or flows, `n` rows in the
+    /// `resources` table, all from source `arm`.
+    Config(u64),
 }
 
 fn expectation(rel: &str) -> Expect {
@@ -168,8 +175,10 @@ fn expectation(rel: &str) -> Expect {
         "azure-docs/waf-ag-logs__firewall-log.json" => {
             Invalid { sources: &[("waf", 1)], bad: &[(30, &["not JSON", "line does not start a JSON object"])] }
         }
-        // REST API examples: the Activity Log page is a log; the ARM resources are not (yet).
+        // REST API examples: the Activity Log page is a log; NSG and VNet GETs are network
+        // configuration; the Network Watcher answers and the disk grant are neither.
         _ if rel.ends_with("GetActivityLogsFiltered.json") => Valid(&[("activity", 1)]),
+        _ if rel.ends_with("NetworkSecurityGroupGet.json") || rel.ends_with("VirtualNetworkGet.json") => Config(1),
         _ if rel.ends_with("NetworkInterfaceEffectiveRouteTableList.json") => {
             NotALog { rows: 6, prefix: "unrecognised record (keys: " }
         }
@@ -222,7 +231,8 @@ fn expectation(rel: &str) -> Expect {
         _ if rel.ends_with("microsoft365_audit/test_event.json") => {
             NotALog { rows: 1, prefix: "unrecognised record (keys: " }
         }
-        _ if rel.starts_with("pcap/") => Binary,
+        "pcap/assets/ntp.pcap" => Capture { format: "pcap", packets: 12, flows: 6 },
+        "pcap/assets/test001-le.pcapng" => Capture { format: "pcapng", packets: 4, flows: 2 },
         _ => panic!("corpus file {rel} has no expectation in conformance.rs: add one"),
     }
 }
@@ -349,13 +359,22 @@ fn check_file(rel: &str, path: &Path, expect: &Expect, o: &Outcome) {
             assert_eq!(m.bad, *rows as u64);
             check_provenance(rel, path, o);
         }
-        Expect::Binary => {
-            let err = m.error.as_deref().unwrap_or_else(|| panic!("binary file without a stream error: {}", summary()));
-            assert!(err.contains("binary content"), "unclear reason for a binary file: {err}");
-            assert_eq!(m.format, "unreadable");
-            assert_eq!((m.records, m.events, m.flows, m.bad), (0, 0, 0, 0));
-            assert_eq!(o.report.errors.len(), 1, "{:?}", o.report.errors);
-            assert!(o.report.errors[0].contains(&path.display().to_string()), "{:?}", o.report.errors);
+        Expect::Config(n) => {
+            assert!(m.error.is_none(), "stream error: {:?}", m.error);
+            assert!(o.bad.is_empty(), "configuration was quarantined: {}", summary());
+            assert!(o.events.is_empty() && o.flows.is_empty(), "configuration became events or flows: {}", summary());
+            assert_eq!(o.resources, *n, "resources rows; {}", summary());
+            let want: BTreeMap<String, u64> = [("arm".to_string(), *n)].into();
+            assert_eq!(o.sources(), want, "records per source; {}", summary());
+        }
+        Expect::Capture { format, packets, flows } => {
+            // No check_provenance: a flow's `raw` is a summary, not the evidence bytes.
+            assert!(m.error.is_none(), "stream error: {:?}", m.error);
+            assert!(o.bad.is_empty(), "packets quarantined: {}", summary());
+            assert_eq!(m.format, *format);
+            assert_eq!((m.records, m.ok, m.flows, m.events), (*packets, *packets, *flows, 0), "{}", summary());
+            let want: BTreeMap<String, u64> = [("pcap".to_string(), *packets)].into();
+            assert_eq!(o.sources(), want, "records per source; {}", summary());
         }
     }
 }

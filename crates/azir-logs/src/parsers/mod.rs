@@ -1,12 +1,13 @@
 //! One parser module per log source, and the driver that routes each record to its parser.
 //!
 //! A parser sees one decoded record (`serde_json::Value`) and its [`RecordCtx`], and pushes
-//! normalized [`Event`]s or [`NetworkSession`]s into the [`Output`]. It returns `Err(reason)`
-//! when the record cannot be normalized (missing time, wrong shape): the driver then quarantines
-//! the record with that reason. Parsers never panic on input and never see files.
+//! normalized [`Event`]s, [`NetworkSession`]s or [`Resource`]s into the [`Output`]. It returns
+//! `Err(reason)` when the record cannot be normalized (missing time, wrong shape): the driver
+//! then quarantines the record with that reason. Parsers never panic on input and never see files.
 
 pub mod activity;
 pub mod appgw;
+pub mod arm;
 pub mod bastion;
 pub mod entra;
 pub mod firewall;
@@ -21,7 +22,7 @@ pub mod vpc;
 use crate::detect::{classify, Kind, Shape};
 use crate::json;
 use crate::split::{Chunk, Container, Span};
-use azir_model::{BadRecord, Event, NetworkSession, Provenance};
+use azir_model::{BadRecord, Event, NetworkSession, Provenance, Resource};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -171,6 +172,8 @@ pub struct Output {
     pub events: Vec<Event>,
     /// Network sessions (flow tuples).
     pub flows: Vec<NetworkSession>,
+    /// Network configuration (ARM resources).
+    pub resources: Vec<Resource>,
     /// Quarantined records.
     pub bad: Vec<BadRecord>,
     /// Records read, by source (including records that ended in quarantine after classification).
@@ -184,6 +187,7 @@ impl Output {
     pub fn clear(&mut self) {
         self.events.clear();
         self.flows.clear();
+        self.resources.clear();
         self.bad.clear();
         self.by_source.clear();
         self.records = 0;
@@ -253,6 +257,18 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
     if let Some(inner) = v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get("records")).and_then(Value::as_array)
     {
         for (i, rec) in inner.iter().enumerate() {
+            let bytes = serde_json::to_vec(rec).unwrap_or_default();
+            let mut p = prov.clone();
+            p.index = p.index.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+            let mut sp = span.clone();
+            sp.index = p.index;
+            parse_json_record(info, &bytes, p, &sp, out);
+        }
+        return;
+    }
+    // A Resource Graph response (`{"count":..,"data":[...]}`): its rows are the records.
+    if let Some(rows) = arm::resource_graph_rows(&v) {
+        for (i, rec) in rows.iter().enumerate() {
             let bytes = serde_json::to_vec(rec).unwrap_or_default();
             let mut p = prov.clone();
             p.index = p.index.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
@@ -352,6 +368,7 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
         Kind::NsgFlow => flows::parse_nsg(&v, &ctx, out),
         Kind::VnetFlow => flows::parse_vnet(&v, &ctx, out),
         Kind::GenericDiag => generic::parse(&v, &ctx, out),
+        Kind::Resource => arm::parse(&v, &ctx, out),
     };
     if let Err(reason) = result {
         let mut b = ctx.bad(reason);

@@ -1,0 +1,104 @@
+//! Throughput of the engine: `cargo run --release --example bench -- EVENTS.jsonl [RULES_DIR...]`.
+//!
+//! EVENTS.jsonl is `azir timeline --format jsonl` output (columns plus `raw`). The built-in pack
+//! and every rule under the given folders are loaded; the events are hunted `AZIR_BENCH_ROUNDS`
+//! times (default 20). Prints events/s for the whole hunt and for parsing `raw` alone, so the
+//! share of evaluation is visible. Single-threaded.
+
+use azir_detect::fields::Doc;
+use azir_detect::RuleSetBuilder;
+use azir_model::Event;
+use serde_json::Value;
+use std::path::Path;
+use std::time::Instant;
+
+fn walk(p: &Path, b: &mut RuleSetBuilder) {
+    if p.is_file() {
+        b.add(&p.display().to_string(), &std::fs::read_to_string(p).expect("rule file"));
+        return;
+    }
+    let mut entries: Vec<_> =
+        std::fs::read_dir(p).expect("rules dir").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() || e.extension().is_some_and(|x| x == "yml") {
+            walk(&e, b);
+        }
+    }
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(|x| x.as_str()).map(str::to_string)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(events_path) = args.first() else {
+        eprintln!("usage: bench EVENTS.jsonl [RULES_DIR...]");
+        std::process::exit(2);
+    };
+    let text = std::fs::read_to_string(events_path).expect("events file");
+    let events: Vec<Event> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| Event {
+            time: azir_model::parse_time(v["datetime"].as_str().unwrap_or_default()).unwrap_or(0),
+            source: s(&v, "source").unwrap_or_default(),
+            source_format: s(&v, "source_format").unwrap_or_default(),
+            operation: s(&v, "Operation"),
+            result: s(&v, "EventResult"),
+            result_details: s(&v, "EventResultDetails"),
+            actor_username: s(&v, "ActorUsername"),
+            src_ip: s(&v, "SrcIpAddr"),
+            target_resource_id: s(&v, "TargetResourceId"),
+            user_agent: s(&v, "HttpUserAgent"),
+            message: s(&v, "message").unwrap_or_default(),
+            raw: s(&v, "raw").unwrap_or_default(),
+            ..Default::default()
+        })
+        .collect();
+    let mut b = RuleSetBuilder::default();
+    b.add_builtin();
+    for d in &args[1..] {
+        walk(Path::new(d), &mut b);
+    }
+    let set = b.build();
+    let rounds: usize = std::env::var("AZIR_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let n = events.len() * rounds;
+
+    let t = Instant::now();
+    let mut parsed = 0usize;
+    for _ in 0..rounds {
+        for e in &events {
+            parsed += usize::from(Doc::new(e).has_raw());
+        }
+    }
+    let parse_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut findings = 0;
+    let mut evaluated = 0;
+    for _ in 0..rounds {
+        let mut h = set.hunter();
+        for e in &events {
+            h.feed(e);
+        }
+        evaluated = h.counts().1;
+        findings = h.finish().len();
+    }
+    let hunt_s = t.elapsed().as_secs_f64();
+    println!(
+        "{} rules ({} not loaded), {} events x {rounds} rounds, {} findings per round",
+        set.rules().len(),
+        set.problems.len(),
+        events.len(),
+        findings
+    );
+    println!("parse raw only: {:>10.0} events/s ({parsed} parsed)", n as f64 / parse_s);
+    println!(
+        "whole hunt:     {:>10.0} events/s ({evaluated} of {} events parsed per round)",
+        n as f64 / hunt_s,
+        events.len()
+    );
+    println!("rules the prefilter cannot skip: {:?}", set.unfiltered_rules());
+}

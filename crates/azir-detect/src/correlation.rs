@@ -1,0 +1,222 @@
+//! Correlation windows over the matches of base rules.
+//!
+//! Matches are collected during the hunt (only events that matched a referenced rule are kept,
+//! with their group key and value) and sorted by time when the hunt ends, so input order does not
+//! matter. For every group, a window of `timespan` ends at each match; the window holds the
+//! matches at or after `end - timespan` (an event exactly `timespan` before the end is inside).
+//! Windows that satisfy the condition and overlap are merged into one finding spanning them.
+//! Matches missing any group-by field are left out of that correlation: they cannot be
+//! attributed to a group.
+
+use crate::rule::{CorrelationType, Threshold};
+use std::collections::HashMap;
+
+/// One base-rule match seen by a correlation.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Event time (µs).
+    pub time: i64,
+    /// Index of the matching event ref in the hunt.
+    pub event: usize,
+    /// Position of the matched rule in the correlation's `rules`.
+    pub rule: usize,
+    /// Group-by values.
+    pub key: Vec<String>,
+    /// Value of the counted field (value_count).
+    pub value: Option<String>,
+}
+
+/// One triggered window (merged): the hits inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// Group-by values.
+    pub key: Vec<String>,
+    /// Indexes of the contributing event refs, in time order.
+    pub events: Vec<usize>,
+    /// The aggregate at its highest (count, distinct values or distinct rules).
+    pub value: f64,
+}
+
+/// Runs one correlation over its hits.
+pub fn run(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold], mut hits: Vec<Hit>) -> Vec<Window> {
+    hits.sort_by(|a, b| a.key.cmp(&b.key).then(a.time.cmp(&b.time)).then(a.event.cmp(&b.event)));
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < hits.len() {
+        let mut end = start;
+        while end < hits.len() && hits[end].key == hits[start].key {
+            end += 1;
+        }
+        group(kind, n_rules, span, cond, &hits[start..end], &mut out);
+        start = end;
+    }
+    out
+}
+
+fn group(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold], h: &[Hit], out: &mut Vec<Window>) {
+    let mut lo = 0;
+    let mut values: HashMap<&str, usize> = HashMap::new();
+    let mut per_rule = vec![0usize; n_rules];
+    let mut current: Option<(usize, usize, f64)> = None; // (first hit, last hit, best value)
+    let flush = |cur: Option<(usize, usize, f64)>, out: &mut Vec<Window>| {
+        if let Some((a, b, v)) = cur {
+            let mut events: Vec<usize> = h[a..=b].iter().map(|x| x.event).collect();
+            events.dedup();
+            out.push(Window { key: h[a].key.clone(), events, value: v });
+        }
+    };
+    for hi in 0..h.len() {
+        let x = &h[hi];
+        if let Some(v) = &x.value {
+            *values.entry(v.as_str()).or_default() += 1;
+        }
+        per_rule[x.rule] += 1;
+        while x.time - h[lo].time > span {
+            if let Some(v) = &h[lo].value {
+                if let Some(c) = values.get_mut(v.as_str()) {
+                    *c -= 1;
+                    if *c == 0 {
+                        values.remove(v.as_str());
+                    }
+                }
+            }
+            per_rule[h[lo].rule] -= 1;
+            lo += 1;
+        }
+        let (ok, v, from) = match kind {
+            CorrelationType::EventCount => {
+                let n = (hi - lo + 1) as f64;
+                (Threshold::test(cond, n), n, lo)
+            }
+            CorrelationType::ValueCount => {
+                let n = values.len() as f64;
+                (Threshold::test(cond, n), n, lo)
+            }
+            CorrelationType::Temporal => {
+                let n = per_rule.iter().filter(|&&c| c > 0).count() as f64;
+                (Threshold::test(cond, n), n, lo)
+            }
+            CorrelationType::TemporalOrdered => match ordered_start(&h[lo..=hi], n_rules) {
+                Some(first) => (true, n_rules as f64, lo + first),
+                None => (false, 0.0, lo),
+            },
+        };
+        if !ok {
+            continue;
+        }
+        current = match current {
+            Some((a, last, best)) if from <= last => Some((a, hi, best.max(v))),
+            other => {
+                flush(other, out);
+                Some((from, hi, v))
+            }
+        };
+    }
+    flush(current, out);
+}
+
+/// When the window ends with a match of the last rule and holds matches of rules 0..n in that
+/// order, the offset of the earliest usable first-rule match.
+fn ordered_start(w: &[Hit], n: usize) -> Option<usize> {
+    let last = w.last()?;
+    if last.rule + 1 != n {
+        return None;
+    }
+    let mut want = 0;
+    let mut first = None;
+    for (i, x) in w.iter().enumerate() {
+        if x.rule == want {
+            if want == 0 {
+                first = Some(i);
+            }
+            want += 1;
+            if want == n {
+                return first;
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::NumOp;
+
+    fn hit(t: i64, rule: usize, key: &str, value: Option<&str>, event: usize) -> Hit {
+        Hit { time: t * 1_000_000, event, rule, key: vec![key.to_string()], value: value.map(str::to_string) }
+    }
+
+    const GTE3: &[Threshold] = &[Threshold::Cmp(NumOp::Gte, 3.0)];
+
+    #[test]
+    fn event_count_includes_the_event_exactly_at_the_timespan_edge() {
+        let span = 60_000_000;
+        let at_edge = vec![hit(0, 0, "u", None, 0), hit(30, 0, "u", None, 1), hit(60, 0, "u", None, 2)];
+        let w = run(CorrelationType::EventCount, 1, span, GTE3, at_edge);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].events, [0, 1, 2]);
+        let past_edge = vec![hit(0, 0, "u", None, 0), hit(30, 0, "u", None, 1), hit(61, 0, "u", None, 2)];
+        assert!(run(CorrelationType::EventCount, 1, span, GTE3, past_edge).is_empty());
+    }
+
+    #[test]
+    fn out_of_order_input_gives_the_same_windows() {
+        let span = 60_000_000;
+        let ordered: Vec<Hit> = (0..5).map(|i| hit(i * 10, 0, "u", None, i as usize)).collect();
+        let mut shuffled = ordered.clone();
+        shuffled.swap(0, 4);
+        shuffled.swap(1, 3);
+        let a = run(CorrelationType::EventCount, 1, span, GTE3, ordered);
+        let b = run(CorrelationType::EventCount, 1, span, GTE3, shuffled);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].events, [0, 1, 2, 3, 4]);
+        assert_eq!(a[0].value, 5.0);
+    }
+
+    #[test]
+    fn groups_are_counted_apart_and_separate_bursts_give_separate_findings() {
+        let span = 60_000_000;
+        let mut hits = vec![hit(0, 0, "a", None, 0), hit(1, 0, "b", None, 1), hit(2, 0, "a", None, 2)];
+        assert!(run(CorrelationType::EventCount, 1, span, GTE3, hits.clone()).is_empty());
+        hits.push(hit(3, 0, "a", None, 3));
+        hits.extend((0..3).map(|i| hit(1000 + i, 0, "a", None, 10 + i as usize)));
+        let w = run(CorrelationType::EventCount, 1, span, GTE3, hits);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].events, [0, 2, 3]);
+        assert_eq!(w[1].events, [10, 11, 12]);
+    }
+
+    #[test]
+    fn value_count_counts_distinct_values_in_the_window() {
+        let span = 600_000_000;
+        let same_user: Vec<Hit> = (0..5).map(|i| hit(i, 0, "ip", Some("megan"), i as usize)).collect();
+        assert!(run(CorrelationType::ValueCount, 1, span, GTE3, same_user).is_empty());
+        let users = ["a", "b", "A2", "c"];
+        let spray: Vec<Hit> = users.iter().enumerate().map(|(i, u)| hit(i as i64, 0, "ip", Some(u), i)).collect();
+        let w = run(CorrelationType::ValueCount, 1, span, GTE3, spray);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].value, 4.0);
+        // A user leaving the window stops counting.
+        let spread =
+            vec![hit(0, 0, "ip", Some("a"), 0), hit(601, 0, "ip", Some("b"), 1), hit(602, 0, "ip", Some("c"), 2)];
+        assert!(run(CorrelationType::ValueCount, 1, span, GTE3, spread).is_empty());
+    }
+
+    #[test]
+    fn temporal_needs_every_rule_and_ordered_needs_the_order() {
+        let span = 60_000_000;
+        let all2 = &[Threshold::Cmp(NumOp::Gte, 2.0)];
+        let fail_then_ok = vec![hit(0, 0, "ip", None, 0), hit(10, 1, "ip", None, 1)];
+        let ok_then_fail = vec![hit(0, 1, "ip", None, 0), hit(10, 0, "ip", None, 1)];
+        assert_eq!(run(CorrelationType::Temporal, 2, span, all2, fail_then_ok.clone()).len(), 1);
+        assert_eq!(run(CorrelationType::Temporal, 2, span, all2, ok_then_fail.clone()).len(), 1);
+        assert_eq!(run(CorrelationType::TemporalOrdered, 2, span, all2, fail_then_ok).len(), 1);
+        assert!(run(CorrelationType::TemporalOrdered, 2, span, all2, ok_then_fail).is_empty());
+        let only_one = vec![hit(0, 0, "ip", None, 0), hit(5, 0, "ip", None, 1)];
+        assert!(run(CorrelationType::Temporal, 2, span, all2, only_one).is_empty());
+        let too_far = vec![hit(0, 0, "ip", None, 0), hit(61, 1, "ip", None, 1)];
+        assert!(run(CorrelationType::TemporalOrdered, 2, span, all2, too_far).is_empty());
+    }
+}

@@ -1,0 +1,703 @@
+//! Field resolution with Azure semantics: dotted paths that descend into arrays of objects and
+//! into JSON held in strings, case-insensitive keys, number/string agnostic scalars, normalized
+//! columns as extra fields, and the alias layer that maps one rule field name to every place the
+//! export shapes of the same log (Log Analytics, REST/Graph, diagnostic settings, Event Hub)
+//! carry it.
+
+use azir_model::Event;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// One scalar seen at the end of a path. Numbers and booleans are matched through their text.
+#[derive(Debug, Clone, Copy)]
+pub enum Scalar<'a> {
+    /// A JSON string (or a normalized column).
+    Str(&'a str),
+    /// A JSON number.
+    Num(&'a serde_json::Number),
+    /// An integer column.
+    Int(i64),
+    /// A JSON boolean.
+    Bool(bool),
+    /// A JSON null (or an empty array/object at the leaf).
+    Null,
+}
+
+/// Small stack buffer so numbers can be matched as text without allocating.
+pub struct NumText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl std::fmt::Write for NumText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let b = s.as_bytes();
+        let end = self.len + b.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(b);
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl<'a> Scalar<'a> {
+    /// Calls `f` with the text of the scalar (`None` for null).
+    #[inline]
+    pub fn with_text<R>(&self, f: impl FnOnce(Option<&str>) -> R) -> R {
+        match self {
+            Scalar::Str(s) => f(Some(s)),
+            Scalar::Bool(b) => f(Some(if *b { "true" } else { "false" })),
+            Scalar::Null => f(None),
+            Scalar::Num(n) => {
+                let mut t = NumText { buf: [0; 48], len: 0 };
+                let _ = write!(t, "{n}");
+                f(std::str::from_utf8(&t.buf[..t.len]).ok())
+            }
+            Scalar::Int(n) => {
+                let mut t = NumText { buf: [0; 48], len: 0 };
+                let _ = write!(t, "{n}");
+                f(std::str::from_utf8(&t.buf[..t.len]).ok())
+            }
+        }
+    }
+
+    /// The scalar as a number, parsing strings (`"50053"` is 50053).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::Num(n) => n.as_f64(),
+            Scalar::Int(n) => Some(*n as f64),
+            Scalar::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// A normalized [`Event`] column, addressable by its ASIM name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// `source`.
+    Source,
+    /// `source_format`.
+    SourceFormat,
+    /// `EventType`.
+    EventType,
+    /// `Operation`.
+    Operation,
+    /// `Category`.
+    Category,
+    /// `EventResult`.
+    Result,
+    /// `EventResultDetails`.
+    ResultDetails,
+    /// `ActorUsername`.
+    ActorUsername,
+    /// `ActorUserId`.
+    ActorUserId,
+    /// `ActorAppId`.
+    ActorAppId,
+    /// `ActorAppName`.
+    ActorAppName,
+    /// `SrcIpAddr`.
+    SrcIp,
+    /// `SrcPortNumber`.
+    SrcPort,
+    /// `DstIpAddr`.
+    DstIp,
+    /// `DstPortNumber`.
+    DstPort,
+    /// `NetworkProtocol`.
+    Protocol,
+    /// `TargetUsername`.
+    TargetUsername,
+    /// `TargetResourceId`.
+    TargetResourceId,
+    /// `TargetAppName`.
+    TargetAppName,
+    /// `HttpUserAgent`.
+    UserAgent,
+    /// `HttpRequestMethod`.
+    HttpMethod,
+    /// `Url`.
+    Url,
+    /// `HttpStatusCode`.
+    HttpStatus,
+    /// `SrcGeoCountry`.
+    Country,
+    /// `SrcGeoCity`.
+    City,
+    /// `CorrelationId`.
+    CorrelationId,
+    /// `TenantId`.
+    TenantId,
+    /// `SubscriptionId`.
+    SubscriptionId,
+    /// `message`.
+    Message,
+}
+
+const COLUMNS: &[(&str, Column)] = &[
+    ("source", Column::Source),
+    ("source_format", Column::SourceFormat),
+    ("EventType", Column::EventType),
+    ("Operation", Column::Operation),
+    ("EventResult", Column::Result),
+    ("EventResultDetails", Column::ResultDetails),
+    ("ActorUsername", Column::ActorUsername),
+    ("ActorUserId", Column::ActorUserId),
+    ("ActorAppId", Column::ActorAppId),
+    ("ActorAppName", Column::ActorAppName),
+    ("SrcIpAddr", Column::SrcIp),
+    ("SrcPortNumber", Column::SrcPort),
+    ("DstIpAddr", Column::DstIp),
+    ("DstPortNumber", Column::DstPort),
+    ("NetworkProtocol", Column::Protocol),
+    ("TargetUsername", Column::TargetUsername),
+    ("TargetResourceId", Column::TargetResourceId),
+    ("TargetAppName", Column::TargetAppName),
+    ("HttpUserAgent", Column::UserAgent),
+    ("HttpRequestMethod", Column::HttpMethod),
+    ("Url", Column::Url),
+    ("HttpStatusCode", Column::HttpStatus),
+    ("SrcGeoCountry", Column::Country),
+    ("SrcGeoCity", Column::City),
+    ("CorrelationId", Column::CorrelationId),
+    ("TenantId", Column::TenantId),
+    ("SubscriptionId", Column::SubscriptionId),
+    ("EventMessage", Column::Message),
+];
+
+impl Column {
+    /// The column named `name` (ASIM spelling, case-insensitive).
+    pub fn by_name(name: &str) -> Option<Column> {
+        COLUMNS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, c)| *c)
+    }
+
+    fn get<'a>(&self, e: &'a Event) -> Scalar<'a> {
+        let s = |o: &'a Option<String>| o.as_deref().map_or(Scalar::Null, Scalar::Str);
+        let i = |o: Option<i32>| o.map_or(Scalar::Null, |v| Scalar::Int(i64::from(v)));
+        match self {
+            Column::Source => Scalar::Str(&e.source),
+            Column::SourceFormat => Scalar::Str(&e.source_format),
+            Column::EventType => s(&e.event_type),
+            Column::Operation => s(&e.operation),
+            Column::Category => s(&e.category),
+            Column::Result => s(&e.result),
+            Column::ResultDetails => s(&e.result_details),
+            Column::ActorUsername => s(&e.actor_username),
+            Column::ActorUserId => s(&e.actor_user_id),
+            Column::ActorAppId => s(&e.actor_app_id),
+            Column::ActorAppName => s(&e.actor_app_name),
+            Column::SrcIp => s(&e.src_ip),
+            Column::SrcPort => i(e.src_port),
+            Column::DstIp => s(&e.dst_ip),
+            Column::DstPort => i(e.dst_port),
+            Column::Protocol => s(&e.protocol),
+            Column::TargetUsername => s(&e.target_username),
+            Column::TargetResourceId => s(&e.target_resource_id),
+            Column::TargetAppName => s(&e.target_app_name),
+            Column::UserAgent => s(&e.user_agent),
+            Column::HttpMethod => s(&e.http_method),
+            Column::Url => s(&e.url),
+            Column::HttpStatus => i(e.http_status),
+            Column::Country => s(&e.country),
+            Column::City => s(&e.city),
+            Column::CorrelationId => s(&e.correlation_id),
+            Column::TenantId => s(&e.tenant_id),
+            Column::SubscriptionId => s(&e.subscription_id),
+            Column::Message => Scalar::Str(&e.message),
+        }
+    }
+}
+
+/// One place a field can be found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A dotted path into the raw record, lower-cased (keys are lower-cased at parse time).
+    Path(Box<str>),
+    /// A normalized column.
+    Column(Column),
+}
+
+/// A rule field name resolved once, at compile time, to every place it can be found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldRef {
+    /// The name as the rule wrote it.
+    pub name: Box<str>,
+    /// Where to look; values found at any target count (any-of semantics).
+    pub targets: Vec<Target>,
+}
+
+/// Calls `f` with every text the event carries: `raw`, `message` and each string column. A
+/// value a rule can match through a string field is inside one of them.
+pub fn for_each_text(e: &Event, f: &mut dyn FnMut(&str)) {
+    f(&e.raw);
+    f(&e.message);
+    f(&e.source);
+    f(&e.source_format);
+    for o in [
+        &e.event_type,
+        &e.operation,
+        &e.category,
+        &e.result,
+        &e.result_details,
+        &e.actor_username,
+        &e.actor_user_id,
+        &e.actor_app_id,
+        &e.actor_app_name,
+        &e.src_ip,
+        &e.dst_ip,
+        &e.protocol,
+        &e.target_username,
+        &e.target_resource_id,
+        &e.target_app_name,
+        &e.user_agent,
+        &e.http_method,
+        &e.url,
+        &e.country,
+        &e.city,
+        &e.correlation_id,
+        &e.tenant_id,
+        &e.subscription_id,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        f(o);
+    }
+}
+
+/// A JSON value borrowed from the record's text. Strings and keys without escapes borrow from
+/// `raw` (no allocation); objects are small vectors (no tree inserts). Keys keep their case and
+/// are compared ASCII-case-insensitively with the pre-lowered paths.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node<'a> {
+    /// `null`.
+    Null,
+    /// `true`/`false`.
+    Bool(bool),
+    /// A number.
+    Num(serde_json::Number),
+    /// A string.
+    Str(Cow<'a, str>),
+    /// An array.
+    Arr(Vec<Node<'a>>),
+    /// An object, in document order.
+    Obj(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Num(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Num(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Node<'de>, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Node::Null, Node::Num))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        Node::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node<'de>, A::Error> {
+        let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0));
+        while let Some(x) = a.next_element()? {
+            v.push(x);
+        }
+        Ok(Node::Arr(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Node<'de>, A::Error> {
+        let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0));
+        while let Some(Key(k)) = a.next_key()? {
+            v.push((k, a.next_value()?));
+        }
+        Ok(Node::Obj(v))
+    }
+}
+
+impl<'de> Deserialize<'de> for Node<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node<'de>, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+/// An object key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_string())))
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Parses JSON text into a [`Node`] (`None` when it is not JSON).
+pub fn parse(text: &str) -> Option<Node<'_>> {
+    serde_json::from_str(text).ok()
+}
+
+/// The event as the evaluator sees it: the normalized columns and `raw` parsed once.
+pub struct Doc<'a> {
+    /// The normalized event.
+    pub event: &'a Event,
+    /// `raw` parsed (`Null` when it is not JSON).
+    pub raw: Node<'a>,
+}
+
+impl<'a> Doc<'a> {
+    /// Parses `event.raw` once.
+    pub fn new(event: &'a Event) -> Doc<'a> {
+        Doc { event, raw: parse(&event.raw).unwrap_or(Node::Null) }
+    }
+
+    /// True when `raw` was JSON.
+    pub fn has_raw(&self) -> bool {
+        self.raw != Node::Null
+    }
+
+    /// Calls `f` for every scalar found at `field`; stops and returns true when `f` does.
+    pub fn visit(&self, field: &FieldRef, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+        for t in &field.targets {
+            let hit = match t {
+                Target::Column(c) => match c.get(self.event) {
+                    Scalar::Null => false,
+                    v => f(v),
+                },
+                Target::Path(p) => walk(&self.raw, p, f),
+            };
+            if hit {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// True when `field` has at least one non-null value.
+    pub fn exists(&self, field: &FieldRef) -> bool {
+        self.visit(field, &mut |v| !matches!(v, Scalar::Null))
+    }
+
+    /// The first non-empty value of `field`, as text (for group-by keys and entities).
+    pub fn first_text(&self, field: &FieldRef) -> Option<String> {
+        let mut out = None;
+        self.visit(field, &mut |v| {
+            v.with_text(|t| match t {
+                Some(t) if !t.is_empty() => {
+                    out = Some(t.to_string());
+                    true
+                }
+                _ => false,
+            })
+        });
+        out
+    }
+
+    /// Calls `f` for every string and number anywhere in the raw record and in `message`
+    /// (keyword searches).
+    pub fn visit_all(&self, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+        deep(&self.raw, f) || f(Scalar::Str(&self.event.message))
+    }
+}
+
+/// A record key equals a (lower-cased) path segment, ignoring ASCII case.
+#[inline]
+fn key_eq(key: &str, lower: &str) -> bool {
+    key.len() == lower.len() && key.as_bytes().eq_ignore_ascii_case(lower.as_bytes())
+}
+
+/// Follows `path` (lower-cased) from `v`. Objects: the whole remaining path as one key (flat
+/// keys with dots, as some exports write them) and the first segment; every key equal to it
+/// counts (exports with `resultType` and `ResultType` side by side). Arrays: every element
+/// (any-of). Strings that hold a JSON object or array are parsed when the path goes on into them.
+fn walk(v: &Node<'_>, path: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    match v {
+        Node::Obj(m) => {
+            let dot = memchr::memchr(b'.', path.as_bytes());
+            for (k, x) in m {
+                if key_eq(k, path) && leaf(x, f) {
+                    return true;
+                }
+            }
+            match dot {
+                Some(i) => {
+                    let (head, rest) = (&path[..i], &path[i + 1..]);
+                    m.iter().any(|(k, x)| key_eq(k, head) && walk(x, rest, f))
+                }
+                None => false,
+            }
+        }
+        Node::Arr(a) => a.iter().any(|e| walk(e, path, f)),
+        Node::Str(s) => {
+            let t = s.trim_start();
+            if t.starts_with('{') || t.starts_with('[') {
+                // Embedded JSON (`properties.requestbody`, LA `Properties` columns): parsed on
+                // demand, so only paths that go into such a string pay for it.
+                match parse(s) {
+                    Some(inner) => walk(&inner, path, f),
+                    None => false,
+                }
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+fn leaf(v: &Node<'_>, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    match v {
+        Node::Str(s) => f(Scalar::Str(s)),
+        Node::Num(n) => f(Scalar::Num(n)),
+        Node::Bool(b) => f(Scalar::Bool(*b)),
+        Node::Null => f(Scalar::Null),
+        Node::Arr(a) if a.is_empty() => f(Scalar::Null),
+        Node::Arr(a) => a.iter().any(|e| leaf(e, f)),
+        // A path that ends on an object matches any value inside it (what `contains` on the
+        // serialized column does in Log Analytics, and `operationName` vs `operationName.value`).
+        Node::Obj(m) if m.is_empty() => f(Scalar::Null),
+        Node::Obj(_) => deep(v, f),
+    }
+}
+
+fn deep(v: &Node<'_>, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    match v {
+        Node::Str(s) => f(Scalar::Str(s)),
+        Node::Num(n) => f(Scalar::Num(n)),
+        Node::Bool(b) => f(Scalar::Bool(*b)),
+        Node::Null => false,
+        Node::Arr(a) => a.iter().any(|e| deep(e, f)),
+        Node::Obj(m) => m.iter().any(|(_, e)| deep(e, f)),
+    }
+}
+
+/// Which family of logs a rule is written for; aliases differ per family (`Status` is the
+/// activity's `status.value` but the sign-in's `status.errorCode`/`failureReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Activity Log.
+    Activity,
+    /// Entra sign-ins.
+    SignIn,
+    /// Entra audit (and PIM).
+    Audit,
+    /// Anything else.
+    Other,
+}
+
+/// Alternative locations of a rule field in the raw shapes of its log family. The name as
+/// written is always tried first; `@Name` targets are normalized columns.
+fn aliases(family: Family, lower: &str) -> &'static [&'static str] {
+    use Family::*;
+    match (family, lower) {
+        // Activity Log: LA AzureActivity columns, REST objects, diagnostic/Event Hub strings.
+        (Activity, "operationname" | "operationnamevalue") => {
+            &["operationName.value", "operationName", "OperationNameValue", "properties.operationName"]
+        }
+        (Activity, "status" | "activitystatusvalue" | "activitystatus") => {
+            &["status.value", "ActivityStatusValue", "resultType", "properties.status"]
+        }
+        (Activity, "activitysubstatusvalue" | "substatus") => {
+            &["subStatus.value", "ActivitySubstatusValue", "properties.statusCode", "resultSignature"]
+        }
+        (Activity, "category" | "categoryvalue") => &["category.value", "CategoryValue", "category"],
+        (Activity, "resourceprovidervalue" | "resourceprovider") => {
+            &["resourceProviderName.value", "ResourceProviderValue", "ResourceProvider", "resourceProviderName"]
+        }
+        (Activity, "resourceid") => &["resourceId", "_ResourceId", "ResourceId", "id", "@TargetResourceId"],
+        (_, "caller") => &["caller", "Caller", "identity.claims.name", "@ActorUsername"],
+        (_, "calleripaddress") => {
+            &["callerIpAddress", "httpRequest.clientIpAddress", "CallerIpAddress", "ipAddress", "@SrcIpAddr"]
+        }
+        // Sign-ins: LA SigninLogs columns, Graph signIn objects, diagnostic envelope.
+        (SignIn, "resulttype" | "errorcode") => &[
+            "ResultType",
+            "resultType",
+            "status.errorCode",
+            "properties.status.errorCode",
+            "Status.errorCode",
+            "@EventResultDetails",
+        ],
+        (SignIn, "resultdescription" | "failurereason") => &[
+            "ResultDescription",
+            "resultDescription",
+            "status.failureReason",
+            "properties.status.failureReason",
+            "Status.failureReason",
+            "status.additionalDetails",
+            "properties.status.additionalDetails",
+        ],
+        (SignIn, "status") => &["Status", "status", "properties.status", "@EventResult"],
+        (SignIn | Audit, "ipaddress" | "ipaddr") => {
+            &["IPAddress", "ipAddress", "properties.ipAddress", "callerIpAddress", "@SrcIpAddr"]
+        }
+        (SignIn | Audit, "userprincipalname" | "username") => &[
+            "UserPrincipalName",
+            "userPrincipalName",
+            "properties.userPrincipalName",
+            "initiatedBy.user.userPrincipalName",
+            "properties.initiatedBy.user.userPrincipalName",
+            "@ActorUsername",
+        ],
+        (SignIn, "appdisplayname") => &["AppDisplayName", "appDisplayName", "properties.appDisplayName"],
+        (SignIn, "useragent") => &["UserAgent", "userAgent", "properties.userAgent", "@HttpUserAgent"],
+        // Audit: `properties.message` was the activity name in older exports Sigma rules target.
+        (Audit, "properties.message" | "activitydisplayname" | "operationname") => &[
+            "ActivityDisplayName",
+            "activityDisplayName",
+            "properties.activityDisplayName",
+            "OperationName",
+            "operationName",
+            "properties.message",
+        ],
+        (Audit, "status" | "result" | "resultstatus") => {
+            &["Result", "result", "properties.result", "resultType", "@EventResult"]
+        }
+        (Audit, "category") => &["Category", "properties.category", "category"],
+        (Audit, "initiatedby") => &["InitiatedBy", "initiatedBy", "properties.initiatedBy"],
+        (Audit, "target" | "targetresources") => &["TargetResources", "targetResources", "properties.targetResources"],
+        (Audit, "resultdescription" | "resultreason") => {
+            &["ResultDescription", "resultReason", "properties.resultReason", "ResultReason"]
+        }
+        (_, "useragent") => &["userAgent", "UserAgent", "properties.userAgent", "@HttpUserAgent"],
+        _ => &[],
+    }
+}
+
+/// Resolves a rule field name for `family` to every target it can be found at.
+pub fn resolve(name: &str, family: Family) -> FieldRef {
+    let mut targets: Vec<Target> = Vec::new();
+    let mut push = |t: Target| {
+        if !targets.contains(&t) {
+            targets.push(t);
+        }
+    };
+    let lower = name.to_ascii_lowercase();
+    if let Some(c) = name.strip_prefix('@').and_then(Column::by_name) {
+        push(Target::Column(c));
+    } else {
+        push(Target::Path(name.to_ascii_lowercase().into()));
+    }
+    for a in aliases(family, &lower) {
+        match a.strip_prefix('@') {
+            Some(c) => {
+                if let Some(c) = Column::by_name(c) {
+                    push(Target::Column(c));
+                }
+            }
+            None => push(Target::Path(a.to_ascii_lowercase().into())),
+        }
+    }
+    // Diagnostic settings wrap the Graph/REST object in `properties`; LA flattens it. So a field
+    // is also looked up under `properties.`, and `properties.X` also as `X`.
+    match lower.strip_prefix("properties.") {
+        Some(rest) => push(Target::Path(rest.into())),
+        None => push(Target::Path(format!("properties.{lower}").into())),
+    }
+    if let Some(c) = Column::by_name(name) {
+        push(Target::Column(c));
+    }
+    FieldRef { name: name.into(), targets }
+}
+
+/// The target list exactly as written (no aliases): for tests and differential runs.
+pub fn literal(name: &str) -> FieldRef {
+    FieldRef { name: name.into(), targets: vec![Target::Path(name.to_ascii_lowercase().into())] }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(raw: &str) -> Event {
+        Event { raw: raw.to_string(), ..Default::default() }
+    }
+
+    fn values(e: &Event, f: &FieldRef) -> Vec<String> {
+        let d = Doc::new(e);
+        let mut out = Vec::new();
+        d.visit(f, &mut |v| {
+            v.with_text(|t| out.push(t.unwrap_or("<null>").to_string()));
+            false
+        });
+        out
+    }
+
+    #[test]
+    fn paths_descend_into_arrays_of_objects_and_ignore_key_case() {
+        let e = doc(r#"{"properties":{"targetResources":[{"displayName":"a"},{"DisplayName":"b"}]}}"#);
+        assert_eq!(values(&e, &literal("properties.targetResources.displayName")), ["a", "b"]);
+        assert_eq!(values(&e, &literal("Properties.TargetResources.displayname")), ["a", "b"]);
+        assert!(values(&e, &literal("properties.targetResources.id")).is_empty());
+    }
+
+    #[test]
+    fn paths_go_into_json_held_in_strings_and_flat_dotted_keys() {
+        let e = doc(r#"{"properties":{"requestbody":"{\"properties\":{\"access\":\"Allow\"}}"},"a.b":1}"#);
+        assert_eq!(values(&e, &literal("properties.requestbody.properties.access")), ["Allow"]);
+        assert_eq!(values(&e, &literal("a.b")), ["1"]);
+    }
+
+    #[test]
+    fn an_object_leaf_yields_its_values_and_numbers_print_as_written() {
+        let e = doc(r#"{"operationName":{"value":"X/write","localizedValue":"Write X"},"n":50053,"f":1.5}"#);
+        let mut v = values(&e, &literal("operationName"));
+        v.sort();
+        assert_eq!(v, ["Write X", "X/write"]);
+        assert_eq!(values(&e, &literal("n")), ["50053"]);
+        assert_eq!(values(&e, &literal("f")), ["1.5"]);
+    }
+
+    #[test]
+    fn aliases_reach_every_shape_of_a_sign_in() {
+        let f = resolve("ResultType", Family::SignIn);
+        for raw in [
+            r#"{"ResultType":"50053"}"#,
+            r#"{"resultType":"50053","properties":{"status":{"errorCode":50053}}}"#,
+            r#"{"status":{"errorCode":50053}}"#,
+            r#"{"Status":"{\"errorCode\":50053}"}"#,
+        ] {
+            assert!(values(&doc(raw), &f).iter().any(|v| v == "50053"), "{raw}");
+        }
+        assert!(!values(&doc(r#"{"status":{"errorCode":0}}"#), &f).iter().any(|v| v == "50053"));
+    }
+}

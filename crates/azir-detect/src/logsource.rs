@@ -1,0 +1,115 @@
+//! Logsource routing: which azir event `source` values a rule's `logsource` applies to.
+//!
+//! | product | service | azir `source` |
+//! |---|---|---|
+//! | azure | activitylogs | `activity` |
+//! | azure | signinlogs (also `signin`, `noninteractive…`, `serviceprincipal…`, `managedidentity…`) | `signin` |
+//! | azure | auditlogs | `audit` |
+//! | azure | provisioninglogs | `provisioning` |
+//! | azure | riskdetection, riskyusers, identityprotection | `identity_protection` |
+//! | azure | pim | `audit`, `identity_protection` (PIM writes both) |
+//! | azure | graphactivitylogs | `graph_activity` |
+//! | azure | appgw | `appgw_access`, `waf` |
+//! | azure | waf | `waf` |
+//! | azure | keyvault | `keyvault` |
+//! | azure | storage | `storage` |
+//! | azure | bastion | `bastion` |
+//! | azure | firewall | `firewall` |
+//! | azure | nsgflow, vnetflow | `nsg_flow`, `vnet_flow` (flows live in the `network` table; see the crate docs) |
+//! | azure | (none) | every azure source above |
+//! | m365 | any | none: azir does not ingest the Office 365 Management Activity API yet |
+//!
+//! A rule whose logsource routes to nothing still loads; the hunt reports it as not applicable.
+
+use crate::fields::Family;
+use serde::Serialize;
+
+/// A rule's `logsource`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LogSource {
+    /// `product`.
+    pub product: Option<String>,
+    /// `service`.
+    pub service: Option<String>,
+    /// `category`.
+    pub category: Option<String>,
+}
+
+const AZURE_ALL: &[&str] = &[
+    "activity",
+    "signin",
+    "audit",
+    "provisioning",
+    "identity_protection",
+    "graph_activity",
+    "appgw_access",
+    "waf",
+    "keyvault",
+    "storage",
+    "bastion",
+    "firewall",
+];
+
+/// The event sources a logsource applies to (empty: none that azir ingests).
+pub fn sources(ls: &LogSource) -> &'static [&'static str] {
+    let product = ls.product.as_deref().map(str::to_ascii_lowercase);
+    let service = ls.service.as_deref().map(str::to_ascii_lowercase);
+    match (product.as_deref(), service.as_deref()) {
+        (Some("azure"), None) => AZURE_ALL,
+        (Some("azure"), Some(s)) => match s {
+            "activitylogs" | "activitylog" | "activity" => &["activity"],
+            "signinlogs"
+            | "signin"
+            | "noninteractiveusersigninlogs"
+            | "serviceprincipalsigninlogs"
+            | "managedidentitysigninlogs" => &["signin"],
+            "auditlogs" | "audit" => &["audit"],
+            "provisioninglogs" | "provisioning" => &["provisioning"],
+            "riskdetection" | "riskyusers" | "userriskevents" | "identityprotection" => &["identity_protection"],
+            "pim" => &["audit", "identity_protection"],
+            "graphactivitylogs" | "microsoftgraphactivitylogs" => &["graph_activity"],
+            "appgw" | "applicationgateway" => &["appgw_access", "waf"],
+            "waf" => &["waf"],
+            "keyvault" => &["keyvault"],
+            "storage" => &["storage"],
+            "bastion" => &["bastion"],
+            "firewall" => &["firewall"],
+            "nsgflow" => &["nsg_flow"],
+            "vnetflow" => &["vnet_flow"],
+            _ => &[],
+        },
+        _ => &[],
+    }
+}
+
+/// The alias family of a logsource.
+pub fn family(ls: &LogSource) -> Family {
+    match sources(ls) {
+        ["activity"] => Family::Activity,
+        ["signin"] => Family::SignIn,
+        ["audit"] | ["audit", "identity_protection"] => Family::Audit,
+        _ => Family::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ls(p: &str, s: Option<&str>) -> LogSource {
+        LogSource { product: Some(p.into()), service: s.map(Into::into), category: None }
+    }
+
+    #[test]
+    fn routes_azure_services_to_parser_sources() {
+        assert_eq!(sources(&ls("azure", Some("activitylogs"))), ["activity"]);
+        assert_eq!(sources(&ls("Azure", Some("SigninLogs"))), ["signin"]);
+        assert_eq!(sources(&ls("azure", Some("riskdetection"))), ["identity_protection"]);
+        assert_eq!(sources(&ls("azure", Some("pim"))), ["audit", "identity_protection"]);
+        assert_eq!(sources(&ls("azure", Some("keyvault"))), ["keyvault"]);
+        assert!(sources(&ls("azure", None)).contains(&"waf"));
+        assert!(sources(&ls("m365", Some("threat_management"))).is_empty());
+        assert!(sources(&ls("windows", Some("security"))).is_empty());
+        assert_eq!(family(&ls("azure", Some("auditlogs"))), Family::Audit);
+    }
+}

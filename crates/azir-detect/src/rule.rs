@@ -1,0 +1,816 @@
+//! Sigma rule YAML to compiled rules: metadata, detection searches with their modifiers, the
+//! condition, and correlation definitions. Anything a rule uses that the engine does not support
+//! is an error naming the construct, so the rule is reported instead of silently weakened.
+
+use crate::condition::{self, Cond};
+use crate::fields::{self, Doc, Family, FieldRef, Scalar};
+use crate::logsource::{self, LogSource};
+use crate::matcher::{self, Compare, Matcher, NumOp, Transform};
+use serde::Serialize;
+use std::collections::HashMap;
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// Severity of a rule, in increasing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// `informational`.
+    Informational,
+    /// `low`.
+    Low,
+    /// `medium`.
+    Medium,
+    /// `high`.
+    High,
+    /// `critical`.
+    Critical,
+}
+
+impl Level {
+    /// Parses a Sigma level name.
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "informational" | "info" => Level::Informational,
+            "low" => Level::Low,
+            "medium" => Level::Medium,
+            "high" => Level::High,
+            "critical" => Level::Critical,
+            _ => return None,
+        })
+    }
+
+    /// The Sigma name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Informational => "informational",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+/// What every rule carries besides its logic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleMeta {
+    /// `id` (or, when absent, `name`, else the title).
+    pub id: String,
+    /// `name`, used by correlations to reference rules.
+    pub name: Option<String>,
+    /// `title`.
+    pub title: String,
+    /// `level` (medium when absent).
+    pub level: Level,
+    /// `tags` (ATT&CK tags are `attack.*`).
+    pub tags: Vec<String>,
+    /// Where the rule came from (file name or pack path).
+    pub origin: String,
+}
+
+/// Options that shape compilation.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Apply the Azure alias layer (off for differential runs against generic engines).
+    pub aliases: bool,
+    /// Values of `%placeholders%` for the `expand` modifier.
+    pub placeholders: HashMap<String, Vec<String>>,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions { aliases: true, placeholders: HashMap::new() }
+    }
+}
+
+/// One test on one field.
+#[derive(Debug, Clone)]
+enum Test {
+    /// Each entry is a set of alternative matchers; `all`: every entry must match, else any.
+    Values { entries: Vec<Vec<Matcher>>, all: bool },
+    /// `exists`.
+    Exists(bool),
+    /// `fieldref`: the field's value compared with another field's.
+    FieldRef { others: Vec<FieldRef>, compare: Compare, cased: bool },
+}
+
+#[derive(Debug, Clone)]
+struct FieldTest {
+    field: FieldRef,
+    test: Test,
+}
+
+/// A named search of the detection section.
+#[derive(Debug, Clone)]
+enum Search {
+    /// Any of the maps (a list of maps), each an AND of field tests.
+    Maps(Vec<Vec<FieldTest>>),
+    /// Keywords: any of the values anywhere in the record.
+    Keywords(Vec<Vec<Matcher>>),
+}
+
+/// A compiled detection rule.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// Metadata.
+    pub meta: RuleMeta,
+    /// Where the rule applies.
+    pub logsource: LogSource,
+    searches: Vec<Search>,
+    cond: Cond,
+}
+
+/// Correlation type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrelationType {
+    /// Count of matching events.
+    EventCount,
+    /// Count of distinct values of a field.
+    ValueCount,
+    /// All referenced rules match within the timespan (any order).
+    Temporal,
+    /// All referenced rules match within the timespan, in the order listed.
+    TemporalOrdered,
+}
+
+/// A correlation's threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// `gt`/`gte`/`lt`/`lte`.
+    Cmp(NumOp, f64),
+    /// `eq`.
+    Eq(f64),
+}
+
+impl Threshold {
+    /// True when `n` satisfies every part of the condition.
+    pub fn test(conds: &[Threshold], n: f64) -> bool {
+        conds.iter().all(|c| match *c {
+            Threshold::Cmp(op, v) => op.test(n, v),
+            Threshold::Eq(v) => n == v,
+        })
+    }
+}
+
+/// A correlation rule before its references are resolved.
+#[derive(Debug, Clone)]
+pub struct CorrelationDef {
+    /// Metadata.
+    pub meta: RuleMeta,
+    /// Type.
+    pub kind: CorrelationType,
+    /// Referenced rules (ids or names).
+    pub rules: Vec<String>,
+    /// `group-by` fields.
+    pub group_by: Vec<String>,
+    /// `aliases`: alias name to (rule reference to field).
+    pub aliases: HashMap<String, HashMap<String, String>>,
+    /// Timespan in microseconds.
+    pub timespan_us: i64,
+    /// Condition parts (all must hold).
+    pub condition: Vec<Threshold>,
+    /// `field` of a value_count condition.
+    pub value_field: Option<String>,
+    /// `generate`: referenced rules also report on their own.
+    pub generate: bool,
+}
+
+/// One parsed document of a rule file.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    /// A detection rule.
+    Detection(Box<Detection>),
+    /// A correlation rule.
+    Correlation(Box<CorrelationDef>),
+}
+
+fn s(y: &Yaml) -> Option<String> {
+    match y {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn key<'a>(h: &'a yaml_rust2::yaml::Hash, k: &str) -> Option<&'a Yaml> {
+    h.get(&Yaml::String(k.to_string()))
+}
+
+fn meta(h: &yaml_rust2::yaml::Hash, origin: &str) -> Result<RuleMeta, String> {
+    let title = key(h, "title").and_then(s).ok_or("rule has no title")?;
+    let name = key(h, "name").and_then(s);
+    let id = key(h, "id").and_then(s).or_else(|| name.clone()).unwrap_or_else(|| title.clone());
+    let level = match key(h, "level").and_then(s) {
+        Some(l) => Level::parse(&l).ok_or_else(|| format!("unknown level {l:?}"))?,
+        None => Level::Medium,
+    };
+    let tags = match key(h, "tags") {
+        Some(Yaml::Array(a)) => a.iter().filter_map(s).collect(),
+        _ => Vec::new(),
+    };
+    Ok(RuleMeta { id, name, title, level, tags, origin: origin.to_string() })
+}
+
+/// Parses every document of a rule file. Each document gives a rule or an error; a file that
+/// is not YAML gives one error.
+pub fn parse_file(text: &str, origin: &str, opts: &CompileOptions) -> Vec<Result<Parsed, (String, String)>> {
+    let docs = match YamlLoader::load_from_str(text) {
+        Ok(d) => d,
+        Err(e) => return vec![Err((origin.to_string(), format!("not valid YAML: {e}")))],
+    };
+    let mut out = Vec::new();
+    for d in docs {
+        let Yaml::Hash(h) = &d else {
+            if !matches!(d, Yaml::Null) {
+                out.push(Err((origin.to_string(), "a document that is not a mapping".to_string())));
+            }
+            continue;
+        };
+        let label = key(h, "title").and_then(s).unwrap_or_else(|| origin.to_string());
+        out.push(parse_doc(h, origin, opts).map_err(|e| (label, e)));
+    }
+    out
+}
+
+fn parse_doc(h: &yaml_rust2::yaml::Hash, origin: &str, opts: &CompileOptions) -> Result<Parsed, String> {
+    if let Some(a) = key(h, "action").and_then(s) {
+        return Err(format!("rule collections (`action: {a}`) are not supported"));
+    }
+    if let Some(Yaml::Hash(c)) = key(h, "correlation") {
+        return correlation(h, c, origin).map(|c| Parsed::Correlation(Box::new(c)));
+    }
+    if key(h, "filter").is_some() && key(h, "detection").is_none() {
+        return Err("Sigma filter rules (meta filters) are not supported".into());
+    }
+    let meta = meta(h, origin)?;
+    let ls = match key(h, "logsource") {
+        Some(Yaml::Hash(l)) => LogSource {
+            product: key(l, "product").and_then(s),
+            service: key(l, "service").and_then(s),
+            category: key(l, "category").and_then(s),
+        },
+        _ => return Err("rule has no logsource".into()),
+    };
+    let family = logsource::family(&ls);
+    let Some(Yaml::Hash(det)) = key(h, "detection") else { return Err("rule has no detection".into()) };
+    let mut names = Vec::new();
+    let mut searches = Vec::new();
+    let mut cond_text: Option<Vec<String>> = None;
+    let mut timeframe = false;
+    for (k, v) in det {
+        let k = s(k).ok_or("a detection key that is not a string")?;
+        match k.as_str() {
+            "condition" => {
+                cond_text = Some(match v {
+                    Yaml::Array(a) => a.iter().filter_map(s).collect(),
+                    other => vec![s(other).ok_or("condition is not a string")?],
+                })
+            }
+            "timeframe" => timeframe = true,
+            _ => {
+                let search = search(v, family, opts).map_err(|e| format!("search `{k}`: {e}"))?;
+                names.push(k);
+                searches.push(search);
+            }
+        }
+    }
+    if timeframe {
+        return Err("`timeframe` in a detection (Sigma 1 aggregation) is not supported; use a correlation rule".into());
+    }
+    let cond_text = cond_text.ok_or("detection has no condition")?;
+    let mut conds = Vec::new();
+    for c in &cond_text {
+        conds.push(condition::parse(c, &names).map_err(|e| format!("condition {c:?}: {e}"))?);
+    }
+    let cond = if conds.len() == 1 { conds.remove(0) } else { Cond::Or(conds) };
+    Ok(Parsed::Detection(Box::new(Detection { meta, logsource: ls, searches, cond })))
+}
+
+fn search(v: &Yaml, family: Family, opts: &CompileOptions) -> Result<Search, String> {
+    match v {
+        Yaml::Hash(m) => Ok(Search::Maps(vec![map(m, family, opts)?])),
+        Yaml::Array(a) if a.iter().all(|x| matches!(x, Yaml::Hash(_))) && !a.is_empty() => {
+            let mut maps = Vec::new();
+            for x in a {
+                if let Yaml::Hash(m) = x {
+                    maps.push(map(m, family, opts)?);
+                }
+            }
+            Ok(Search::Maps(maps))
+        }
+        Yaml::Array(a) => {
+            let mut vals = Vec::new();
+            for x in a {
+                vals.push(keyword(x)?);
+            }
+            Ok(Search::Keywords(vals))
+        }
+        Yaml::Null => Err("empty search".into()),
+        other => Ok(Search::Keywords(vec![keyword(other)?])),
+    }
+}
+
+/// Keywords match anywhere in a value (full-text search), wildcards honoured.
+fn keyword(v: &Yaml) -> Result<Vec<Matcher>, String> {
+    let t = s(v).ok_or("a keyword that is not a scalar")?;
+    Ok(vec![matcher::string_matcher(&t, Compare::Contains, false, false)?])
+}
+
+fn map(m: &yaml_rust2::yaml::Hash, family: Family, opts: &CompileOptions) -> Result<Vec<FieldTest>, String> {
+    let mut out = Vec::new();
+    for (k, v) in m {
+        let k = s(k).ok_or("a field name that is not a string")?;
+        let mut parts = k.split('|');
+        let name = parts.next().unwrap_or_default();
+        let mods: Vec<&str> = parts.collect();
+        if name.is_empty() {
+            return Err(format!("keyword searches with modifiers (`{k}`) are not supported"));
+        }
+        let field = if opts.aliases { fields::resolve(name, family) } else { fields::literal(name) };
+        let test = field_test(&k, &mods, v, family, opts)?;
+        out.push(FieldTest { field, test });
+    }
+    Ok(out)
+}
+
+fn field_test(k: &str, mods: &[&str], v: &Yaml, family: Family, opts: &CompileOptions) -> Result<Test, String> {
+    let mut compare = Compare::Equals;
+    let mut all = false;
+    let mut cased = false;
+    let mut re = false;
+    let (mut ri, mut rm, mut rs) = (false, false, false);
+    let mut cidr = false;
+    let mut num: Option<NumOp> = None;
+    let mut exists = false;
+    let mut fieldref = false;
+    let mut expand = false;
+    let mut transforms = Vec::new();
+    for m in mods {
+        match m.to_ascii_lowercase().as_str() {
+            "contains" => compare = Compare::Contains,
+            "startswith" => compare = Compare::StartsWith,
+            "endswith" => compare = Compare::EndsWith,
+            "all" => all = true,
+            "cased" => cased = true,
+            "re" => re = true,
+            "i" | "ignorecase" => ri = true,
+            "m" | "multiline" => rm = true,
+            "s" | "dotall" => rs = true,
+            "cidr" => cidr = true,
+            "gt" => num = Some(NumOp::Gt),
+            "gte" => num = Some(NumOp::Gte),
+            "lt" => num = Some(NumOp::Lt),
+            "lte" => num = Some(NumOp::Lte),
+            "exists" => exists = true,
+            "fieldref" => fieldref = true,
+            "expand" => expand = true,
+            "base64" => transforms.push(Transform::Base64),
+            "base64offset" => transforms.push(Transform::Base64Offset),
+            "utf16le" | "wide" => transforms.push(Transform::Utf16Le),
+            "utf16be" => transforms.push(Transform::Utf16Be),
+            "utf16" => transforms.push(Transform::Utf16),
+            "windash" => transforms.push(Transform::Windash),
+            other => return Err(format!("unsupported modifier `{other}` in `{k}`")),
+        }
+    }
+    if (ri || rm || rs) && !re {
+        return Err(format!("regex flags without `re` in `{k}`"));
+    }
+    let values: Vec<&Yaml> = match v {
+        Yaml::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    if exists {
+        let b = match values.as_slice() {
+            [Yaml::Boolean(b)] => *b,
+            [y] => match s(y).as_deref() {
+                Some("true" | "yes") => true,
+                Some("false" | "no") => false,
+                _ => return Err(format!("`exists` needs true or false in `{k}`")),
+            },
+            _ => return Err(format!("`exists` needs one value in `{k}`")),
+        };
+        return Ok(Test::Exists(b));
+    }
+    if fieldref {
+        let mut others = Vec::new();
+        for y in &values {
+            let n = s(y).ok_or_else(|| format!("`fieldref` needs field names in `{k}`"))?;
+            others.push(if opts.aliases { fields::resolve(&n, family) } else { fields::literal(&n) });
+        }
+        return Ok(Test::FieldRef { others, compare, cased });
+    }
+    let mut entries = Vec::new();
+    for y in values {
+        if matches!(y, Yaml::Null) {
+            entries.push(vec![Matcher::Null]);
+            continue;
+        }
+        if matches!(y, Yaml::Array(_) | Yaml::Hash(_)) {
+            return Err(format!("nested lists or maps as values in `{k}`"));
+        }
+        let text = s(y).ok_or_else(|| format!("unsupported value in `{k}`"))?;
+        if let Some(op) = num {
+            let n: f64 = text.parse().map_err(|_| format!("`{text}` is not a number in `{k}`"))?;
+            entries.push(vec![Matcher::Num(op, n)]);
+            continue;
+        }
+        if cidr {
+            let net = text.parse().map_err(|_| format!("`{text}` is not a CIDR network in `{k}`"))?;
+            entries.push(vec![Matcher::Cidr(net)]);
+            continue;
+        }
+        let texts = if expand { matcher::expand(&text, &opts.placeholders)? } else { vec![text] };
+        let mut alts = Vec::new();
+        for t in texts {
+            if re {
+                alts.push(matcher::regex_matcher(&t, ri, rm, rs)?);
+                continue;
+            }
+            let (variants, encoded) = matcher::transform(&t, &transforms)?;
+            for var in variants {
+                alts.push(matcher::string_matcher(&var, compare, cased || encoded, encoded)?);
+            }
+        }
+        entries.push(alts);
+    }
+    Ok(Test::Values { entries, all })
+}
+
+fn correlation(h: &yaml_rust2::yaml::Hash, c: &yaml_rust2::yaml::Hash, origin: &str) -> Result<CorrelationDef, String> {
+    let meta = meta(h, origin)?;
+    let kind = match key(c, "type").and_then(s).as_deref() {
+        Some("event_count") => CorrelationType::EventCount,
+        Some("value_count") => CorrelationType::ValueCount,
+        Some("temporal") => CorrelationType::Temporal,
+        Some("temporal_ordered") => CorrelationType::TemporalOrdered,
+        Some(t) => return Err(format!("unsupported correlation type `{t}`")),
+        None => return Err("correlation has no type".into()),
+    };
+    let list = |k: &str| -> Vec<String> {
+        match key(c, k) {
+            Some(Yaml::Array(a)) => a.iter().filter_map(s).collect(),
+            Some(y) => s(y).into_iter().collect(),
+            None => Vec::new(),
+        }
+    };
+    let rules = list("rules");
+    if rules.is_empty() {
+        return Err("correlation references no rules".into());
+    }
+    let group_by = list("group-by");
+    let span = key(c, "timespan").or_else(|| key(c, "timeframe")).and_then(s).ok_or("correlation has no timespan")?;
+    let timespan_us = timespan(&span)?;
+    let mut condition = Vec::new();
+    let mut value_field = None;
+    match key(c, "condition") {
+        Some(Yaml::Hash(ch)) => {
+            for (k, v) in ch {
+                let k = s(k).unwrap_or_default();
+                if k == "field" {
+                    value_field = s(v);
+                    continue;
+                }
+                let n: f64 =
+                    s(v).and_then(|t| t.parse().ok()).ok_or_else(|| format!("condition `{k}` is not a number"))?;
+                condition.push(match k.as_str() {
+                    "gt" => Threshold::Cmp(NumOp::Gt, n),
+                    "gte" => Threshold::Cmp(NumOp::Gte, n),
+                    "lt" => Threshold::Cmp(NumOp::Lt, n),
+                    "lte" => Threshold::Cmp(NumOp::Lte, n),
+                    "eq" => Threshold::Eq(n),
+                    other => return Err(format!("unsupported correlation condition `{other}`")),
+                });
+            }
+        }
+        Some(_) => return Err("correlation condition is not a mapping".into()),
+        None => {}
+    }
+    match kind {
+        CorrelationType::EventCount | CorrelationType::ValueCount if condition.is_empty() => {
+            return Err("event_count/value_count correlation needs a condition".into())
+        }
+        CorrelationType::ValueCount if value_field.is_none() => {
+            return Err("value_count correlation needs `condition.field`".into())
+        }
+        CorrelationType::Temporal | CorrelationType::TemporalOrdered if condition.is_empty() => {
+            condition.push(Threshold::Cmp(NumOp::Gte, rules.len() as f64))
+        }
+        _ => {}
+    }
+    let mut aliases = HashMap::new();
+    if let Some(Yaml::Hash(al)) = key(c, "aliases") {
+        for (k, v) in al {
+            let (Some(k), Yaml::Hash(m)) = (s(k), v) else { return Err("malformed correlation aliases".into()) };
+            let per: HashMap<String, String> = m.iter().filter_map(|(r, f)| Some((s(r)?, s(f)?))).collect();
+            aliases.insert(k, per);
+        }
+    }
+    let generate = matches!(key(c, "generate"), Some(Yaml::Boolean(true)));
+    Ok(CorrelationDef { meta, kind, rules, group_by, aliases, timespan_us, condition, value_field, generate })
+}
+
+/// Parses a Sigma timespan (`30s`, `5m`, `2h`, `1d`, `1w`) into microseconds.
+pub fn timespan(t: &str) -> Result<i64, String> {
+    let t = t.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: i64 = num.parse().map_err(|_| format!("bad timespan {t:?}"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        "M" => 30 * 86_400,
+        "y" => 365 * 86_400,
+        _ => return Err(format!("bad timespan unit in {t:?}")),
+    };
+    n.checked_mul(secs * 1_000_000).ok_or_else(|| format!("timespan {t:?} too large"))
+}
+
+/// The longest piece of `pat` that JSON text always carries verbatim (no quote, backslash,
+/// slash, control or non-ASCII character, which an encoder may escape), lower-cased; `None`
+/// when shorter than 3 bytes (too common to be worth a prefilter).
+fn safe_piece(pat: &str) -> Option<String> {
+    let best = pat
+        .split(|c: char| !(c.is_ascii_graphic() || c == ' ') || matches!(c, '"' | '\\' | '/'))
+        .max_by_key(|p| p.len())?;
+    (best.len() >= 3).then(|| best.to_ascii_lowercase())
+}
+
+fn matcher_literal(m: &Matcher) -> Option<String> {
+    match m {
+        Matcher::Exact { pat, .. }
+        | Matcher::Contains { pat, .. }
+        | Matcher::StartsWith { pat, .. }
+        | Matcher::EndsWith { pat, .. } => safe_piece(pat),
+        _ => None,
+    }
+}
+
+/// Union of the literals of alternatives: one of them must occur (`None` if one has none).
+fn any_of(alts: &[Matcher]) -> Option<Vec<String>> {
+    alts.iter().map(matcher_literal).collect()
+}
+
+fn union(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for s in sets {
+        out.extend(s?);
+    }
+    Some(out)
+}
+
+fn smallest(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<String>> {
+    sets.flatten().min_by_key(|v| v.len())
+}
+
+impl FieldTest {
+    fn necessary(&self) -> Option<Vec<String>> {
+        use crate::fields::{Column, Target};
+        // Integer columns are not in any text the prefilter scans.
+        let int_column = self
+            .field
+            .targets
+            .iter()
+            .any(|t| matches!(t, Target::Column(Column::SrcPort | Column::DstPort | Column::HttpStatus)));
+        match &self.test {
+            Test::Values { entries, all } if !int_column => {
+                if *all {
+                    smallest(entries.iter().map(|e| any_of(e)))
+                } else {
+                    union(entries.iter().map(|e| any_of(e)))
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Search {
+    fn necessary(&self) -> Option<Vec<String>> {
+        match self {
+            Search::Maps(ms) => union(ms.iter().map(|m| smallest(m.iter().map(FieldTest::necessary)))),
+            Search::Keywords(ks) => union(ks.iter().map(|k| any_of(k))),
+        }
+    }
+}
+
+fn necessary(c: &Cond, s: &[Search]) -> Option<Vec<String>> {
+    match c {
+        Cond::Search(i) => s[*i].necessary(),
+        Cond::Not(_) => None,
+        Cond::And(cs) => smallest(cs.iter().map(|c| necessary(c, s))),
+        Cond::Or(cs) => union(cs.iter().map(|c| necessary(c, s))),
+    }
+}
+
+impl Detection {
+    /// Literals of which at least one must occur (ASCII case-insensitively) in the record's text
+    /// or its string columns for the rule to match: the prefilter that lets a hunt skip parsing
+    /// records no rule can match. `None` when the rule has no such set (negations, numbers,
+    /// regexes, null tests, integer columns).
+    pub fn necessary(&self) -> Option<Vec<String>> {
+        necessary(&self.cond, &self.searches)
+    }
+
+    /// True when the rule's detection matches the event.
+    pub fn matches(&self, doc: &Doc<'_>) -> bool {
+        self.cond.eval(&mut |i| self.searches[i].matches(doc))
+    }
+
+    /// Field names the rule reads (for reports).
+    pub fn fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.searches {
+            if let Search::Maps(ms) = s {
+                for m in ms {
+                    for t in m {
+                        out.push(t.field.name.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Search {
+    fn matches(&self, doc: &Doc<'_>) -> bool {
+        match self {
+            Search::Maps(ms) => ms.iter().any(|m| m.iter().all(|t| t.matches(doc))),
+            Search::Keywords(ks) => ks.iter().any(|alts| doc.visit_all(&mut |v| alts.iter().any(|m| m.is_match(v)))),
+        }
+    }
+}
+
+impl FieldTest {
+    fn matches(&self, doc: &Doc<'_>) -> bool {
+        match &self.test {
+            Test::Exists(b) => doc.exists(&self.field) == *b,
+            Test::Values { entries, all } => {
+                let one = |alts: &Vec<Matcher>| {
+                    doc.visit(&self.field, &mut |v| alts.iter().any(|m| m.is_match(v)))
+                        || (alts.iter().any(|m| matches!(m, Matcher::Null)) && !doc.exists(&self.field))
+                };
+                if *all {
+                    entries.iter().all(one)
+                } else {
+                    entries.iter().any(one)
+                }
+            }
+            Test::FieldRef { others, compare, cased } => others.iter().all(|o| {
+                doc.visit(&self.field, &mut |a| {
+                    a.with_text(|a| {
+                        let Some(a) = a else { return false };
+                        doc.visit(o, &mut |b| b.with_text(|b| b.is_some_and(|b| compare_text(a, b, *compare, *cased))))
+                    })
+                })
+            }),
+        }
+    }
+}
+
+fn compare_text(a: &str, b: &str, c: Compare, cased: bool) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let eq = |x: &[u8], y: &[u8]| if cased { x == y } else { x.eq_ignore_ascii_case(y) };
+    match c {
+        Compare::Equals => eq(a, b),
+        Compare::StartsWith => a.len() >= b.len() && eq(&a[..b.len()], b),
+        Compare::EndsWith => a.len() >= b.len() && eq(&a[a.len() - b.len()..], b),
+        Compare::Contains => b.is_empty() || a.windows(b.len()).any(|w| eq(w, b)),
+    }
+}
+
+/// Convenience for tests and callers: the text of a scalar.
+pub fn scalar_text(v: Scalar<'_>) -> Option<String> {
+    v.with_text(|t| t.map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azir_model::Event;
+
+    /// Compiles one rule whose detection is `det` (YAML, indented 4) and says whether it matches `raw`.
+    fn check(det: &str, raw: &str) -> bool {
+        let text = format!("title: t\nlogsource: {{product: azure, service: auditlogs}}\ndetection:\n{det}\n");
+        let mut parsed = parse_file(&text, "test", &CompileOptions::default());
+        let Ok(Parsed::Detection(d)) = parsed.remove(0) else { panic!("{text} did not compile") };
+        let e = Event { raw: raw.to_string(), message: "the message".into(), ..Default::default() };
+        d.matches(&Doc::new(&e))
+    }
+
+    fn error(det: &str) -> String {
+        let text = format!("title: t\nlogsource: {{product: azure}}\ndetection:\n{det}\n");
+        match parse_file(&text, "test", &CompileOptions::default()).remove(0) {
+            Err((_, e)) => e,
+            Ok(_) => panic!("{det} compiled"),
+        }
+    }
+
+    #[test]
+    fn lists_are_or_maps_are_and_all_makes_lists_and() {
+        let det = "    s:\n        a: [x, y]\n        b: z\n    condition: s";
+        assert!(check(det, r#"{"a":"y","b":"Z"}"#));
+        assert!(!check(det, r#"{"a":"y","b":"q"}"#));
+        assert!(!check(det, r#"{"a":"w","b":"z"}"#));
+        let all = "    s:\n        a|contains|all: [foo, bar]\n    condition: s";
+        assert!(check(all, r#"{"a":"xx bar foo"}"#));
+        assert!(!check(all, r#"{"a":"xx foo"}"#));
+        let list_of_maps = "    s:\n        - a: x\n        - b: y\n    condition: s";
+        assert!(check(list_of_maps, r#"{"b":"y"}"#) && !check(list_of_maps, r#"{"b":"x"}"#));
+    }
+
+    #[test]
+    fn null_exists_and_empty() {
+        let null = "    s:\n        a: null\n    condition: s";
+        assert!(check(null, r#"{"b":1}"#));
+        assert!(check(null, r#"{"a":null}"#));
+        assert!(check(null, r#"{"a":""}"#));
+        assert!(!check(null, r#"{"a":"x"}"#));
+        let exists = "    s:\n        a|exists: true\n    condition: s";
+        assert!(check(exists, r#"{"a":0}"#) && !check(exists, r#"{"b":0}"#) && !check(exists, r#"{"a":null}"#));
+        let missing = "    s:\n        a|exists: false\n    condition: s";
+        assert!(check(missing, r#"{"b":0}"#) && !check(missing, r#"{"a":"x"}"#));
+        let empty = "    s:\n        a: ''\n    condition: s";
+        assert!(check(empty, r#"{"a":""}"#) && !check(empty, r#"{"a":"x"}"#));
+    }
+
+    #[test]
+    fn fieldref_compares_two_fields() {
+        let eq = "    s:\n        a|fieldref: b\n    condition: s";
+        assert!(check(eq, r#"{"a":"X","b":"x"}"#));
+        assert!(!check(eq, r#"{"a":"x","b":"y"}"#));
+        assert!(!check(eq, r#"{"a":"x"}"#));
+        let starts = "    s:\n        a|fieldref|startswith: b\n    condition: s";
+        assert!(check(starts, r#"{"a":"xyz","b":"xy"}"#) && !check(starts, r#"{"a":"xyz","b":"yz"}"#));
+    }
+
+    #[test]
+    fn keywords_search_every_value_and_the_message() {
+        let kw = "    keywords:\n        - 'roleAssignments/write'\n        - 'evil*tool'\n    condition: keywords";
+        assert!(check(kw, r#"{"deep":{"x":["Microsoft.Authorization/roleAssignments/write"]}}"#));
+        assert!(check(kw, r#"{"ua":"EvilTool 1.0"}"#));
+        assert!(!check(kw, r#"{"ua":"tool evil"}"#));
+        assert!(check(kw, r#"{"ua":"the evil scanning tool"}"#));
+        assert!(!check(kw, r#"{"k":"nothing here"}"#));
+        let msg = "    keywords: [the message]\n    condition: keywords";
+        assert!(check(msg, "not json at all"));
+    }
+
+    #[test]
+    fn numbers_compare_numerically_and_equal_their_text() {
+        let gt = "    s:\n        n|gt: 10\n    condition: s";
+        assert!(check(gt, r#"{"n":11}"#) && check(gt, r#"{"n":"11.5"}"#));
+        assert!(!check(gt, r#"{"n":10}"#) && !check(gt, r#"{"n":"ten"}"#));
+        let eq = "    s:\n        ResultType: 50053\n    condition: s";
+        assert!(check(eq, r#"{"resultType":"50053"}"#) && check(eq, r#"{"ResultType":50053}"#));
+        assert!(!check(eq, r#"{"ResultType":500530}"#));
+    }
+
+    #[test]
+    fn unsupported_constructs_are_errors_naming_them() {
+        assert!(error("    s:\n        a|nope: x\n    condition: s").contains("unsupported modifier `nope`"));
+        assert!(error("    s:\n        a|i: x\n    condition: s").contains("without `re`"));
+        assert!(error("    s:\n        a: x\n    condition: s | count() > 5").contains("correlation"));
+        assert!(error("    s:\n        a: x\n    timeframe: 5m\n    condition: s").contains("timeframe"));
+        assert!(error("    s:\n        a|expand: '%admins%'\n    condition: s").contains("placeholder"));
+        assert!(error("    s:\n        a|cidr: 10.0.0.300/8\n    condition: s").contains("CIDR"));
+        assert!(error("    s:\n        a|re: '('\n    condition: s").contains("regex"));
+        assert!(error("    s:\n        a: x").contains("no condition"));
+    }
+
+    #[test]
+    fn expand_uses_configured_placeholders() {
+        let text = "title: t\nlogsource: {product: azure}\ndetection:\n    s:\n        u|expand: '%admins%'\n    condition: s\n";
+        let opts = CompileOptions {
+            aliases: true,
+            placeholders: [("admins".to_string(), vec!["rob@c.com".to_string(), "adele@c.com".to_string()])].into(),
+        };
+        let Ok(Parsed::Detection(d)) = parse_file(text, "t", &opts).remove(0) else { panic!() };
+        let ev = |u: &str| Event { raw: format!(r#"{{"u":"{u}"}}"#), ..Default::default() };
+        assert!(d.matches(&Doc::new(&ev("adele@c.com"))));
+        assert!(!d.matches(&Doc::new(&ev("megan@c.com"))));
+    }
+
+    #[test]
+    fn the_prefilter_literals_are_necessary_pieces() {
+        let text = "title: t\nlogsource: {product: azure}\ndetection:\n    s:\n        a: Microsoft.Compute/snapshots/beginGetAccess/action\n        b|re: x\n    f:\n        c: zz\n    condition: s and not f\n";
+        let Ok(Parsed::Detection(d)) = parse_file(text, "t", &CompileOptions::default()).remove(0) else { panic!() };
+        assert_eq!(d.necessary(), Some(vec!["microsoft.compute".to_string()]));
+        let neg = "title: t\nlogsource: {product: azure}\ndetection:\n    f:\n        c: zzz\n    condition: not f\n";
+        let Ok(Parsed::Detection(d)) = parse_file(neg, "t", &CompileOptions::default()).remove(0) else { panic!() };
+        assert_eq!(d.necessary(), None);
+    }
+
+    #[test]
+    fn timespans() {
+        assert_eq!(timespan("90s"), Ok(90_000_000));
+        assert_eq!(timespan("5m"), Ok(300_000_000));
+        assert_eq!(timespan("1h"), Ok(3_600_000_000));
+        assert!(timespan("5x").is_err() && timespan("m").is_err());
+    }
+}

@@ -1,0 +1,330 @@
+//! The built-in pack (`rules/`): every rule loads, carries ATT&CK tags, and fires on its positive
+//! events and not on its negative ones, in more than one export shape where the log has several.
+
+use azir_detect::{Finding, RuleSetBuilder};
+use azir_model::Event;
+use serde_json::{json, Value};
+
+fn hunt(events: &[Event]) -> Vec<Finding> {
+    let mut b = RuleSetBuilder::default();
+    b.add_builtin();
+    let set = b.build();
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let mut h = set.hunter();
+    for e in events {
+        h.feed(e);
+    }
+    h.finish()
+}
+
+fn titles(events: &[Event]) -> Vec<String> {
+    hunt(events).into_iter().map(|f| f.title).collect()
+}
+
+fn ev(source: &str, t: i64, raw: Value) -> Event {
+    Event { source: source.into(), time: t * 1_000_000, raw: raw.to_string(), ..Default::default() }
+}
+
+fn fires(events: &[Event], title: &str) -> bool {
+    titles(events).iter().any(|t| t.starts_with(title))
+}
+
+#[test]
+fn every_pack_rule_loads_and_every_reporting_rule_has_attack_tags() {
+    let mut b = RuleSetBuilder::default();
+    b.add_builtin();
+    let set = b.build();
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    assert!(set.rules().len() >= 17);
+    for (name, text) in azir_detect::PACK {
+        let base_only = text.contains("\nname: ") && !text.contains("correlation:");
+        assert!(base_only || text.contains("attack.t"), "{name} has no ATT&CK technique tag");
+    }
+    for r in set.rules() {
+        assert!(!r.sources.is_empty(), "{} routes nowhere", r.title);
+    }
+}
+
+/// ARM REST record of an Activity Log operation.
+fn rest(op: &str, caller: &str, props: Value) -> Value {
+    json!({
+        "caller": caller,
+        "operationName": { "value": op, "localizedValue": "x" },
+        "status": { "value": "Started" },
+        "httpRequest": { "clientIpAddress": "203.0.113.77" },
+        "properties": props,
+    })
+}
+
+/// Diagnostic-setting record of the same operation.
+fn diag(op: &str, caller: &str, props: Value) -> Value {
+    json!({ "operationName": op, "identity": { "claims": { "name": caller } }, "caller": caller,
+            "callerIpAddress": "203.0.113.77", "resultType": "Start", "properties": props })
+}
+
+/// Log Analytics AzureActivity row (Properties is JSON text).
+fn la(op: &str, caller: &str, props: Value) -> Value {
+    json!({ "OperationNameValue": op, "Caller": caller, "CallerIpAddress": "203.0.113.77",
+            "ActivityStatusValue": "Start", "Properties": props.to_string() })
+}
+
+fn each_shape(op: &str, caller: &str, props: Value) -> Vec<Event> {
+    vec![
+        ev("activity", 0, rest(op, caller, props.clone())),
+        ev("activity", 0, diag(op, caller, props.clone())),
+        ev("activity", 0, la(op, caller, props)),
+    ]
+}
+
+#[test]
+fn run_command_and_disk_export() {
+    for e in each_shape("Microsoft.Compute/virtualMachines/runCommand/action", "megan@contoso.com", json!({})) {
+        assert!(fires(std::slice::from_ref(&e), "Command run on an Azure VM"), "{}", e.raw);
+    }
+    for e in each_shape("MICROSOFT.COMPUTE/SNAPSHOTS/BEGINGETACCESS/ACTION", "megan@contoso.com", json!({})) {
+        assert!(fires(std::slice::from_ref(&e), "Managed disk or snapshot exported"), "{}", e.raw);
+    }
+    for e in each_shape("Microsoft.Compute/snapshots/write", "megan@contoso.com", json!({})) {
+        assert!(titles(std::slice::from_ref(&e)).is_empty(), "{}", e.raw);
+    }
+    for e in each_shape("Microsoft.Compute/virtualMachines/read", "megan@contoso.com", json!({})) {
+        assert!(titles(std::slice::from_ref(&e)).is_empty(), "{}", e.raw);
+    }
+}
+
+fn nsg_body(src: Value, ports: Value, access: &str) -> Value {
+    let mut p = json!({ "protocol": "*", "sourcePortRange": "*", "destinationAddressPrefix": "*",
+                        "access": access, "priority": 100, "direction": "Inbound" });
+    p.as_object_mut().unwrap().extend(src.as_object().unwrap().clone());
+    p.as_object_mut().unwrap().extend(ports.as_object().unwrap().clone());
+    json!({ "requestbody": json!({ "name": "r", "properties": p }).to_string() })
+}
+
+#[test]
+fn nsg_rule_opened_to_the_internet_reads_the_rule_json() {
+    let op = "Microsoft.Network/networkSecurityGroups/securityRules/write";
+    let open = [
+        nsg_body(json!({"sourceAddressPrefix": "*"}), json!({"destinationPortRanges": ["22", "3389"]}), "Allow"),
+        nsg_body(json!({"sourceAddressPrefix": "Internet"}), json!({"destinationPortRange": "3389"}), "Allow"),
+        nsg_body(
+            json!({"sourceAddressPrefixes": ["10.0.0.0/8", "0.0.0.0/0"]}),
+            json!({"destinationPortRange": "*"}),
+            "Allow",
+        ),
+    ];
+    for body in open {
+        for e in each_shape(op, "megan@contoso.com", body.clone()) {
+            assert!(fires(std::slice::from_ref(&e), "NSG rule allows"), "{}", e.raw);
+        }
+    }
+    let closed = [
+        // From a private range, to SSH.
+        nsg_body(json!({"sourceAddressPrefix": "10.10.1.0/24"}), json!({"destinationPortRange": "22"}), "Allow"),
+        // From anywhere, to HTTP only.
+        nsg_body(json!({"sourceAddressPrefix": "*"}), json!({"destinationPortRange": "80"}), "Allow"),
+        // Denied.
+        nsg_body(json!({"sourceAddressPrefix": "*"}), json!({"destinationPortRange": "22"}), "Deny"),
+        // The rule's escaped `\*` is a literal star, not a wildcard matching any port.
+        nsg_body(json!({"sourceAddressPrefix": "Internet"}), json!({"destinationPortRange": "2222"}), "Allow"),
+    ];
+    for body in closed {
+        for e in each_shape(op, "megan@contoso.com", body.clone()) {
+            assert!(!fires(std::slice::from_ref(&e), "NSG rule allows"), "{}", e.raw);
+        }
+    }
+}
+
+fn role_body(role: &str, scope: &str) -> Value {
+    json!({ "requestbody": json!({ "Id": "x", "Properties": {
+        "PrincipalId": "p", "PrincipalType": "ServicePrincipal",
+        "RoleDefinitionId": format!("/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+        "Scope": scope } }).to_string() })
+}
+
+#[test]
+fn privileged_role_assignment_needs_a_privileged_role_and_a_wide_scope() {
+    let op = "Microsoft.Authorization/roleAssignments/write";
+    let owner = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    let reader = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+    let t = "Owner, User Access Administrator or Contributor";
+    for scope in [
+        "/subscriptions/b7e3c1d2-5a4f-4e6b-9c8d-1f2e3a4b5c6d",
+        "/providers/Microsoft.Management/managementGroups/mg-contoso",
+        "/",
+    ] {
+        for e in each_shape(op, "megan@contoso.com", role_body(owner, scope)) {
+            assert!(fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+    }
+    let response = json!({ "responseBody": json!({ "properties": {
+        "roleDefinitionId": format!("/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{owner}"),
+        "scope": "/subscriptions/s" } }).to_string() });
+    assert!(fires(&[ev("activity", 0, rest(op, "m", response))], t));
+    for body in [role_body(reader, "/subscriptions/s"), role_body(owner, "/subscriptions/s/resourceGroups/rg-data")] {
+        for e in each_shape(op, "megan@contoso.com", body.clone()) {
+            assert!(!fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+    }
+}
+
+#[test]
+fn storage_keys_listed_by_people_not_by_service_principals() {
+    let op = "Microsoft.Storage/storageAccounts/listKeys/action";
+    for e in each_shape(op, "megan@contoso.com", json!({})) {
+        assert!(fires(std::slice::from_ref(&e), "Storage account keys listed"), "{}", e.raw);
+    }
+    for e in each_shape(op, "e4153399-d1ef-49a1-b10d-e64cae7d6336", json!({})) {
+        assert!(!fires(std::slice::from_ref(&e), "Storage account keys listed"), "{}", e.raw);
+    }
+}
+
+#[test]
+fn diagnostic_settings_deleted() {
+    let e = ev("activity", 0, rest("microsoft.insights/diagnosticSettings/delete", "m", json!({})));
+    assert!(fires(&[e], "Diagnostic settings deleted"));
+    let e = ev("activity", 0, rest("microsoft.insights/diagnosticSettings/write", "m", json!({})));
+    assert!(!fires(&[e], "Diagnostic settings deleted"));
+}
+
+/// A failed sign-in in Graph, diagnostic or LA shape (rotating with `i`).
+fn signin(i: usize, t: i64, user: &str, ip: &str, code: i64) -> Event {
+    let graph = json!({ "userPrincipalName": user, "ipAddress": ip, "status": { "errorCode": code } });
+    let raw = match i % 3 {
+        0 => graph,
+        1 => json!({ "resultType": code.to_string(), "callerIpAddress": ip, "properties": graph }),
+        _ => json!({ "UserPrincipalName": user, "IPAddress": ip, "ResultType": code.to_string() }),
+    };
+    ev("signin", t, raw)
+}
+
+#[test]
+fn password_spray_many_users_one_ip_within_an_hour() {
+    let spray: Vec<Event> =
+        (0..10).map(|i| signin(i, i as i64 * 300, &format!("u{i}@c.com"), "198.51.100.23", 50126)).collect();
+    let f = hunt(&spray);
+    let s: Vec<&Finding> = f.iter().filter(|f| f.title.starts_with("Password spray")).collect();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].group, ["IPAddress=198.51.100.23"]);
+    assert_eq!(s[0].events.len(), 10);
+    // Out-of-order input gives the same finding.
+    let mut reversed = spray.clone();
+    reversed.reverse();
+    assert_eq!(hunt(&reversed).iter().filter(|f| f.title.starts_with("Password spray")).count(), 1);
+    // Nine users, or ten spread over more than an hour, or ten successes: no spray.
+    assert!(!fires(&spray[..9], "Password spray"));
+    let slow: Vec<Event> =
+        (0..10).map(|i| signin(i, i as i64 * 401, &format!("u{i}@c.com"), "198.51.100.23", 50126)).collect();
+    assert!(!fires(&slow, "Password spray"));
+    let ok: Vec<Event> = (0..10).map(|i| signin(i, i as i64, &format!("u{i}@c.com"), "198.51.100.23", 0)).collect();
+    assert!(!fires(&ok, "Password spray"));
+    // The same user ten times is brute force, not spray; events without an IP are not grouped.
+    let brute: Vec<Event> = (0..10).map(|i| signin(i, i as i64 * 60, "megan@c.com", "198.51.100.23", 50126)).collect();
+    assert!(!fires(&brute, "Password spray"));
+    assert!(fires(&brute, "Brute force"));
+    let no_ip: Vec<Event> = (0..10)
+        .map(|i| {
+            ev("signin", i, json!({ "userPrincipalName": format!("u{i}@c.com"), "status": { "errorCode": 50126 } }))
+        })
+        .collect();
+    assert!(!fires(&no_ip, "Password spray"));
+}
+
+#[test]
+fn mfa_fatigue_five_denials_for_one_user() {
+    let burst: Vec<Event> = (0..5).map(|i| signin(i, i as i64 * 120, "megan@c.com", "203.0.113.77", 500121)).collect();
+    assert!(fires(&burst, "MFA fatigue"));
+    assert!(!fires(&burst[..4], "MFA fatigue"));
+    let spread: Vec<Event> =
+        (0..5).map(|i| signin(i, i as i64 * 1000, "megan@c.com", "203.0.113.77", 500121)).collect();
+    assert!(!fires(&spread, "MFA fatigue"));
+    let users: Vec<Event> =
+        (0..5).map(|i| signin(i, i as i64, &format!("u{i}@c.com"), "203.0.113.77", 500121)).collect();
+    assert!(!fires(&users, "MFA fatigue"));
+}
+
+fn kv(t: i64, op: &str, ip: &str, secret: &str) -> Event {
+    ev(
+        "keyvault",
+        t,
+        json!({ "operationName": op, "callerIpAddress": ip, "category": "AuditEvent",
+        "properties": { "id": format!("https://kv.vault.azure.net/secrets/{secret}") } }),
+    )
+}
+
+#[test]
+fn key_vault_enumeration_counts_distinct_secrets() {
+    let harvest: Vec<Event> = (0..8).map(|i| kv(i * 30, "SecretGet", "203.0.113.77", &format!("s{i}"))).collect();
+    assert!(fires(&harvest, "Key Vault secret enumeration"));
+    assert!(!fires(&harvest[..7], "Key Vault secret enumeration"));
+    let app: Vec<Event> = (0..50).map(|i| kv(i * 10, "SecretGet", "192.0.2.80", &format!("s{}", i % 4))).collect();
+    assert!(!fires(&app, "Key Vault secret enumeration"));
+    let lists: Vec<Event> = (0..8).map(|i| kv(i, "SecretList", "203.0.113.77", &format!("s{i}"))).collect();
+    assert!(!fires(&lists, "Key Vault secret enumeration"));
+}
+
+#[test]
+fn directory_role_and_credentials_in_graph_and_diagnostic_audits() {
+    let ga = json!({ "activityDisplayName": "Add member to role", "targetResources": [{ "modifiedProperties": [
+        { "displayName": "Role.DisplayName", "newValue": "\"Global Administrator\"" }] }] });
+    let reader = json!({ "activityDisplayName": "Add member to role", "targetResources": [{ "modifiedProperties": [
+        { "displayName": "Role.DisplayName", "newValue": "\"Directory Readers\"" }] }] });
+    for (raw, yes) in [(ga.clone(), true), (reader.clone(), false)] {
+        let diag = json!({ "operationName": "Add member to role", "properties": raw.clone() });
+        for r in [raw, diag] {
+            assert_eq!(fires(&[ev("audit", 0, r.clone())], "Member added to a privileged"), yes, "{r}");
+        }
+    }
+    let creds = json!({ "activityDisplayName": "Update application – Certificates and secrets management " });
+    assert!(fires(&[ev("audit", 0, creds)], "Credentials added"));
+    let sp = json!({ "operationName": "Add service principal credentials", "properties": {} });
+    assert!(fires(&[ev("audit", 0, sp)], "Credentials added"));
+    let other = json!({ "activityDisplayName": "Update application" });
+    assert!(!fires(&[ev("audit", 0, other)], "Credentials added"));
+}
+
+#[test]
+fn appgw_scanning_needs_fifty_404s_from_one_client_in_ten_minutes() {
+    let req = |t: i64, ip: &str, status: i64| {
+        ev(
+            "appgw_access",
+            t,
+            json!({ "category": "ApplicationGatewayAccessLog",
+            "properties": { "clientIP": ip, "httpStatus": status, "requestUri": "/x" } }),
+        )
+    };
+    let scan: Vec<Event> = (0..50).map(|i| req(i * 5, "198.51.100.200", 404)).collect();
+    assert!(fires(&scan, "Web scanning"));
+    assert!(!fires(&scan[..49], "Web scanning"));
+    let ok: Vec<Event> = (0..60).map(|i| req(i, "198.51.100.200", 200)).collect();
+    assert!(!fires(&ok, "Web scanning"));
+    let many: Vec<Event> = (0..60).map(|i| req(i, &format!("198.51.100.{i}"), 404)).collect();
+    assert!(!fires(&many, "Web scanning"));
+}
+
+#[test]
+fn waf_block_then_success_for_the_same_client_in_order() {
+    let waf = |t: i64, ip: &str, action: &str| {
+        ev(
+            "waf",
+            t,
+            json!({ "category": "ApplicationGatewayFirewallLog",
+            "properties": { "clientIp": ip, "action": action } }),
+        )
+    };
+    let req = |t: i64, ip: &str, status: i64| {
+        ev(
+            "appgw_access",
+            t,
+            json!({ "category": "ApplicationGatewayAccessLog",
+            "properties": { "clientIP": ip, "httpStatus": status } }),
+        )
+    };
+    let t = "WAF blocked a client that then got";
+    assert!(fires(&[waf(0, "198.51.100.200", "Blocked"), req(60, "198.51.100.200", 200)], t));
+    // Success before the block, a different client, a 404, a mere match, or too late: nothing.
+    assert!(!fires(&[req(0, "198.51.100.200", 200), waf(60, "198.51.100.200", "Blocked")], t));
+    assert!(!fires(&[waf(0, "198.51.100.200", "Blocked"), req(60, "198.51.100.9", 200)], t));
+    assert!(!fires(&[waf(0, "198.51.100.200", "Blocked"), req(60, "198.51.100.200", 404)], t));
+    assert!(!fires(&[waf(0, "198.51.100.200", "Matched"), req(60, "198.51.100.200", 200)], t));
+    assert!(!fires(&[waf(0, "198.51.100.200", "Blocked"), req(601, "198.51.100.200", 200)], t));
+}

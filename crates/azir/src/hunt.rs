@@ -1,0 +1,331 @@
+//! `azir hunt`: run Sigma rules (the built-in pack plus any `--sigma` folders) over a case's
+//! events, print the findings grouped by severity, and store them in the case's `findings` table.
+
+use crate::timeline::{csv_safe, parse_when, terminal_safe};
+use anyhow::{bail, Context, Result};
+use azir_detect::rule::{CompileOptions, Level};
+use azir_detect::{Finding, RuleSetBuilder};
+use azir_store::findings::{self, FindingRow};
+use azir_store::read::scan;
+use azir_store::schema::{event_id, events_from_batch};
+use azir_store::{Case, Table};
+use clap::{Args, ValueEnum};
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Minimum severity shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MinLevel {
+    /// Everything.
+    Informational,
+    /// Low and above.
+    Low,
+    /// Medium and above.
+    Medium,
+    /// High and above.
+    High,
+    /// Critical only.
+    Critical,
+}
+
+impl MinLevel {
+    fn level(self) -> Level {
+        match self {
+            MinLevel::Informational => Level::Informational,
+            MinLevel::Low => Level::Low,
+            MinLevel::Medium => Level::Medium,
+            MinLevel::High => Level::High,
+            MinLevel::Critical => Level::Critical,
+        }
+    }
+}
+
+/// Arguments of `azir hunt`.
+#[derive(Args)]
+pub struct HuntArgs {
+    /// The case directory.
+    #[arg(long, short)]
+    case: PathBuf,
+    /// Sigma rule files or folders to run as well (repeatable; folders are walked for .yml/.yaml).
+    #[arg(long)]
+    sigma: Vec<PathBuf>,
+    /// Do not load the built-in rule pack.
+    #[arg(long)]
+    no_builtin: bool,
+    /// Only events at or after this time (ISO 8601 or relative: `7d`, `12h`).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events before this time (same forms as --since).
+    #[arg(long)]
+    until: Option<String>,
+    /// Show only findings at or above this level (all are stored).
+    #[arg(long, value_enum, default_value_t = MinLevel::Informational)]
+    min_level: MinLevel,
+    /// Print findings as CSV.
+    #[arg(long)]
+    csv: bool,
+    /// Values for `%name%` placeholders of the `expand` modifier: `NAME=VALUE` (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    placeholder: Vec<String>,
+}
+
+impl HuntArgs {
+    /// The built-in pack over the whole case, showing findings at `min_level` and above (the
+    /// hunt `azir demo` runs after its ingest).
+    pub fn builtin(case: PathBuf, min_level: MinLevel) -> Self {
+        HuntArgs {
+            case,
+            sigma: Vec::new(),
+            no_builtin: false,
+            since: None,
+            until: None,
+            min_level,
+            csv: false,
+            placeholder: Vec::new(),
+        }
+    }
+}
+
+fn rule_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if p.is_file() {
+        out.push(p.to_path_buf());
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(p).with_context(|| format!("reading rules from {}", p.display()))?;
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            rule_files(&e, out)?;
+        } else if matches!(e.extension().and_then(|x| x.to_str()), Some("yml" | "yaml")) {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn to_row(rule_set: &str, f: &Finding) -> FindingRow {
+    FindingRow {
+        rule_set: rule_set.to_string(),
+        rule_id: f.rule_id.clone(),
+        title: f.title.clone(),
+        level: f.level.as_str().to_string(),
+        tags: f.tags.clone(),
+        kind: f.kind.clone(),
+        origin: f.origin.clone(),
+        first: f.first,
+        last: f.last,
+        group: f.group.clone(),
+        users: f.users.clone(),
+        ips: f.ips.clone(),
+        apps: f.apps.clone(),
+        resources: f.resources.clone(),
+        event_ids: f.events.iter().map(|e| event_id(&e.provenance, 0)).collect(),
+        evidence: f.events.iter().map(|e| format!("{}:{}", e.provenance.evidence_path, e.provenance.line)).collect(),
+        event_count: f.events.len() as u64,
+    }
+}
+
+/// Runs the hunt.
+pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
+    if json && a.csv {
+        bail!("--json and --csv exclude each other");
+    }
+    let case = Case::open(&a.case)?;
+    let mut placeholders: HashMap<String, Vec<String>> = HashMap::new();
+    for p in &a.placeholder {
+        let Some((k, v)) = p.split_once('=') else { bail!("--placeholder wants NAME=VALUE, got {p:?}") };
+        placeholders.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    let mut b = RuleSetBuilder::new(CompileOptions { aliases: true, placeholders });
+    if !a.no_builtin {
+        b.add_builtin();
+    }
+    for p in &a.sigma {
+        let mut files = Vec::new();
+        rule_files(p, &mut files)?;
+        if files.is_empty() {
+            bail!("no .yml/.yaml rules under {}", p.display());
+        }
+        for f in files {
+            match std::fs::read(&f) {
+                Ok(bytes) => b.add(&f.display().to_string(), &String::from_utf8_lossy(&bytes)),
+                Err(e) => bail!("reading rule {}: {e}", f.display()),
+            }
+        }
+    }
+    let set = b.build();
+    let rules = set.rules();
+    if !quiet && !json {
+        for p in &set.problems {
+            eprintln!(
+                "azir: rule not loaded: {} ({}): {}",
+                terminal_safe(&p.rule),
+                terminal_safe(&p.origin),
+                terminal_safe(&p.reason)
+            );
+        }
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    let since = a.since.as_deref().map(|s| parse_when(s, now)).transpose()?;
+    let until = a.until.as_deref().map(|s| parse_when(s, now)).transpose()?;
+    let from_day = since.map(azir_model::day_of);
+    let to_day = until.map(azir_model::day_of);
+    let mut hunter = set.hunter();
+    scan(&case, Table::Events, from_day.as_deref(), to_day.as_deref(), None, &mut |batch| {
+        for e in events_from_batch(&batch) {
+            if since.is_some_and(|s| e.time < s) || until.is_some_and(|u| e.time >= u) {
+                continue;
+            }
+            hunter.feed(&e);
+        }
+        Ok(())
+    })?;
+    let (events, evaluated) = hunter.counts();
+    let all = hunter.finish();
+    let fingerprint = set.fingerprint();
+    let rows: Vec<FindingRow> = all.iter().map(|f| to_row(&fingerprint, f)).collect();
+    let stored = findings::write(&case, &fingerprint, &rows)?;
+    case.append_custody(
+        "hunt",
+        None,
+        Some(&stored.display().to_string()),
+        serde_json::json!({ "rule_set": fingerprint, "rules": rules.len(), "findings": rows.len(), "events": events }),
+    )?;
+    let min = a.min_level.level();
+    let shown: Vec<&Finding> = all.iter().filter(|f| f.level >= min).collect();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if json {
+        let doc = serde_json::json!({
+            "case": case.root().display().to_string(),
+            "rule_set": fingerprint,
+            "rules_loaded": rules.len(),
+            "rules_not_applicable": rules.iter().filter(|r| r.sources.is_empty()).count(),
+            "problems": set.problems,
+            "events": events,
+            "events_evaluated": evaluated,
+            "stored": stored.display().to_string(),
+            "findings": shown.iter().map(|f| finding_json(f)).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else if a.csv {
+        let mut w = csv::Writer::from_writer(&mut out);
+        w.write_record([
+            "level",
+            "rule_id",
+            "title",
+            "kind",
+            "first",
+            "last",
+            "users",
+            "ips",
+            "apps",
+            "resources",
+            "group",
+            "tags",
+            "events",
+            "evidence",
+        ])?;
+        for f in &shown {
+            let row = to_row(&fingerprint, f);
+            let j = |v: &[String]| csv_safe(&v.join(" "));
+            w.write_record([
+                csv_safe(&row.level),
+                csv_safe(&row.rule_id),
+                csv_safe(&row.title),
+                csv_safe(&row.kind),
+                azir_model::format_micros(row.first),
+                azir_model::format_micros(row.last),
+                j(&row.users),
+                j(&row.ips),
+                j(&row.apps),
+                j(&row.resources),
+                j(&row.group),
+                j(&row.tags),
+                row.event_count.to_string(),
+                j(&row.evidence),
+            ])?;
+        }
+        w.flush()?;
+    } else {
+        print_table(&mut out, &shown)?;
+        if !quiet {
+            writeln!(
+                out,
+                "\n{} findings shown ({} stored in {}); {} rules ({} not applicable to azir sources, {} not loaded); {} events, {} evaluated",
+                shown.len(),
+                all.len(),
+                stored.display(),
+                rules.len(),
+                rules.iter().filter(|r| r.sources.is_empty()).count(),
+                set.problems.len(),
+                events,
+                evaluated
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// A finding as JSON, with the `event_id` of each contributing event beside its provenance.
+fn finding_json(f: &Finding) -> serde_json::Value {
+    let mut v = serde_json::to_value(f).unwrap_or_default();
+    if let Some(evs) = v.get_mut("events").and_then(|e| e.as_array_mut()) {
+        for (j, e) in evs.iter_mut().zip(&f.events) {
+            if let Some(o) = j.as_object_mut() {
+                o.insert("event_id".into(), event_id(&e.provenance, 0).into());
+            }
+        }
+    }
+    v
+}
+
+fn print_table(out: &mut dyn Write, shown: &[&Finding]) -> Result<()> {
+    let safe = |v: &[String]| terminal_safe(&v.join(", "));
+    for level in [Level::Critical, Level::High, Level::Medium, Level::Low, Level::Informational] {
+        let fs: Vec<&&Finding> = shown.iter().filter(|f| f.level == level).collect();
+        if fs.is_empty() {
+            continue;
+        }
+        writeln!(out, "{} ({})", level.as_str().to_uppercase(), fs.len())?;
+        for f in fs {
+            let attack: Vec<String> = f.tags.iter().filter(|t| t.starts_with("attack.")).cloned().collect();
+            writeln!(
+                out,
+                "  {} .. {}  {}  [{}]{}",
+                azir_model::format_micros(f.first),
+                azir_model::format_micros(f.last),
+                terminal_safe(&f.title),
+                terminal_safe(&f.kind),
+                if attack.is_empty() { String::new() } else { format!("  {}", safe(&attack)) }
+            )?;
+            let mut who = Vec::new();
+            for (k, v) in [("users", &f.users), ("ips", &f.ips), ("apps", &f.apps), ("group", &f.group)] {
+                if !v.is_empty() {
+                    who.push(format!("{k}: {}", safe(v)));
+                }
+            }
+            if !who.is_empty() {
+                writeln!(out, "      {}", who.join("  "))?;
+            }
+            if !f.resources.is_empty() {
+                writeln!(out, "      resources: {}", safe(&f.resources))?;
+            }
+            let first = f.events.first().map(|e| format!("{}:{}", e.provenance.evidence_path, e.provenance.line));
+            writeln!(
+                out,
+                "      {} event(s); first at {}",
+                f.events.len(),
+                terminal_safe(first.as_deref().unwrap_or("-"))
+            )?;
+        }
+    }
+    if shown.is_empty() {
+        writeln!(out, "no findings")?;
+    }
+    Ok(())
+}
