@@ -87,6 +87,7 @@
 #![recursion_limit = "512"]
 
 mod activity;
+mod config;
 mod entra;
 mod fmt;
 mod network;
@@ -457,6 +458,7 @@ pub fn generate(dir: &Path, opts: &DemoOptions) -> std::io::Result<DemoSummary> 
     resources::write(&ctx, &mut out)?;
     web::write(&ctx, &mut out)?;
     network::write(&ctx, &mut out)?;
+    config::write(&ctx, &mut out)?;
     let mut files = out.files;
     files.sort();
     Ok(DemoSummary {

@@ -120,6 +120,9 @@ fn records(name: &str, data: &[u8]) -> Vec<Value> {
         r.clone()
     } else if let Some(r) = v.get("value").and_then(Value::as_array) {
         r.clone()
+    } else if let Some(r) = v.as_array().filter(|_| name.starts_with("network-config/")) {
+        // `az network ... list` output: a bare array of resources.
+        r.clone()
     } else {
         panic!("{name}: neither records nor value")
     }
@@ -300,6 +303,7 @@ fn summary_counts_and_size() {
         "nsg_flow",
         "vnet_flow",
         "vpc_flow",
+        "network_config",
     ] {
         assert!(s.per_source.get(src).copied().unwrap_or(0) > 0, "no {src} records");
     }

@@ -430,6 +430,15 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
     writeln!(out, "  azir timeline --case {c} --user {} --since 2026-03-12", azir_demo::COMPROMISED_USER)?;
     writeln!(out, "  azir timeline --case {c} --ip {}", azir_demo::ATTACKER_IP)?;
     writeln!(out, "  azir timeline --case {c} --source activity --grep securityRules")?;
+    writeln!(
+        out,
+        "  azir nsg verify --case {c} --direction in --proto tcp --src {} --dst {}:22 --at 2026-03-12T04:00Z --explain",
+        azir_demo::ATTACKER_IP,
+        azir_demo::SSH_TARGET_IP
+    )?;
+    writeln!(out, "  azir nsg history {} --case {c}", azir_demo::OPENED_NSG)?;
+    writeln!(out, "  azir flows talkers --case {c}")?;
+    writeln!(out, "  azir flows exfil --case {c}")?;
     writeln!(out, "  azir timeline --case {c} --flows --ip {} --format csv", azir_demo::EXFIL_DST)?;
     writeln!(out, "  azir case show {c}")?;
     writeln!(out, "  azir case verify {c}")?;

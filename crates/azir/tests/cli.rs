@@ -646,3 +646,35 @@ fn killed_ingests_rerun_to_the_same_case() {
         started.elapsed().as_secs_f64()
     );
 }
+
+#[test]
+fn demo_configuration_answers_nsg_verify_now_and_during_the_attack() {
+    // The demo ships `az network vnet/nsg/nic list` output collected after the incident, when the
+    // attacker's rule was gone again; the Activity Log rebuilds the rule set in force in between.
+    let d = demo();
+    let case = d.case();
+    let ask = |extra: &[&str]| -> Value {
+        let mut args = vec!["--json", "nsg", "verify", "--case", case.as_str(), "--direction", "in", "--proto", "tcp"];
+        args.extend_from_slice(&["--src", azir_demo::ATTACKER_IP]);
+        args.extend_from_slice(extra);
+        serde_json::from_str(&azir_ok(&args, 0)).unwrap()
+    };
+    let dst = format!("{}:22", azir_demo::SSH_TARGET_IP);
+    let now = ask(&["--dst", &dst]);
+    assert_eq!(
+        now["access"].as_str().or(now["verdict"].as_str()).map(str::to_lowercase).as_deref(),
+        Some("deny"),
+        "{now:#}"
+    );
+    assert!(now.to_string().contains("DenyAllInBound"), "{now:#}");
+    let during = ask(&["--dst", &dst, "--at", "2026-03-12T04:00:00Z"]);
+    assert_eq!(
+        during["access"].as_str().or(during["verdict"].as_str()).map(str::to_lowercase).as_deref(),
+        Some("allow"),
+        "{during:#}"
+    );
+    assert!(during.to_string().contains(azir_demo::OPENED_RULE), "{during:#}");
+    // Before the attacker wrote it, the same flow was refused.
+    let before = ask(&["--dst", &dst, "--at", "2026-03-11T00:00:00Z"]);
+    assert!(before.to_string().contains("DenyAllInBound"), "{before:#}");
+}

@@ -192,7 +192,7 @@ pub fn snapshot_at(resources: &[Resource], at: Option<i64>) -> (Vec<&Resource>, 
         by_id.entry(r.id_lower.as_str()).or_default().push(r);
     }
     let mut out = Vec::new();
-    let mut notes = Vec::new();
+    let mut later: Vec<(String, i64)> = Vec::new();
     for (_, mut rs) in by_id {
         rs.sort_by_key(|r| r.time.unwrap_or(i64::MIN));
         let pick = match at {
@@ -201,17 +201,25 @@ pub fn snapshot_at(resources: &[Resource], at: Option<i64>) -> (Vec<&Resource>, 
                 Some(r) => Some(*r),
                 None => {
                     let r = rs[0];
-                    notes.push(format!(
-                        "{} {}: only known from {} on, after the requested time (used anyway; ingest the Activity Log to rebuild its history)",
-                        short_type(&r.kind),
-                        r.name,
-                        r.time.map(format_micros).unwrap_or_default()
-                    ));
+                    later.push((format!("{} {}", short_type(&r.kind), r.name), r.time.unwrap_or(i64::MIN)));
                     Some(r)
                 }
             },
         };
         out.extend(pick);
+    }
+    // One note for all of them: a configuration collected after the incident is the usual case.
+    let mut notes = Vec::new();
+    if !later.is_empty() {
+        let earliest = later.iter().map(|l| l.1).min().unwrap_or(i64::MIN);
+        let names: Vec<&str> = later.iter().take(6).map(|l| l.0.as_str()).collect();
+        let more = if later.len() > 6 { format!(" and {} more", later.len() - 6) } else { String::new() };
+        notes.push(format!(
+            "{} resource(s) only known from snapshots after the requested time (from {} on): {}{more}; used as they are, except NSG rules the Activity Log rebuilds",
+            later.len(),
+            format_micros(earliest),
+            names.join(", ")
+        ));
     }
     (out, notes)
 }
