@@ -30,6 +30,8 @@
 //! | 03-09 14:42 | Rob Robertson updates `myNSG` from the office (benign; seed example) | Activity REST |
 //! | 03-09 14:51 | Rob connects to `vm-web-01` through Bastion, "Successfully Connected." | Bastion |
 //! | 03-11 21:04–21:31 | [`SCANNER_IP`] scans both application gateways: hundreds of 404s (`/phpmyadmin/scripts/setup.php`, …), WAF matches and blocks (XSS 941320, SQLi, traversal), an XSS payload in a URI and a CSV-formula user agent | AppGW access, WAF |
+//! | 03-11 21:04–21:10 | meanwhile [`SCANNER_IP`] port-scans `vm-web-01`'s public address (nmap's top 100 TCP ports, then 22/3389 again), every probe denied by `DefaultRule_DenyAllInBound` | NSG flow logs |
+//! | 03-11 21:33–21:36 | [`SCANNER_IP`]'s SQL injection on `/products` is blocked (942100, 949110), then a JSON-operator variant is answered 200 | WAF, AppGW access |
 //! | 03-12 02:13–02:43 | password spray from [`SPRAY_IP`] (Bucharest, RO) against every user and some that do not exist: 50126, 50034, 50053; Megan's password is right (50076) | Entra sign-ins (LA CSV) |
 //! | 03-12 03:04–03:29 | MFA fatigue on [`COMPROMISED_USER`] from [`ATTACKER_IP`] (Amsterdam, NL): 50074 / 500121 pairs, then success at 03:29:41 to Azure Portal | Entra sign-ins (Graph) |
 //! | 03-12 03:29:41 | Identity Protection: unfamiliar sign-in properties; Megan becomes a risky user | UserRiskEvents, RiskyUsers |

@@ -11,7 +11,7 @@ use crate::out::{records_object, resource_prefix, Out};
 use crate::resources::bastion_sessions;
 use crate::rng::name_guid;
 use crate::tenant::*;
-use crate::{Ctx, ATTACKER_IP, AWS_ACCOUNT, EXFIL_DST, OPENED_RULE, SUB_PROD};
+use crate::{Ctx, ATTACKER_IP, AWS_ACCOUNT, EXFIL_DST, OPENED_RULE, SCANNER_IP, SUB_PROD};
 
 #[derive(Clone)]
 struct Flow {
@@ -375,10 +375,61 @@ fn build_flows(ctx: &Ctx) -> (Vec<Nic>, Nic) {
     );
     db.seen.push(seen(f, false, "UserRule_Allow-Https-Outbound"));
 
+    // The scanner's port scan of vm-web-01's public address, alongside its gateway scan.
+    scanner_port_scan(ctx, &mut web1);
+
     for nic in [&mut web1, &mut web2, &mut app, &mut db] {
         nic.seen.retain(|s| ctx.in_window(s.flow.start));
     }
     (vec![web1, web2, app], db)
+}
+
+/// The TCP ports of nmap's fast scan (`-F`, the 100 most common).
+const NMAP_TOP_100: [i64; 100] = [
+    7, 9, 13, 21, 22, 23, 25, 26, 37, 53, 79, 80, 81, 88, 106, 110, 111, 113, 119, 135, 139, 143, 144, 179, 199, 389,
+    427, 443, 444, 445, 465, 513, 514, 515, 543, 544, 548, 554, 587, 631, 646, 873, 990, 993, 995, 1025, 1026, 1027,
+    1028, 1029, 1110, 1433, 1720, 1723, 1755, 1900, 2000, 2001, 2049, 2121, 2717, 3000, 3128, 3306, 3389, 3986, 4899,
+    5000, 5009, 5051, 5060, 5101, 5190, 5357, 5432, 5631, 5666, 5800, 5900, 6000, 6001, 6646, 7070, 8000, 8008, 8009,
+    8080, 8081, 8443, 8888, 9100, 9999, 10000, 32768, 49152, 49153, 49154, 49155, 49156, 49157,
+];
+
+/// [`SCANNER_IP`] port-scans vm-web-01's public address while it probes the gateways: a slow SYN
+/// scan of nmap's top 100 ports in random order from one source port (a second one retransmits
+/// about a third of the probes), then a sweep of 22 and 3389 over Contoso's public
+/// addresses, of which only vm-web-01's reaches an NSG-logged NIC (vm-web-02 has no public IP).
+/// Nothing answers: every probe is a single denied tuple of `DefaultRule_DenyAllInBound` (port
+/// 80 is open to the gateway subnet only). Its own random stream, so the rest is unchanged.
+fn scanner_port_scan(ctx: &Ctx, web1: &mut Nic) {
+    let mut rng = ctx.rng("flows-scanner");
+    let deny = "DefaultRule_DenyAllInBound";
+    let start = parse(crate::RECON_START) + ms(rng.range(1_000, 9_000));
+    let probe_port = rng.range(40_000, 65_000);
+    let retry_port = probe_port + rng.range(1, 400);
+    let mut ports = NMAP_TOP_100;
+    for i in (1..ports.len()).rev() {
+        ports.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut t = start;
+    let mut retries = Vec::new();
+    for port in ports {
+        t += ms(rng.range(800, 2_600));
+        web1.seen.push(seen(denied(t, SCANNER_IP, VM_WEB1.ip, probe_port, port), true, deny));
+        if rng.chance(0.35) {
+            retries.push(port);
+        }
+    }
+    for port in retries {
+        t += ms(rng.range(300, 1_500));
+        web1.seen.push(seen(denied(t, SCANNER_IP, VM_WEB1.ip, retry_port, port), true, deny));
+    }
+    // The management-port sweep, a minute later, from a new scan's source port.
+    let sweep_port = rng.range(40_000, 65_000);
+    t += secs(rng.range(50, 80));
+    for (k, port) in [22i64, 3389, 22, 3389].into_iter().enumerate() {
+        let sport = if k < 2 { sweep_port } else { sweep_port + 1 };
+        t += ms(rng.range(2_000, 9_000));
+        web1.seen.push(seen(denied(t, SCANNER_IP, VM_WEB1.ip, sport, port), true, deny));
+    }
 }
 
 fn write_nsg(ctx: &Ctx, out: &mut Out, nic: &Nic) -> io::Result<()> {

@@ -536,6 +536,56 @@ pub(crate) fn write(ctx: &Ctx, out: &mut Out) -> io::Result<()> {
     ));
     waf.push((t, ser(&waf_v2(t, SCANNER_IP, HOSTILE_URI, &R949110, "Blocked", "", &tx))));
 
+    // After its evening of blocks, the scanner's SQL injection on /products is blocked once more
+    // (classic UNION payload), then goes through with a JSON-operator variant the CRS 3.2 rules
+    // do not parse as SQL: answered 200 by vm-web-01, no WAF record. Its own random stream.
+    let mut brng = ctx.rng("appgw-bypass");
+    let t = start + secs(29 * 60) + ms(brng.range(0, 20_000));
+    let tx = txid(&mut brng);
+    let uri = "/products";
+    let query = "id=1%27%20UNION%20SELECT%20NULL%2Cusername%2Cpassword%20FROM%20users--";
+    let full = format!("{uri}?{query}");
+    let data = "Matched Data: s&1UE found within ARGS:id: 1' UNION SELECT NULL,username,password FROM users--";
+    waf.push((t, ser(&waf_v2(t, SCANNER_IP, &full, &R942100, "Matched", data, &tx))));
+    waf.push((t, ser(&waf_v2(t, SCANNER_IP, &full, &R949110, "Blocked", "", &tx))));
+    let r = Req {
+        t,
+        client: SCANNER_IP,
+        port: brng.range(30_000, 61_000),
+        method: "GET",
+        uri,
+        query,
+        ua: BROWSER_UAS[4],
+        status: 403,
+        backend: None,
+        recv: brng.range(300, 500),
+        sent: 324,
+        taken: 0.001,
+        txid: tx,
+        host: HOST,
+        instance: "appgw_1",
+    };
+    access.push((t, ser(&access_v2(&r, &mut brng))));
+    let t = t + ms(brng.range(70_000, 140_000));
+    let r = Req {
+        t,
+        client: SCANNER_IP,
+        port: brng.range(30_000, 61_000),
+        method: "GET",
+        uri,
+        query: "id=1%20AND%20%27%7B%22a%22%3A1%7D%27%3A%3Ajsonb%20%40%3E%20%27%7B%22a%22%3A1%7D%27",
+        ua: BROWSER_UAS[4],
+        status: 200,
+        backend: Some((VM_WEB1.ip, 200)),
+        recv: brng.range(400, 600),
+        sent: brng.range(18_000, 26_000),
+        taken: 0.08 + brng.f64() * 0.2,
+        txid: txid(&mut brng),
+        host: HOST,
+        instance: "appgw_0",
+    };
+    access.push((t, ser(&access_v2(&r, &mut brng))));
+
     // The scanner on the legacy gateway, with the seed article's two records.
     let lstart = start + secs(14 * 60);
     let mut t = lstart;

@@ -559,3 +559,71 @@ fn spray_and_mfa_fatigue_shapes() {
     let diag = recs.iter().find(|(_, r)| r["category"] == "SignInLogs").unwrap();
     assert!(diag.1["resultType"].is_string());
 }
+
+#[test]
+fn scanner_port_scan_is_denied_in_the_web_nsg_flow_logs() {
+    // (time, dst, dport, decision, rule) of every NSG v2 tuple from the scanner.
+    let mut tuples = Vec::new();
+    for (name, r) in default_records() {
+        if r["category"] != "NetworkSecurityGroupFlowEvent" {
+            continue;
+        }
+        for group in r["properties"]["flows"].as_array().unwrap() {
+            let rule = group["rule"].as_str().unwrap();
+            for f in group["flows"].as_array().unwrap() {
+                for tup in f["flowTuples"].as_array().unwrap() {
+                    let parts: Vec<&str> = tup.as_str().unwrap().split(',').collect();
+                    if parts[1] != SCANNER_IP {
+                        continue;
+                    }
+                    assert!(name.contains("/NETWORKSECURITYGROUPS/NSG-WEB/"), "{name}: {tup}");
+                    assert_eq!(parts[5..9], ["T", "I", "D", "B"], "a denied inbound TCP tuple: {tup}");
+                    assert!(parts[9..].iter().all(|c| c.is_empty()), "denied tuples carry no counters: {tup}");
+                    let t = Utc.timestamp_opt(parts[0].parse().unwrap(), 0).unwrap();
+                    tuples.push((t, parts[2].to_string(), parts[4].parse::<u32>().unwrap(), rule.to_string()));
+                }
+            }
+        }
+    }
+    assert!(!tuples.is_empty(), "no flow tuple from the scanner");
+    assert!(tuples.iter().all(|x| x.3 == "DefaultRule_DenyAllInBound"), "{tuples:?}");
+    // A vertical scan of vm-web-01, management ports included, during the recon phase.
+    let ports: std::collections::BTreeSet<u32> = tuples.iter().filter(|x| x.1 == SSH_TARGET_IP).map(|x| x.2).collect();
+    assert!(ports.len() >= 50, "{} distinct ports scanned", ports.len());
+    assert!(ports.contains(&22) && ports.contains(&3389) && ports.contains(&80));
+    let first = tuples.iter().map(|x| x.0).min().unwrap();
+    let last = tuples.iter().map(|x| x.0).max().unwrap();
+    assert!(first >= ts(RECON_START) && last < ts(SPRAY_START), "{first} .. {last}");
+    assert!((last - first).num_minutes() >= 2 && (last - first).num_minutes() <= 15, "{first} .. {last}");
+}
+
+#[test]
+fn a_waf_block_is_followed_by_a_success_for_the_same_client() {
+    let recs = default_records();
+    let time = |r: &Value| ts(r["timeStamp"].as_str().or(r["time"].as_str()).unwrap());
+    let blocks: Vec<(DateTime<Utc>, &str)> = recs
+        .iter()
+        .filter(|(_, r)| r["category"] == "ApplicationGatewayFirewallLog" && r["properties"]["action"] == "Blocked")
+        .map(|(_, r)| (time(r), r["properties"]["clientIp"].as_str().unwrap()))
+        .collect();
+    let successes: Vec<(DateTime<Utc>, &str)> = recs
+        .iter()
+        .filter(|(_, r)| r["category"] == "ApplicationGatewayAccessLog" && r["properties"]["httpStatus"] == 200)
+        .map(|(_, r)| (time(r), r["properties"]["clientIP"].as_str().unwrap()))
+        .collect();
+    let ten = chrono::Duration::minutes(10);
+    let pairs: Vec<(&DateTime<Utc>, &DateTime<Utc>, &str)> = blocks
+        .iter()
+        .flat_map(|(tb, ip)| {
+            successes
+                .iter()
+                .filter(move |(ts, c)| c == ip && ts > tb && *ts - *tb <= ten)
+                .map(move |(ts, c)| (tb, ts, *c))
+        })
+        .collect();
+    assert!(!pairs.is_empty(), "no WAF block followed by a 2xx for the same client");
+    // Only the scanner, after its gateway scan and before the spray.
+    assert!(pairs.iter().all(|p| p.2 == SCANNER_IP), "{pairs:?}");
+    let success = pairs.iter().map(|p| *p.1).max().unwrap();
+    assert!(success > ts(RECON_START) && success < ts(SPRAY_START), "{success}");
+}

@@ -73,8 +73,14 @@
 //!   `megan@…` from two export shapes are one user).
 //! * Base rules referenced by a correlation do not report on their own unless a correlation
 //!   referencing them says `generate: true` (Sigma 2).
-//! * Flow tuples (`nsg_flow`, `vnet_flow`) are in the case's `network` table, which the hunt does
-//!   not scan yet: rules routed there load but do not run.
+//! * Flow tuples (`nsg_flow`, `vnet_flow`, `vpc_flow`) are in the case's `network` table, not in
+//!   `events`. [`Hunter::feed_flow`] presents each tuple ([`NetworkSession`]) as an event whose
+//!   `raw` is a small JSON object keyed by the ASIM NetworkSession column names (`SrcIpAddr`,
+//!   `DstPortNumber`, `DvcAction`, `NetworkDirection`, `FlowState`, `SrcBytes`, …, see
+//!   [`flow_event`]); rules name those fields. Counters are per tuple (deltas for NSG v2/VNet
+//!   `C`/`E` states), not per connection. Contributing tuples keep their evidence path, line and
+//!   tuple index ([`EventRef::tuple`]). Firewall flows are not fed this way: Azure Firewall
+//!   records are already hunted as `firewall` events.
 //! * Paths may go into JSON held in strings (`properties.requestbody.properties.access`); such a
 //!   string is parsed each time a path enters it (LA `Properties` columns pay this per lookup).
 //! * An `NSG write` whose body holds several `securityRules` is not checked rule by rule: array
@@ -92,8 +98,9 @@
 //! * Per-shape positive/negative events generated for every SigmaHQ cloud rule (today: loading
 //!   of all 142, and shape tests for a representative set).
 //! * Correlations over correlations (Sigma chaining) and the temporal "success after failures"
-//!   style rules of the pack; the network-table rules (denied-flow scans, large transfers) and
-//!   Bastion-from-unseen-IP.
+//!   style rules of the pack, and Bastion-from-unseen-IP.
+//! * Flow rules over whole connections (summing a flow's counters across tuples) and Sigma's
+//!   generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow tuples.
 
 pub mod condition;
 pub mod correlation;
@@ -102,7 +109,7 @@ pub mod logsource;
 pub mod matcher;
 pub mod rule;
 
-use azir_model::{Event, Provenance};
+use azir_model::{Event, NetworkSession, Provenance};
 use fields::{Doc, FieldRef};
 use rule::{CompileOptions, CorrelationDef, CorrelationType, Detection, Level, Parsed};
 use serde::Serialize;
@@ -427,6 +434,12 @@ impl RuleSet {
             .collect()
     }
 
+    /// At least one detection routes to a flow source of the `network` table
+    /// ([`logsource::FLOW_SOURCES`]): only then does a hunt need to read that table.
+    pub fn routes_flows(&self) -> bool {
+        logsource::FLOW_SOURCES.iter().any(|s| self.by_source.contains_key(s))
+    }
+
     /// Starts a hunt.
     pub fn hunter(&self) -> Hunter<'_> {
         Hunter {
@@ -436,6 +449,8 @@ impl RuleSet {
             corr_hits: vec![Vec::new(); self.correlations.len()],
             events: 0,
             evaluated: 0,
+            flows: 0,
+            flows_evaluated: 0,
             cand: Vec::new(),
         }
     }
@@ -465,6 +480,9 @@ pub struct EventRef {
     pub app: Option<String>,
     /// Target resource.
     pub resource: Option<String>,
+    /// Flow tuples: the tuple's index inside its record (`path:line#tuple`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tuple: Option<u32>,
 }
 
 /// One finding: a rule that fired, on which events.
@@ -508,12 +526,15 @@ pub struct Hunter<'r> {
     corr_hits: Vec<Vec<correlation::Hit>>,
     events: u64,
     evaluated: u64,
+    flows: u64,
+    flows_evaluated: u64,
     /// Prefilter scratch (reused: no allocation per event).
     cand: Vec<bool>,
 }
 
-fn event_ref(e: &Event) -> EventRef {
+fn event_ref(e: &Event, tuple: Option<u32>) -> EventRef {
     EventRef {
+        tuple,
         time: e.time,
         provenance: e.provenance.clone(),
         user: e.actor_username.clone().or_else(|| e.target_username.clone()),
@@ -530,15 +551,38 @@ impl Hunter<'_> {
         (self.events, self.evaluated)
     }
 
+    /// Flow tuples fed so far, and how many of them were evaluated.
+    pub fn flow_counts(&self) -> (u64, u64) {
+        (self.flows, self.flows_evaluated)
+    }
+
     /// Evaluates one event.
     pub fn feed(&mut self, e: &Event) {
         self.events += 1;
-        let Some(rules) = self.set.by_source.get(e.source.as_str()) else { return };
-        let Some(pf) = self.set.prefilter.get(e.source.as_str()) else { return };
-        if !pf.candidates(e, &mut self.cand) {
+        if self.eval(e, None) {
+            self.evaluated += 1;
+        }
+    }
+
+    /// Evaluates one flow tuple of the `network` table, as the event [`flow_event`] builds.
+    /// Tuples of sources other than [`logsource::FLOW_SOURCES`] (firewall, pcap) are skipped.
+    pub fn feed_flow(&mut self, s: &NetworkSession) {
+        if !logsource::FLOW_SOURCES.contains(&s.source.as_str()) {
             return;
         }
-        self.evaluated += 1;
+        self.flows += 1;
+        if self.set.by_source.contains_key(s.source.as_str()) && self.eval(&flow_event(s), Some(s.tuple_index)) {
+            self.flows_evaluated += 1;
+        }
+    }
+
+    /// Evaluates `e` against the rules routed to its source; false when the prefilter skipped it.
+    fn eval(&mut self, e: &Event, tuple: Option<u32>) -> bool {
+        let Some(rules) = self.set.by_source.get(e.source.as_str()) else { return false };
+        let Some(pf) = self.set.prefilter.get(e.source.as_str()) else { return false };
+        if !pf.candidates(e, &mut self.cand) {
+            return false;
+        }
         let doc = Doc::new(e);
         let mut this: Option<usize> = None;
         for (pos, &ri) in rules.iter().enumerate() {
@@ -550,7 +594,7 @@ impl Hunter<'_> {
                 continue;
             }
             let idx = *this.get_or_insert_with(|| {
-                self.refs.push(event_ref(e));
+                self.refs.push(event_ref(e, tuple));
                 self.refs.len() - 1
             });
             if self.set.standalone[ri] {
@@ -572,6 +616,7 @@ impl Hunter<'_> {
                 self.corr_hits[ci].push(correlation::Hit { time: e.time, event: idx, rule: pos, key, value });
             }
         }
+        true
     }
 
     /// Ends the hunt: detection findings and correlation windows, most severe first.
@@ -601,6 +646,8 @@ fn finding(meta: &rule::RuleMeta, kind: &str, group: Vec<String>, idx: &[usize],
             .cmp(&b.time)
             .then_with(|| a.provenance.evidence_path.cmp(&b.provenance.evidence_path))
             .then(a.provenance.offset.cmp(&b.provenance.offset))
+            .then(a.provenance.index.cmp(&b.provenance.index))
+            .then(a.tuple.cmp(&b.tuple))
     });
     events.dedup();
     let set = |f: &dyn Fn(&EventRef) -> Option<&String>| -> Vec<String> {
@@ -622,5 +669,55 @@ fn finding(meta: &rule::RuleMeta, kind: &str, group: Vec<String>, idx: &[usize],
         apps: set(&|e| e.app.as_ref()),
         resources: set(&|e| e.resource.as_ref()),
         events,
+    }
+}
+
+/// A flow tuple as the event the rules see: `source`, time, the IP/port/protocol columns and
+/// provenance as normalized columns, and `raw` a JSON object with the ASIM NetworkSession names
+/// (absent values left out): `SrcIpAddr`, `SrcPortNumber`, `DstIpAddr`, `DstPortNumber`,
+/// `NetworkProtocol`, `NetworkDirection`, `DvcAction`, `FlowState`, `SrcBytes`, `DstBytes`,
+/// `SrcPackets`, `DstPackets`, `NetworkRuleName`, `DvcId`, `FlowId`, `source` (and `AclId`,
+/// `TargetResourceId`, `FlowVersion`, `CloudAccountId` where the format has them).
+pub fn flow_event(s: &NetworkSession) -> Event {
+    let mut raw = serde_json::Map::new();
+    let mut put = |k: &str, v: serde_json::Value| {
+        if !v.is_null() {
+            raw.insert(k.to_string(), v);
+        }
+    };
+    put("SrcIpAddr", s.src_ip.as_str().into());
+    put("SrcPortNumber", s.src_port.into());
+    put("DstIpAddr", s.dst_ip.as_str().into());
+    put("DstPortNumber", s.dst_port.into());
+    put("NetworkProtocol", s.protocol.as_str().into());
+    put("NetworkDirection", s.direction.as_deref().into());
+    put("DvcAction", s.action.as_deref().into());
+    put("FlowState", s.flow_state.as_deref().into());
+    put("SrcBytes", s.bytes_s2d.into());
+    put("DstBytes", s.bytes_d2s.into());
+    put("SrcPackets", s.packets_s2d.into());
+    put("DstPackets", s.packets_d2s.into());
+    put("NetworkRuleName", s.rule.as_deref().into());
+    put("DvcId", s.dvc_id.as_deref().into());
+    put("AclId", s.acl_id.as_deref().into());
+    put("TargetResourceId", s.target_resource_id.as_deref().into());
+    put("FlowVersion", s.version.into());
+    put("CloudAccountId", s.account_id.as_deref().into());
+    put("FlowId", s.flow_id.as_str().into());
+    put("source", s.source.as_str().into());
+    let some = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    Event {
+        time: s.time,
+        source: s.source.clone(),
+        source_format: s.source_format.clone(),
+        src_ip: some(&s.src_ip),
+        src_port: s.src_port,
+        dst_ip: some(&s.dst_ip),
+        dst_port: s.dst_port,
+        protocol: some(&s.protocol),
+        target_resource_id: s.target_resource_id.clone().or_else(|| s.dvc_id.clone()),
+        raw: serde_json::Value::Object(raw).to_string(),
+        provenance: s.provenance.clone(),
+        ..Default::default()
     }
 }

@@ -15,8 +15,10 @@
 //! | azure | storage | `storage` |
 //! | azure | bastion | `bastion` |
 //! | azure | firewall | `firewall` |
-//! | azure | nsgflow, vnetflow | `nsg_flow`, `vnet_flow` (flows live in the `network` table; see the crate docs) |
-//! | azure | (none) | every azure source above |
+//! | azure | nsgflow, vnetflow | `nsg_flow`, `vnet_flow` (flow tuples of the `network` table; see the crate docs) |
+//! | azure | (none), category `network_connection` | `nsg_flow`, `vnet_flow` |
+//! | azure | (none), other or no category | every azure source above except the flows |
+//! | aws | vpcflow | `vpc_flow` |
 //! | m365 | any | none: azir does not ingest the Office 365 Management Activity API yet |
 //!
 //! A rule whose logsource routes to nothing still loads; the hunt reports it as not applicable.
@@ -50,11 +52,16 @@ const AZURE_ALL: &[&str] = &[
     "firewall",
 ];
 
+/// The sources of the `network` table that rules can route to.
+pub const FLOW_SOURCES: &[&str] = &["nsg_flow", "vnet_flow", "vpc_flow"];
+
 /// The event sources a logsource applies to (empty: none that azir ingests).
 pub fn sources(ls: &LogSource) -> &'static [&'static str] {
     let product = ls.product.as_deref().map(str::to_ascii_lowercase);
     let service = ls.service.as_deref().map(str::to_ascii_lowercase);
+    let category = ls.category.as_deref().map(str::to_ascii_lowercase);
     match (product.as_deref(), service.as_deref()) {
+        (Some("azure"), None) if category.as_deref() == Some("network_connection") => &["nsg_flow", "vnet_flow"],
         (Some("azure"), None) => AZURE_ALL,
         (Some("azure"), Some(s)) => match s {
             "activitylogs" | "activitylog" | "activity" => &["activity"],
@@ -78,6 +85,7 @@ pub fn sources(ls: &LogSource) -> &'static [&'static str] {
             "vnetflow" => &["vnet_flow"],
             _ => &[],
         },
+        (Some("aws"), Some("vpcflow" | "vpcflowlogs" | "vpc_flow")) => &["vpc_flow"],
         _ => &[],
     }
 }
@@ -111,5 +119,10 @@ mod tests {
         assert!(sources(&ls("m365", Some("threat_management"))).is_empty());
         assert!(sources(&ls("windows", Some("security"))).is_empty());
         assert_eq!(family(&ls("azure", Some("auditlogs"))), Family::Audit);
+        assert_eq!(sources(&ls("azure", Some("nsgflow"))), ["nsg_flow"]);
+        assert_eq!(sources(&ls("aws", Some("vpcflow"))), ["vpc_flow"]);
+        let conn = LogSource { category: Some("network_connection".into()), ..ls("azure", None) };
+        assert_eq!(sources(&conn), ["nsg_flow", "vnet_flow"]);
+        assert!(sources(&ls("aws", Some("cloudtrail"))).is_empty());
     }
 }

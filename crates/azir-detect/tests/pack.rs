@@ -328,3 +328,127 @@ fn waf_block_then_success_for_the_same_client_in_order() {
     assert!(!fires(&[waf(0, "198.51.100.200", "Matched"), req(60, "198.51.100.200", 200)], t));
     assert!(!fires(&[waf(0, "198.51.100.200", "Blocked"), req(601, "198.51.100.200", 200)], t));
 }
+
+fn hunt_flows(flows: &[azir_model::NetworkSession]) -> Vec<Finding> {
+    let mut b = RuleSetBuilder::default();
+    b.add_builtin();
+    let set = b.build();
+    assert!(set.routes_flows());
+    let mut h = set.hunter();
+    for s in flows {
+        h.feed_flow(s);
+    }
+    h.finish()
+}
+
+fn flow_fires(flows: &[azir_model::NetworkSession], title: &str) -> bool {
+    hunt_flows(flows).iter().any(|f| f.title.starts_with(title))
+}
+
+/// One NSG v2 flow tuple (the `network` table's shape), `t` seconds into the hour.
+#[allow(clippy::too_many_arguments)]
+fn tuple(
+    t: i64,
+    src: &str,
+    dst: &str,
+    dport: i32,
+    dir: &str,
+    action: &str,
+    bytes: i64,
+    i: u32,
+) -> azir_model::NetworkSession {
+    azir_model::NetworkSession {
+        time: t * 1_000_000,
+        end_time: t * 1_000_000,
+        source: "nsg_flow".into(),
+        source_format: "diag".into(),
+        src_ip: src.into(),
+        src_port: Some(50000),
+        dst_ip: dst.into(),
+        dst_port: Some(dport),
+        protocol: "TCP".into(),
+        direction: Some(dir.into()),
+        action: Some(action.into()),
+        flow_state: Some(if action == "Deny" { "Deny" } else { "End" }.into()),
+        bytes_s2d: Some(bytes),
+        packets_s2d: Some(1 + bytes / 1400),
+        rule: Some(if action == "Deny" { "DefaultRule_DenyAllInBound" } else { "UserRule_allow-https" }.into()),
+        flow_id: format!("{i:x}"),
+        raw: format!("{t},{src},{dst},50000,{dport},T,I,D,B,,,,"),
+        provenance: azir_model::Provenance { evidence_path: "nsg/PT1H.json".into(), line: 3, ..Default::default() },
+        tuple_index: i,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn denied_port_scan_needs_25_ports_of_one_address_from_one_source_in_ten_minutes() {
+    let t = "Port scan - denied inbound flows";
+    let scan: Vec<_> = (0..25)
+        .map(|i| tuple(i64::from(i) * 10, "203.0.113.9", "10.0.0.4", 1000 + i, "Inbound", "Deny", 0, i as u32))
+        .collect();
+    let f = hunt_flows(&scan);
+    let hit: Vec<_> = f.iter().filter(|f| f.title.starts_with(t)).collect();
+    assert_eq!(hit.len(), 1, "{f:#?}");
+    assert_eq!(hit[0].kind, "value_count");
+    assert_eq!(hit[0].ips, ["203.0.113.9"]);
+    assert!(hit[0].group.contains(&"SrcIpAddr=203.0.113.9".to_string()), "{:?}", hit[0].group);
+    assert_eq!(hit[0].events.len(), 25);
+    assert_eq!(hit[0].events[24].tuple, Some(24));
+    assert_eq!(&*hit[0].events[0].provenance.evidence_path, "nsg/PT1H.json");
+    assert!(hit[0].tags.iter().any(|t| t == "attack.t1046"));
+    // 24 ports, the same port 40 times, allowed flows, outbound denials, ports of 25 different
+    // addresses, or ports spread over more than ten minutes: nothing.
+    assert!(!flow_fires(&scan[..24], t));
+    let same: Vec<_> =
+        (0..40).map(|i| tuple(i, "203.0.113.9", "10.0.0.4", 22, "Inbound", "Deny", 0, i as u32)).collect();
+    assert!(!flow_fires(&same, t));
+    let allowed: Vec<_> = (0..40)
+        .map(|i| tuple(i64::from(i), "203.0.113.9", "10.0.0.4", 1000 + i, "Inbound", "Allow", 900, i as u32))
+        .collect();
+    assert!(!flow_fires(&allowed, t));
+    let outbound: Vec<_> = (0..40)
+        .map(|i| tuple(i64::from(i), "10.0.0.4", "203.0.113.9", 1000 + i, "Outbound", "Deny", 0, i as u32))
+        .collect();
+    assert!(!flow_fires(&outbound, t));
+    let spread: Vec<_> = (0..40)
+        .map(|i| tuple(i64::from(i), "203.0.113.9", &format!("10.0.0.{i}"), 1000 + i, "Inbound", "Deny", 0, i as u32))
+        .collect();
+    assert!(!flow_fires(&spread, t));
+    let slow: Vec<_> = (0..40)
+        .map(|i| tuple(i64::from(i) * 60, "203.0.113.9", "10.0.0.4", 1000 + i, "Inbound", "Deny", 0, i as u32))
+        .collect();
+    assert!(!flow_fires(&slow, t));
+    // Firewall flows are hunted as firewall events, not as tuples.
+    let fw: Vec<_> = scan
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            s.source = "firewall".into();
+            s
+        })
+        .collect();
+    assert!(!flow_fires(&fw, t));
+}
+
+#[test]
+fn large_outbound_transfer_needs_100_mb_in_one_tuple_to_an_external_address() {
+    let t = "Large outbound transfer";
+    let big = tuple(0, "10.0.0.4", "198.51.100.50", 443, "Outbound", "Allow", 150_000_000, 3);
+    let f = hunt_flows(std::slice::from_ref(&big));
+    let hit: Vec<_> = f.iter().filter(|f| f.title.starts_with(t)).collect();
+    assert_eq!(hit.len(), 1, "{f:#?}");
+    assert_eq!(hit[0].ips, ["10.0.0.4"]);
+    assert_eq!(hit[0].events[0].tuple, Some(3));
+    assert!(hit[0].tags.iter().any(|t| t == "attack.t1048"));
+    let mut v4 = big.clone();
+    v4.source = "vnet_flow".into();
+    assert!(flow_fires(&[v4], t));
+    // Small, inbound, or to private, shared, link-local or Azure platform space: nothing.
+    assert!(!flow_fires(&[tuple(0, "10.0.0.4", "198.51.100.50", 443, "Outbound", "Allow", 90_000_000, 0)], t));
+    assert!(!flow_fires(&[tuple(0, "198.51.100.50", "10.0.0.4", 443, "Inbound", "Allow", 150_000_000, 0)], t));
+    for dst in ["10.1.2.3", "172.20.0.5", "192.168.1.1", "100.64.0.9", "169.254.169.254", "168.63.129.16", "fd00::5"] {
+        assert!(!flow_fires(&[tuple(0, "10.0.0.4", dst, 443, "Outbound", "Allow", 150_000_000, 0)], t), "{dst}");
+    }
+    assert!(flow_fires(&[tuple(0, "10.0.0.4", "2001:db8::5", 443, "Outbound", "Allow", 150_000_000, 0)], t));
+}

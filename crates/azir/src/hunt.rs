@@ -1,5 +1,7 @@
 //! `azir hunt`: run Sigma rules (the built-in pack plus any `--sigma` folders) over a case's
 //! events, print the findings grouped by severity, and store them in the case's `findings` table.
+//! When a loaded rule routes to a flow source (`nsg_flow`, `vnet_flow`, `vpc_flow`), the flow
+//! tuples of the `network` table are hunted too (only the columns the engine reads).
 
 use crate::timeline::{csv_safe, parse_when, terminal_safe};
 use anyhow::{bail, Context, Result};
@@ -7,7 +9,7 @@ use azir_detect::rule::{CompileOptions, Level};
 use azir_detect::{Finding, RuleSetBuilder};
 use azir_store::findings::{self, FindingRow};
 use azir_store::read::scan;
-use azir_store::schema::{event_id, events_from_batch};
+use azir_store::schema::{event_id, events_from_batch, flows_from_batch};
 use azir_store::{Case, Table};
 use clap::{Args, ValueEnum};
 use std::collections::HashMap;
@@ -105,6 +107,51 @@ fn rule_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// The `network` columns a flow tuple's event is built from ([`azir_detect::flow_event`]).
+const FLOW_COLUMNS: &[&str] = &[
+    "TimeGenerated",
+    "source",
+    "source_format",
+    "SrcIpAddr",
+    "SrcPortNumber",
+    "DstIpAddr",
+    "DstPortNumber",
+    "NetworkProtocol",
+    "NetworkDirection",
+    "DvcAction",
+    "FlowState",
+    "SrcPackets",
+    "SrcBytes",
+    "DstPackets",
+    "DstBytes",
+    "NetworkRuleName",
+    "DvcId",
+    "AclId",
+    "TargetResourceId",
+    "FlowVersion",
+    "CloudAccountId",
+    "FlowId",
+    "evidence_sha256",
+    "evidence_path",
+    "evidence_line",
+    "evidence_offset",
+    "evidence_index",
+    "evidence_tuple",
+];
+
+/// `path:line`, and `#tuple` for flow tuples.
+fn evidence(e: &azir_detect::EventRef) -> String {
+    match e.tuple {
+        Some(t) => format!("{}:{}#{t}", e.provenance.evidence_path, e.provenance.line),
+        None => format!("{}:{}", e.provenance.evidence_path, e.provenance.line),
+    }
+}
+
+/// The `event_id` (events table) or `id` (network table: tuple index + 1) of a contributing record.
+fn ref_id(e: &azir_detect::EventRef) -> String {
+    event_id(&e.provenance, e.tuple.map_or(0, |t| t + 1))
+}
+
 fn to_row(rule_set: &str, f: &Finding) -> FindingRow {
     FindingRow {
         rule_set: rule_set.to_string(),
@@ -121,8 +168,8 @@ fn to_row(rule_set: &str, f: &Finding) -> FindingRow {
         ips: f.ips.clone(),
         apps: f.apps.clone(),
         resources: f.resources.clone(),
-        event_ids: f.events.iter().map(|e| event_id(&e.provenance, 0)).collect(),
-        evidence: f.events.iter().map(|e| format!("{}:{}", e.provenance.evidence_path, e.provenance.line)).collect(),
+        event_ids: f.events.iter().map(ref_id).collect(),
+        evidence: f.events.iter().map(evidence).collect(),
         event_count: f.events.len() as u64,
     }
 }
@@ -182,7 +229,19 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
         }
         Ok(())
     })?;
+    if set.routes_flows() {
+        scan(&case, Table::Network, from_day.as_deref(), to_day.as_deref(), Some(FLOW_COLUMNS), &mut |batch| {
+            for s in flows_from_batch(&batch) {
+                if since.is_some_and(|t| s.time < t) || until.is_some_and(|u| s.time >= u) {
+                    continue;
+                }
+                hunter.feed_flow(&s);
+            }
+            Ok(())
+        })?;
+    }
     let (events, evaluated) = hunter.counts();
+    let (flows, flows_evaluated) = hunter.flow_counts();
     let all = hunter.finish();
     let fingerprint = set.fingerprint();
     let rows: Vec<FindingRow> = all.iter().map(|f| to_row(&fingerprint, f)).collect();
@@ -191,7 +250,9 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
         "hunt",
         None,
         Some(&stored.display().to_string()),
-        serde_json::json!({ "rule_set": fingerprint, "rules": rules.len(), "findings": rows.len(), "events": events }),
+        serde_json::json!({
+            "rule_set": fingerprint, "rules": rules.len(), "findings": rows.len(), "events": events, "flows": flows
+        }),
     )?;
     let min = a.min_level.level();
     let shown: Vec<&Finding> = all.iter().filter(|f| f.level >= min).collect();
@@ -206,6 +267,8 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
             "problems": set.problems,
             "events": events,
             "events_evaluated": evaluated,
+            "flows": flows,
+            "flows_evaluated": flows_evaluated,
             "stored": stored.display().to_string(),
             "findings": shown.iter().map(|f| finding_json(f)).collect::<Vec<_>>(),
         });
@@ -255,7 +318,7 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
         if !quiet {
             writeln!(
                 out,
-                "\n{} findings shown ({} stored in {}); {} rules ({} not applicable to azir sources, {} not loaded); {} events, {} evaluated",
+                "\n{} findings shown ({} stored in {}); {} rules ({} not applicable to azir sources, {} not loaded); {} events, {} evaluated; {} flow tuples, {} evaluated",
                 shown.len(),
                 all.len(),
                 stored.display(),
@@ -263,7 +326,9 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
                 rules.iter().filter(|r| r.sources.is_empty()).count(),
                 set.problems.len(),
                 events,
-                evaluated
+                evaluated,
+                flows,
+                flows_evaluated
             )?;
         }
     }
@@ -277,7 +342,8 @@ fn finding_json(f: &Finding) -> serde_json::Value {
     if let Some(evs) = v.get_mut("events").and_then(|e| e.as_array_mut()) {
         for (j, e) in evs.iter_mut().zip(&f.events) {
             if let Some(o) = j.as_object_mut() {
-                o.insert("event_id".into(), event_id(&e.provenance, 0).into());
+                o.insert("event_id".into(), ref_id(e).into());
+                o.insert("evidence".into(), evidence(e).into());
             }
         }
     }
@@ -315,7 +381,7 @@ fn print_table(out: &mut dyn Write, shown: &[&Finding]) -> Result<()> {
             if !f.resources.is_empty() {
                 writeln!(out, "      resources: {}", safe(&f.resources))?;
             }
-            let first = f.events.first().map(|e| format!("{}:{}", e.provenance.evidence_path, e.provenance.line));
+            let first = f.events.first().map(evidence);
             writeln!(
                 out,
                 "      {} event(s); first at {}",

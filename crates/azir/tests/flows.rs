@@ -50,6 +50,8 @@ fn rows<'a>(v: &'a Value, k: &str) -> &'a Vec<Value> {
 
 const NSG_ID: &str = "/SUBSCRIPTIONS/S1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/NSG-WEB";
 const T0: i64 = 1_773_273_600; // 2026-03-12T00:00:00Z
+/// The demo's web scanner (`azir_demo::SCANNER_IP`).
+const SCANNER_IP: &str = "198.51.100.200";
 
 /// An NSG v2 record (one line) with rule groups of tuples.
 fn nsg_record(hour: i64, groups: &[(&str, Vec<String>)]) -> String {
@@ -480,6 +482,22 @@ fn demo_exfil_and_scanners_are_found_and_benign_hosts_are_not() {
     assert!(scans.iter().any(|x| s(x, "src") == "45.148.10.174" && s(x, "target") == "10.10.1.4"), "{scans:#?}");
     assert!(scans.iter().all(|x| !x["internal"].as_bool().unwrap()), "an internal host flagged as scanner: {scans:#?}");
     assert!(scans.iter().all(|x| s(x, "src") != "203.0.113.200" && s(x, "src") != "203.0.113.77"));
+    // The scanner's port scan of vm-web-01 during the recon phase: a vertical scan, all denied.
+    let v = scans
+        .iter()
+        .find(|x| s(x, "src") == SCANNER_IP && s(x, "kind") == "vertical")
+        .unwrap_or_else(|| panic!("{SCANNER_IP} is not a vertical scanner: {scans:#?}"));
+    assert_eq!(s(v, "target"), "10.10.1.4");
+    assert!(u(v, "distinct") >= 50, "{v:#}");
+    assert_eq!(v["denied_ratio"].as_f64(), Some(1.0), "{v:#}");
+
+    let r = flows(&case, "denied", &["--limit", "100"]);
+    let d = rows(&r, "denied")
+        .iter()
+        .find(|x| s(x, "src") == SCANNER_IP)
+        .unwrap_or_else(|| panic!("{SCANNER_IP} is not among the denied sources: {r:#}"));
+    assert_eq!(s(d, "rule"), "DefaultRule_DenyAllInBound");
+    assert!(u(d, "ports") >= 50 && u(d, "targets") == 1, "{d:#}");
 
     let r = flows(&case, "first-seen", &["--after", "2026-03-12T03:00Z"]);
     let fs: BTreeSet<&str> = rows(&r, "first_seen").iter().map(|x| s(x, "address")).collect();

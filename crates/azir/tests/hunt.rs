@@ -4,6 +4,7 @@
 
 use azir_demo as story;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -112,6 +113,26 @@ fn the_identity_attacks_are_found_as_correlations() {
 
     let scan = attack("Web scanning", story::SCANNER_IP);
     assert!(scan["first"].as_i64() >= Some(at(story::RECON_START)));
+
+    let bypass = attack("WAF blocked a client that then got a successful response", story::SCANNER_IP);
+    assert_eq!(bypass["kind"], "temporal_ordered");
+    assert_eq!(strings(&bypass["group"]), [format!("clientIp={}", story::SCANNER_IP)]);
+    assert!(bypass["first"].as_i64() >= Some(at(story::RECON_START)));
+    assert!(bypass["last"].as_i64() < Some(at(story::SPRAY_START)));
+
+    // The same scanner in the NSG flow logs, and the exfiltration in the flow logs.
+    let ports = attack("Port scan - denied inbound flows to many ports of one address", story::SCANNER_IP);
+    assert_eq!(
+        strings(&ports["group"]),
+        [format!("SrcIpAddr={}", story::SCANNER_IP), format!("DstIpAddr={}", story::SSH_TARGET_IP)]
+    );
+    assert!(ports["first"].as_i64() >= Some(at(story::RECON_START)));
+    assert!(ports["last"].as_i64() < Some(at(story::SPRAY_START)));
+    assert_eq!(by_title("Port scan - denied inbound flows to many ports of one address").len(), 1, "only the scanner");
+    // Large outbound transfers: exactly the two exfiltrating hosts, no benign one.
+    let exfil: BTreeSet<String> =
+        by_title("Large outbound transfer to an external address").iter().flat_map(|f| strings(&f["ips"])).collect();
+    assert_eq!(exfil, story::EXFIL_SRC_IPS.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
 }
 
 #[test]
@@ -337,4 +358,112 @@ fn rules_that_cannot_load_are_reported_one_by_one_and_the_rest_run() {
     azir(&["case", "verify", case.to_str().unwrap()]);
     let custody = std::fs::read_to_string(case.join("custody.jsonl")).unwrap();
     assert!(custody.lines().last().unwrap().contains("\"hunt\""));
+}
+
+/// One NSG v2 flow-log record (one line) of rule groups of tuples, in the shape Azure writes.
+fn nsg_flow_record(time: &str, groups: &[(&str, Vec<String>)]) -> String {
+    let flows: Vec<Value> = groups
+        .iter()
+        .map(|(rule, tuples)| serde_json::json!({"rule": rule, "flows": [{"mac": "000D3AF8801A", "flowTuples": tuples}]}))
+        .collect();
+    serde_json::json!({
+        "time": time, "systemId": "x", "category": "NetworkSecurityGroupFlowEvent",
+        "resourceId": "/SUBSCRIPTIONS/S1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/NSG-WEB",
+        "operationName": "NetworkSecurityGroupFlowEvents",
+        "properties": {"Version": 2, "flows": flows},
+    })
+    .to_string()
+}
+
+#[test]
+fn flow_tuples_are_hunted_for_port_scans_and_large_outbound_transfers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t0: i64 = 1_773_280_800; // 2026-03-12T02:00:00Z
+                                 // Line 2: a 40-port scan from 198.51.100.200, all denied, beside benign denials (one source
+                                 // retrying SSH, and one port each on 30 addresses) and allowed inbound HTTPS.
+    let scan: Vec<String> = (0..40)
+        .map(|p| format!("{},198.51.100.200,10.0.0.4,{},{},T,I,D,B,,,,", t0 + p * 5, 41000 + p, 1000 + p))
+        .collect();
+    let retry: Vec<String> =
+        (0..40).map(|k| format!("{},203.0.113.10,10.0.0.4,{},22,T,I,D,B,,,,", t0 + k * 5, 42000 + k)).collect();
+    let sweep: Vec<String> =
+        (1..=30).map(|h| format!("{},203.0.113.20,10.0.0.{h},43000,445,T,I,D,B,,,,", t0 + h * 5)).collect();
+    let https: Vec<String> =
+        (0..40).map(|k| format!("{},203.0.113.30,10.0.0.4,{},443,T,I,A,B,,,,", t0 + k * 5, 44000 + k)).collect();
+    let line2 = nsg_flow_record(
+        "2026-03-12T02:05:00.0000000Z",
+        &[("DefaultRule_DenyAllInBound", [scan, retry, sweep].concat()), ("UserRule_allow-https", https)],
+    );
+    // Line 3: 150 MB from 10.0.0.7 to an external address in one tuple; 200 MB to a private
+    // address (a backup) and 2 MB to an external one.
+    let out =
+        |t: i64, src: &str, dst: &str, bytes: u64| format!("{t},{src},{dst},50001,443,T,O,A,E,1000,{bytes},800,40000");
+    let line3 = nsg_flow_record(
+        "2026-03-12T03:05:00.0000000Z",
+        &[(
+            "DefaultRule_AllowInternetOutBound",
+            vec![
+                out(t0 + 3600, "10.0.0.8", "10.0.1.5", 200_000_000),
+                out(t0 + 3610, "10.0.0.9", "203.0.113.61", 2_000_000),
+                out(t0 + 3620, "10.0.0.7", "203.0.113.60", 150_000_000),
+            ],
+        )],
+    );
+    let log = tmp.path().join("nsg/PT1H.json");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, format!("{{\"records\":[\n{line2},\n{line3}\n]}}\n")).unwrap();
+    let case = tmp.path().join("case");
+    azir(&["-q", "ingest", log.to_str().unwrap(), "--case", case.to_str().unwrap()]);
+    let out: Value = serde_json::from_str(&azir(&["hunt", "--case", case.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(out["flows"], 40 * 3 + 30 + 3, "{out:#}");
+    let found = out["findings"].as_array().unwrap();
+    let titled = |t: &str| -> Vec<&Value> {
+        found.iter().filter(|f| f["title"].as_str().is_some_and(|x| x.starts_with(t))).collect()
+    };
+
+    let scans = titled("Port scan - denied inbound flows");
+    assert_eq!(scans.len(), 1, "{found:#?}");
+    let s = scans[0];
+    assert_eq!(strings(&s["ips"]), ["198.51.100.200"]);
+    assert_eq!(strings(&s["group"]), ["SrcIpAddr=198.51.100.200", "DstIpAddr=10.0.0.4"]);
+    assert!(strings(&s["tags"]).iter().any(|t| t == "attack.t1046"));
+    let evs = s["events"].as_array().unwrap();
+    assert_eq!(evs.len(), 40);
+    let mut tuples: Vec<u64> = evs.iter().map(|e| e["tuple"].as_u64().expect("tuple index")).collect();
+    tuples.sort_unstable();
+    tuples.dedup();
+    assert_eq!(tuples.len(), 40);
+    for e in evs {
+        assert_eq!(e["provenance"]["line"], 2);
+        assert_eq!(e["provenance"]["evidence_path"].as_str(), log.to_str());
+        let ev = e["evidence"].as_str().unwrap();
+        assert_eq!(ev, format!("{}:2#{}", log.display(), e["tuple"]));
+    }
+    let large = titled("Large outbound transfer");
+    assert_eq!(large.len(), 1, "{found:#?}");
+    assert_eq!(strings(&large[0]["ips"]), ["10.0.0.7"]);
+    let evs = large[0]["events"].as_array().unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0]["provenance"]["line"], 3);
+    assert_eq!(evs[0]["tuple"], 2);
+
+    // Benign sources appear in no finding.
+    for f in found {
+        for ip in ["203.0.113.10", "203.0.113.20", "203.0.113.30", "10.0.0.8", "10.0.0.9"] {
+            assert!(!strings(&f["ips"]).iter().any(|i| i == ip), "{ip} flagged: {f:#}");
+        }
+    }
+
+    // Without a rule routed to flows, the network table is not read.
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let good =
+        "title: good\nlogsource: {product: azure, service: activitylogs}\ndetection:\n  s:\n    a: x\n  condition: s\n";
+    std::fs::write(rules.join("good.yml"), good).unwrap();
+    let case = case.to_str().unwrap();
+    let rules = rules.to_str().unwrap();
+    let none: Value =
+        serde_json::from_str(&azir(&["hunt", "--case", case, "--json", "--no-builtin", "--sigma", rules])).unwrap();
+    assert_eq!(none["flows"], 0);
+    assert_eq!(none["findings"].as_array().unwrap().len(), 0);
 }
