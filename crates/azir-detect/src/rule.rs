@@ -213,9 +213,74 @@ fn meta(h: &yaml_rust2::yaml::Hash, origin: &str) -> Result<RuleMeta, String> {
     Ok(RuleMeta { id, name, title, level, tags, origin: origin.to_string() })
 }
 
+/// Most YAML nodes a rule file may expand to (aliases counted at their expanded size).
+pub const MAX_YAML_NODES: u64 = 200_000;
+
+/// Counts the nodes `text` expands to, alias references included, and refuses more than `max`
+/// without building anything. Syntax errors are left to the loader, which reports them.
+fn expanded_size_ok(text: &str, max: u64) -> Result<(), String> {
+    use yaml_rust2::parser::{Event, EventReceiver, Parser};
+    struct Count {
+        sizes: std::collections::HashMap<usize, u64>,
+        open: Vec<(usize, u64)>,
+        total: u64,
+    }
+    impl Count {
+        fn add(&mut self, n: u64) {
+            if let Some((_, c)) = self.open.last_mut() {
+                *c = c.saturating_add(n);
+            }
+            self.total = self.total.saturating_add(n);
+        }
+    }
+    impl EventReceiver for Count {
+        fn on_event(&mut self, ev: Event) {
+            match ev {
+                Event::Scalar(_, _, anchor, _) => {
+                    if anchor > 0 {
+                        self.sizes.insert(anchor, 1);
+                    }
+                    self.add(1);
+                }
+                Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                    self.add(1);
+                    self.open.push((anchor, 1));
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    if let Some((anchor, n)) = self.open.pop() {
+                        if anchor > 0 {
+                            self.sizes.insert(anchor, n);
+                        }
+                    }
+                }
+                Event::Alias(id) => {
+                    // The alias stands for a copy of the whole anchored node.
+                    let n = self.sizes.get(&id).copied().unwrap_or(1);
+                    self.add(n);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut c = Count { sizes: Default::default(), open: Vec::new(), total: 0 };
+    let mut parser = Parser::new_from_str(text);
+    let _ = parser.load(&mut c, true);
+    if c.total > max {
+        return Err(format!(
+            "refused: the YAML expands to more than {max} nodes through aliases (an alias bomb?); Sigma rules do not need this"
+        ));
+    }
+    Ok(())
+}
+
 /// Parses every document of a rule file. Each document gives a rule or an error; a file that
 /// is not YAML gives one error.
 pub fn parse_file(text: &str, origin: &str, opts: &CompileOptions) -> Vec<Result<Parsed, (String, String)>> {
+    // Rules are untrusted input: YAML aliases are expanded by copying, so a few lines of nested
+    // anchors ("billion laughs") would take all memory. Count the expanded size first.
+    if let Err(e) = expanded_size_ok(text, MAX_YAML_NODES) {
+        return vec![Err((origin.to_string(), e))];
+    }
     let docs = match YamlLoader::load_from_str(text) {
         Ok(d) => d,
         Err(e) => return vec![Err((origin.to_string(), format!("not valid YAML: {e}")))],
@@ -709,6 +774,25 @@ mod tests {
             Err((_, e)) => e,
             Ok(_) => panic!("{det} compiled"),
         }
+    }
+
+    #[test]
+    fn yaml_alias_bombs_are_refused_before_expansion() {
+        let mut bomb =
+            String::from("title: bomb\nlogsource: {product: azure}\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        bomb.push_str("detection:\n  sel: {operationName: *a8}\n  condition: sel\n");
+        let out = parse_file(&bomb, "bomb.yml", &CompileOptions::default());
+        assert_eq!(out.len(), 1);
+        let err = out[0].as_ref().err().expect("refused");
+        assert!(err.1.contains("alias"), "{err:?}");
+        // A rule that uses an anchor reasonably still loads.
+        let ok = "title: t\nlogsource: {product: azure, service: activitylogs}\ndetection:\n  v: &v [a, b]\n  sel: {operationName: *v}\n  condition: sel\n";
+        let out = parse_file(ok, "ok.yml", &CompileOptions::default());
+        assert!(out[0].is_ok(), "{:?}", out[0].as_ref().err());
     }
 
     #[test]
