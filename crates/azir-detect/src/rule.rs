@@ -787,7 +787,7 @@ mod tests {
         bomb.push_str("detection:\n  sel: {operationName: *a8}\n  condition: sel\n");
         let out = parse_file(&bomb, "bomb.yml", &CompileOptions::default());
         assert_eq!(out.len(), 1);
-        let err = out[0].as_ref().err().expect("refused");
+        let Err(err) = &out[0] else { panic!("an alias bomb was loaded") };
         assert!(err.1.contains("alias"), "{err:?}");
         // A rule that uses an anchor reasonably still loads.
         let ok = "title: t\nlogsource: {product: azure, service: activitylogs}\ndetection:\n  v: &v [a, b]\n  sel: {operationName: *v}\n  condition: sel\n";
