@@ -351,7 +351,16 @@ fn finding_json(f: &Finding) -> serde_json::Value {
 }
 
 fn print_table(out: &mut dyn Write, shown: &[&Finding]) -> Result<()> {
-    let safe = |v: &[String]| terminal_safe(&v.join(", "));
+    // Long lists (a spray's 20 users, an enumeration's 19 secrets) are cut on screen; --json and
+    // --csv and the stored findings keep every value.
+    let safe = |v: &[String]| {
+        const SHOWN: usize = 6;
+        let mut text = v.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        if v.len() > SHOWN {
+            text.push_str(&format!(" (+{} more)", v.len() - SHOWN));
+        }
+        terminal_safe(&text)
+    };
     for level in [Level::Critical, Level::High, Level::Medium, Level::Low, Level::Informational] {
         let fs: Vec<&&Finding> = shown.iter().filter(|f| f.level == level).collect();
         if fs.is_empty() {
