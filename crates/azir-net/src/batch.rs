@@ -309,6 +309,37 @@ struct ExampleRef {
     tuple: u32,
 }
 
+/// Flows, tuples, bytes and packets of a group: the counters most analyses keep per group.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Volume {
+    /// Distinct flows (per decision).
+    pub flows: u64,
+    /// Tuples.
+    pub tuples: u64,
+    /// Bytes, both directions (sum of the tuples' deltas).
+    pub bytes: u64,
+    /// Packets, both directions.
+    pub packets: u64,
+}
+
+impl Volume {
+    /// Counts tuple `i` of `b`; `new_flow` when the tuple starts a flow the group had not seen.
+    pub fn add(&mut self, b: &FlowBatch, i: usize, new_flow: bool) {
+        self.flows += new_flow as u64;
+        self.tuples += 1;
+        self.bytes += b.bytes_s2d(i) + b.bytes_d2s(i);
+        self.packets += b.pkts_s2d(i) + b.pkts_d2s(i);
+    }
+
+    /// Adds another group's counters.
+    pub fn merge(&mut self, o: &Volume) {
+        self.flows += o.flows;
+        self.tuples += o.tuples;
+        self.bytes += o.bytes;
+        self.packets += o.packets;
+    }
+}
+
 /// The earliest few tuples of a group (by time, then file, line and tuple, so that the choice
 /// does not depend on how the work was split between threads).
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,16 +1,13 @@
 //! Direction classes: flows, tuples, bytes and packets per class, allowed vs denied.
 
-use crate::batch::{col, flow_decision, Evidence, Examples, FlowBatch, Groups, Names};
+use crate::batch::{col, flow_decision, Evidence, Examples, FlowBatch, Groups, Names, Volume};
 use crate::space::{AddressSpace, Direction};
 use crate::Analysis;
 use serde::Serialize;
 
 #[derive(Default)]
 struct Class {
-    flows: u64,
-    tuples: u64,
-    bytes: u64,
-    packets: u64,
+    v: Volume,
     ex: Examples,
 }
 
@@ -74,10 +71,7 @@ impl Analysis for Directions {
             let (s, new) =
                 self.groups.of_flow(flow_decision(b.flow(i), denied), || (space.classify(b.src(i), b.dst(i)), denied));
             let c = &mut self.groups.vals[s];
-            c.flows += new as u64;
-            c.tuples += 1;
-            c.bytes += b.bytes_s2d(i) + b.bytes_d2s(i);
-            c.packets += b.pkts_s2d(i) + b.pkts_d2s(i);
+            c.v.add(b, i, new);
             c.ex.offer(b, i, &mut self.paths);
         }
     }
@@ -87,13 +81,10 @@ impl Analysis for Directions {
         self.groups.merge(
             other.groups,
             |a, o| {
-                a.flows += o.flows;
-                a.tuples += o.tuples;
-                a.bytes += o.bytes;
-                a.packets += o.packets;
+                a.v.merge(&o.v);
                 a.ex.merge(&o.ex);
             },
-            |a| a.flows -= 1,
+            |a| a.v.flows -= 1,
         );
     }
 
@@ -105,10 +96,10 @@ impl Analysis for Directions {
             .map(|(&(direction, denied), c)| DirectionRow {
                 direction,
                 action: if denied { "deny" } else { "allow" },
-                flows: c.flows,
-                tuples: c.tuples,
-                bytes: c.bytes,
-                packets: c.packets,
+                flows: c.v.flows,
+                tuples: c.v.tuples,
+                bytes: c.v.bytes,
+                packets: c.v.packets,
                 evidence: c.ex.resolve(&self.paths),
             })
             .collect();

@@ -1,15 +1,12 @@
 //! Destination ports: flows per port and protocol, allowed vs denied, distinct sources.
 
-use crate::batch::{col, flow_decision, Evidence, Examples, FlowBatch, Groups, Map, Names, Set};
+use crate::batch::{col, flow_decision, Evidence, Examples, FlowBatch, Groups, Map, Names, Set, Volume};
 use crate::Analysis;
 use serde::Serialize;
 
 #[derive(Default)]
 struct Port {
-    flows: u64,
-    tuples: u64,
-    bytes: u64,
-    packets: u64,
+    v: Volume,
     sources: Set<u64>,
     targets: Set<u64>,
     ex: Examples,
@@ -85,13 +82,10 @@ impl Analysis for Ports {
                 self.groups.of_flow(flow_decision(b.flow(i), denied), || (b.dport(i), names.note(b.proto(i)), denied));
             let p = &mut self.groups.vals[s];
             if new {
-                p.flows += 1;
                 p.sources.insert(crate::batch::key(b.src(i)));
                 p.targets.insert(crate::batch::key(b.dst(i)));
             }
-            p.tuples += 1;
-            p.bytes += b.bytes_s2d(i) + b.bytes_d2s(i);
-            p.packets += b.pkts_s2d(i) + b.pkts_d2s(i);
+            p.v.add(b, i, new);
             p.ex.offer(b, i, &mut self.paths);
         }
     }
@@ -102,15 +96,12 @@ impl Analysis for Ports {
         self.groups.merge(
             other.groups,
             |a, o| {
-                a.flows += o.flows;
-                a.tuples += o.tuples;
-                a.bytes += o.bytes;
-                a.packets += o.packets;
+                a.v.merge(&o.v);
                 a.sources.extend(o.sources);
                 a.targets.extend(o.targets);
                 a.ex.merge(&o.ex);
             },
-            |a| a.flows -= 1,
+            |a| a.v.flows -= 1,
         );
     }
 
@@ -131,13 +122,13 @@ impl Analysis for Ports {
         for (&(port, proto, denied), p) in self.groups.iter() {
             let a = by.entry((port, proto)).or_default();
             if denied {
-                a.denied += p.flows;
+                a.denied += p.v.flows;
             } else {
-                a.allowed += p.flows;
+                a.allowed += p.v.flows;
             }
-            a.tuples += p.tuples;
-            a.bytes += p.bytes;
-            a.packets += p.packets;
+            a.tuples += p.v.tuples;
+            a.bytes += p.v.bytes;
+            a.packets += p.v.packets;
             a.sources.extend(p.sources.iter().copied());
             a.targets.extend(p.targets.iter().copied());
             a.ex.merge(&p.ex);

@@ -1,17 +1,14 @@
 //! Rule hits: flows and bytes per NSG rule and device, allowed vs denied, and the rules that
 //! allowed traffic from external (Internet) sources.
 
-use crate::batch::{col, flow_decision, iso, Evidence, Examples, FlowBatch, Groups, Names, Span};
+use crate::batch::{col, flow_decision, iso, Evidence, Examples, FlowBatch, Groups, Names, Span, Volume};
 use crate::space::AddressSpace;
 use crate::Analysis;
 use serde::Serialize;
 
 #[derive(Default)]
 struct Hits {
-    flows: u64,
-    tuples: u64,
-    bytes: u64,
-    packets: u64,
+    v: Volume,
     span: Span,
     ex: Examples,
 }
@@ -100,10 +97,7 @@ impl Analysis for Rules {
             let (s, new) =
                 self.groups.of_flow(identity, || (rule, names.note(b.dvc(i)), denied, !space.contains_str(b.src(i))));
             let h = &mut self.groups.vals[s];
-            h.flows += new as u64;
-            h.tuples += 1;
-            h.bytes += b.bytes_s2d(i) + b.bytes_d2s(i);
-            h.packets += b.pkts_s2d(i) + b.pkts_d2s(i);
+            h.v.add(b, i, new);
             h.span.see(b.time(i));
             h.ex.offer(b, i, &mut self.paths);
         }
@@ -115,14 +109,11 @@ impl Analysis for Rules {
         self.groups.merge(
             other.groups,
             |a, o| {
-                a.flows += o.flows;
-                a.tuples += o.tuples;
-                a.bytes += o.bytes;
-                a.packets += o.packets;
+                a.v.merge(&o.v);
                 a.span.merge(o.span);
                 a.ex.merge(&o.ex);
             },
-            |a| a.flows -= 1,
+            |a| a.v.flows -= 1,
         );
     }
 
@@ -130,11 +121,8 @@ impl Analysis for Rules {
         // Fold the external/internal halves of each (rule, device, decision).
         #[derive(Default)]
         struct Acc {
-            flows: u64,
+            v: Volume,
             external_flows: u64,
-            tuples: u64,
-            bytes: u64,
-            packets: u64,
             span: Span,
             ex: Examples,
             ex_external: Examples,
@@ -142,14 +130,11 @@ impl Analysis for Rules {
         let mut by: crate::batch::Map<(u64, u64, bool), Acc> = Default::default();
         for (&(rule, dvc, denied, external), h) in self.groups.iter() {
             let a = by.entry((rule, dvc, denied)).or_default();
-            a.flows += h.flows;
-            a.tuples += h.tuples;
-            a.bytes += h.bytes;
-            a.packets += h.packets;
+            a.v.merge(&h.v);
             a.span.merge(h.span);
             a.ex.merge(&h.ex);
             if external {
-                a.external_flows += h.flows;
+                a.external_flows += h.v.flows;
                 a.ex_external.merge(&h.ex);
             }
         }
@@ -157,11 +142,11 @@ impl Analysis for Rules {
             rule: self.names.get(rule).to_string(),
             device: self.names.get(dvc).to_string(),
             action: if denied { "deny" } else { "allow" },
-            flows: h.flows,
+            flows: h.v.flows,
             external_flows: h.external_flows,
-            tuples: h.tuples,
-            bytes: h.bytes,
-            packets: h.packets,
+            tuples: h.v.tuples,
+            bytes: h.v.bytes,
+            packets: h.v.packets,
             first: iso(h.span.first),
             last: iso(h.span.last),
             evidence: ex.resolve(&self.paths),
