@@ -8,8 +8,10 @@ pub mod case;
 pub mod findings;
 pub mod flowscan;
 pub mod ingest;
+pub mod query;
 pub mod read;
 pub mod schema;
+pub mod udf;
 
 pub use case::{Case, CaseInfo, CustodyEntry, ManifestEntry, StoreError, VerifyReport};
 pub use ingest::{ingest, IngestOptions, IngestReport, Progress};

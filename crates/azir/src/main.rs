@@ -12,6 +12,7 @@ mod flows;
 mod hunt;
 mod nsg;
 mod progress;
+mod query;
 mod timeline;
 
 // Ingest allocates a small tree per record on every core; mimalloc's thread-local free lists
@@ -58,6 +59,11 @@ enum Command {
         after_help = "Examples:\n  azir timeline --case ./case --since 2026-03-12T00:00Z --user megan@contoso.com\n  azir timeline --case ./case --ip 203.0.113.77 --format csv > attacker.csv\n  azir timeline --case ./case --source signin,activity --grep roleAssignments\n  azir timeline --case ./case --format timesketch-jsonl > sketch.jsonl\n  azir timeline --case ./case --since 7d --flows | head\n  azir timeline --case ./case --quarantine"
     )]
     Timeline(timeline::TimelineArgs),
+    /// SQL over the case (DataFusion): events, network, resources, quarantine, findings, manifest.
+    #[command(
+        after_help = "Examples:\n  azir query --case ./case --schema\n  azir query --case ./case \"SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY n DESC\"\n  azir query --case ./case \"SELECT SrcIpAddr, count(*) AS n FROM events WHERE NOT is_private(SrcIpAddr) GROUP BY SrcIpAddr ORDER BY n DESC\"\n  azir query --case ./case \"SELECT time_bucket('1 hour', TimeGenerated) AS hour, SrcIpAddr, count(*) FROM events WHERE source = 'signin' AND EventResult = 'Failure' GROUP BY 1, 2 ORDER BY 1\"\n  azir query --case ./case --format csv \"SELECT * FROM network WHERE cidr_match(DstIpAddr, '10.10.0.0/16')\" > flows.csv\n  azir query --case ./case --out rg.parquet \"SELECT arm_part(TargetResourceId, 'resourceGroups') AS rg, count(*) FROM events GROUP BY rg\"\n\nTables hold committed parts only. Column names are case-sensitive, as stored (TimeGenerated, SrcIpAddr); `--schema` lists them.\nFunctions (NULL on NULL or malformed input, never an error):\n  cidr_match(ip, '10.0.0.0/8')     ip in the CIDR (IPv4 or IPv6)\n  is_private(ip)                   RFC 1918, 100.64.0.0/10, loopback, link-local, ULA (fc00::/7)\n  arm_part(resource_id, part)      'subscriptions' | 'resourceGroups' | 'providers' | 'name' (last segment); case-insensitive\n  json_get(raw, '$.properties.requestbody')   text at a simple JSONPath ($.a.b[0].c); strings unquoted; JSON inside strings is followed\n  time_bucket('1 hour', ts)        start of the bucket (30s, 5m, 15 minutes, 1 hour, 1d, 1 week), UTC, epoch-aligned; date_bin() works too\nThe table format prints at most 1000 rows; csv, jsonl and --out write all (or --limit)."
+    )]
+    Query(query::QueryArgs),
     /// Generate the bundled demo incident, ingest it, and print a summary.
     #[command(
         after_help = "Examples:\n  azir demo                 # writes ./azir-demo/{evidence,case}\n  azir demo /tmp/incident   # somewhere else\n  azir demo --scale 20      # 20x the benign volume (benchmarks)"
@@ -245,6 +251,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Hunt(a) => hunt::run(a, cli.json, cli.quiet),
         Command::Flows(f) => flows::run(f, cli.json),
         Command::Nsg(n) => nsg::run(n, cli.json),
+        Command::Query(a) => query::run(a, cli.json, cli.quiet),
     }
 }
 
