@@ -424,7 +424,7 @@ pub(crate) fn write(ctx: &Ctx, out: &mut Out) -> io::Result<()> {
         let phase_ua = if t < start + secs(600) { NIKTO_UA } else { NMAP_UA };
         let port = srng.range(30_000, 61_000);
         let tx = txid(&mut srng);
-        let attack = i % 11 == 0;
+        let attack = i.is_multiple_of(11);
         if attack {
             let (uri, query, rules, data): (&str, &str, Vec<&Rule>, &str) = match (i / 11) % 3 {
                 0 => (
@@ -481,7 +481,7 @@ pub(crate) fn write(ctx: &Ctx, out: &mut Out) -> io::Result<()> {
                 t,
                 client: SCANNER_IP,
                 port,
-                method: if i % 17 == 0 { "HEAD" } else { "GET" },
+                method: if i.is_multiple_of(17) { "HEAD" } else { "GET" },
                 uri: &uri,
                 query: "",
                 ua: phase_ua,
@@ -492,10 +492,10 @@ pub(crate) fn write(ctx: &Ctx, out: &mut Out) -> io::Result<()> {
                 taken: 0.002 + srng.f64() * 0.02,
                 txid: tx,
                 host: HOST,
-                instance: if i % 2 == 0 { "appgw_0" } else { "appgw_1" },
+                instance: if i.is_multiple_of(2) { "appgw_0" } else { "appgw_1" },
             };
             access.push((t, ser(&access_v2(&r, &mut srng))));
-            if phase_ua == NIKTO_UA && i % 5 == 0 {
+            if phase_ua == NIKTO_UA && i.is_multiple_of(5) {
                 let tx = r.txid.clone();
                 waf.push((t, ser(&waf_v2(t, SCANNER_IP, &uri, &R913100, "Matched", "Matched Data: nikto found within REQUEST_HEADERS:User-Agent: mozilla/5.00 (nikto/2.5.0) (evasions:none) (test:000562)", &tx))));
             }

@@ -57,6 +57,9 @@ pub enum StoreError {
         /// What failed.
         reason: String,
     },
+    /// Reading or writing a case on Azure storage failed (credentials never appear in it).
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// Attaches a path to an IO error.

@@ -8,8 +8,10 @@ pub mod case;
 pub mod findings;
 pub mod flowscan;
 pub mod ingest;
+pub mod pivot;
 pub mod query;
 pub mod read;
+pub mod remote;
 pub mod schema;
 pub mod udf;
 

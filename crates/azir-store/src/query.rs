@@ -9,9 +9,9 @@
 //! The analyst functions of [`crate::udf`] are registered on every session: `cidr_match`,
 //! `is_private`, `arm_part`, `json_get`, `time_bucket` (and DataFusion's own `date_bin`).
 //!
-//! DataFusion 55 is built on arrow 59 while the store writes with arrow 60, so this module uses
-//! only `datafusion::arrow`: results leave it as JSON cells ([`Rows`]) or as a Parquet file
-//! ([`QueryEngine::write_parquet`]), and table schemas cross over as Arrow IPC bytes.
+//! The workspace is pinned to the arrow/parquet release DataFusion is built on (59), so the store's
+//! schemas are handed to DataFusion as they are. Results leave this module as JSON cells
+//! ([`Rows`]) or as a Parquet file ([`QueryEngine::write_parquet`]).
 
 use crate::case::{Case, ManifestEntry, StoreError};
 use crate::schema::Table;
@@ -87,19 +87,6 @@ pub struct QueryEngine {
 
 fn df_err(e: DataFusionError) -> QueryError {
     QueryError::Sql(e.to_string())
-}
-
-/// An arrow-60 schema of the store as the arrow-59 schema DataFusion reads (via IPC bytes).
-fn convert_schema(schema: &arrow_schema::Schema) -> Result<SchemaRef, QueryError> {
-    let mut buf = Vec::new();
-    let bad = |e: String| QueryError::Sql(format!("internal: schema conversion: {e}"));
-    {
-        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut buf, schema).map_err(|e| bad(e.to_string()))?;
-        w.finish().map_err(|e| bad(e.to_string()))?;
-    }
-    let r = datafusion::arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(buf), None)
-        .map_err(|e| bad(e.to_string()))?;
-    Ok(r.schema())
 }
 
 fn columns_of(schema: &Schema) -> Vec<Column> {
@@ -199,9 +186,9 @@ impl QueryEngine {
         let mut engine = QueryEngine { rt, ctx, tables: Vec::new() };
         for table in [Table::Events, Table::Network, Table::Resources, Table::Quarantine] {
             let files: Vec<PathBuf> = case.parts(table, None, None)?.into_iter().map(|p| p.path).collect();
-            engine.register_files(table.name(), convert_schema(&table.schema())?, &files)?;
+            engine.register_files(table.name(), table.schema(), &files)?;
         }
-        engine.register_files("findings", convert_schema(&crate::findings::schema())?, &findings_files(case))?;
+        engine.register_files("findings", crate::findings::schema(), &findings_files(case))?;
         let batch = manifest_batch(&case.manifest()?)?;
         let schema = batch.schema();
         let mem = MemTable::try_new(schema.clone(), vec![vec![batch]]).map_err(df_err)?;

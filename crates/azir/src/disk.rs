@@ -287,7 +287,9 @@ fn acquire(a: &AcquireArgs, json: bool, quiet: bool) -> Result<i32> {
     };
     // Open the case first: a typo in --case should fail before gigabytes are downloaded.
     let case = match &a.case {
-        Some(dir) => Some(azir_store::Case::open(dir).with_context(|| format!("opening case {}", dir.display()))?),
+        Some(dir) => {
+            Some(crate::location::open(dir, quiet).with_context(|| format!("opening case {}", dir.display()))?)
+        }
         None => None,
     };
     let opts = AcquireOptions {
@@ -336,7 +338,7 @@ fn acquire(a: &AcquireArgs, json: bool, quiet: bool) -> Result<i32> {
     let md5_ok = r.content_md5.as_ref().is_none_or(|(_, ok)| *ok);
     let verified = md5_ok && r.footer.status != "inconsistent";
     let mut custody_seq = None;
-    if let Some(case) = &case {
+    if let Some((case, home)) = &case {
         let detail = serde_json::json!({
             "source": r.source,
             "resource_id": a.resource_id,
@@ -363,6 +365,7 @@ fn acquire(a: &AcquireArgs, json: bool, quiet: bool) -> Result<i32> {
             .append_custody("evidence-acquired", Some(&r.hashes.sha256), Some(&out_abs.display().to_string()), detail)
             .context("recording the acquisition in the custody log")?;
         custody_seq = Some(e.seq);
+        home.push()?;
     }
     if json {
         let mut v = serde_json::to_value(&r)?;

@@ -19,7 +19,7 @@ use azir_net::rules::Rules;
 use azir_net::scans::{ScanOptions, Scans};
 use azir_net::talkers::{Metric, Talkers};
 use azir_net::{AddressSpace, Analysis, Evidence, FlowBatch, Window};
-use azir_store::{Case, Table};
+use azir_store::Table;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
@@ -586,7 +586,7 @@ fn space(c: &Common) -> Result<AddressSpace> {
 
 /// `properties.addressSpace.addressPrefixes` of every VNet in the case's `resources` table.
 fn vnet_prefixes(case_dir: &std::path::Path) -> Result<Vec<String>> {
-    let case = Case::open(case_dir)?;
+    let (case, _) = crate::location::open(case_dir, true)?;
     let mut out = std::collections::BTreeSet::new();
     azir_store::read::scan(&case, azir_store::schema::Table::Resources, None, None, None, &mut |b| {
         for r in azir_store::schema::resources_from_batch(&b) {
@@ -609,7 +609,7 @@ fn vnet_prefixes(case_dir: &std::path::Path) -> Result<Vec<String>> {
 
 /// Reads the `network` table on every core into one aggregation per worker, merges, finishes.
 fn aggregate<A: Analysis>(c: &Common, make: impl Fn() -> A + Sync) -> Result<A::Report> {
-    let case = Case::open(&c.case)?;
+    let (case, _) = crate::location::open(&c.case, false)?;
     let now = chrono::Utc::now().timestamp_micros();
     let window = Window {
         since: c.since.as_deref().map(|s| parse_when(s, now)).transpose()?,

@@ -10,7 +10,7 @@ use azir_detect::{Finding, RuleSetBuilder};
 use azir_store::findings::{self, FindingRow};
 use azir_store::read::scan;
 use azir_store::schema::{event_id, events_from_batch, flows_from_batch};
-use azir_store::{Case, Table};
+use azir_store::Table;
 use clap::{Args, ValueEnum};
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -179,7 +179,7 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
     if json && a.csv {
         bail!("--json and --csv exclude each other");
     }
-    let case = Case::open(&a.case)?;
+    let (case, home) = crate::location::open(&a.case, quiet)?;
     let mut placeholders: HashMap<String, Vec<String>> = HashMap::new();
     for p in &a.placeholder {
         let Some((k, v)) = p.split_once('=') else { bail!("--placeholder wants NAME=VALUE, got {p:?}") };
@@ -254,6 +254,7 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
             "rule_set": fingerprint, "rules": rules.len(), "findings": rows.len(), "events": events, "flows": flows
         }),
     )?;
+    home.push()?;
     let min = a.min_level.level();
     let shown: Vec<&Finding> = all.iter().filter(|f| f.level >= min).collect();
     let stdout = std::io::stdout();

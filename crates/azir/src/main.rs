@@ -10,7 +10,9 @@
 mod disk;
 mod flows;
 mod hunt;
+mod location;
 mod nsg;
+mod pivot;
 mod progress;
 mod query;
 mod timeline;
@@ -64,6 +66,11 @@ enum Command {
         after_help = "Examples:\n  azir query --case ./case --schema\n  azir query --case ./case \"SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY n DESC\"\n  azir query --case ./case \"SELECT SrcIpAddr, count(*) AS n FROM events WHERE NOT is_private(SrcIpAddr) GROUP BY SrcIpAddr ORDER BY n DESC\"\n  azir query --case ./case \"SELECT time_bucket('1 hour', TimeGenerated) AS hour, SrcIpAddr, count(*) FROM events WHERE source = 'signin' AND EventResult = 'Failure' GROUP BY 1, 2 ORDER BY 1\"\n  azir query --case ./case --format csv \"SELECT * FROM network WHERE cidr_match(DstIpAddr, '10.10.0.0/16')\" > flows.csv\n  azir query --case ./case --out rg.parquet \"SELECT arm_part(TargetResourceId, 'resourceGroups') AS rg, count(*) FROM events GROUP BY rg\"\n\nTables hold committed parts only. Column names are case-sensitive, as stored (TimeGenerated, SrcIpAddr); `--schema` lists them.\nFunctions (NULL on NULL or malformed input, never an error):\n  cidr_match(ip, '10.0.0.0/8')     ip in the CIDR (IPv4 or IPv6)\n  is_private(ip)                   RFC 1918, 100.64.0.0/10, loopback, link-local, ULA (fc00::/7)\n  arm_part(resource_id, part)      'subscriptions' | 'resourceGroups' | 'providers' | 'name' (last segment); case-insensitive\n  json_get(raw, '$.properties.requestbody')   text at a simple JSONPath ($.a.b[0].c); strings unquoted; JSON inside strings is followed\n  time_bucket('1 hour', ts)        start of the bucket (30s, 5m, 15 minutes, 1 hour, 1d, 1 week), UTC, epoch-aligned; date_bin() works too\nThe table format prints at most 1000 rows; csv, jsonl and --out write all (or --limit)."
     )]
     Query(query::QueryArgs),
+    /// Everything the case knows about one IP, user, app or resource: first/last seen, sources, sign-ins, related entities, operations, flows, findings, timeline.
+    #[command(
+        after_help = "Examples:\n  azir pivot ip 203.0.113.77 --case ./case\n  azir pivot ip 10.10.0.0/16 --case ./case\n  azir pivot user megan@contoso.com --case ./case\n  azir pivot app \"Azure CLI\" --case ./case\n  azir pivot resource /subscriptions/<sub>/resourceGroups/rg-prod --case ./case\n  azir pivot resource kv-prod --case ./case --limit 100\n  azir --json pivot user megan@contoso.com --case ./case > megan.json\n\nUsers and apps match actor or target, by name or id, case-insensitively; an ARM id matches itself and everything under it; a bare resource name matches any resource of that name and everything under it.\nEvery section is one SQL query over the same tables as `azir query`; --json includes the SQL."
+    )]
+    Pivot(pivot::PivotArgs),
     /// Generate the bundled demo incident, ingest it, and print a summary.
     #[command(
         after_help = "Examples:\n  azir demo                 # writes ./azir-demo/{evidence,case}\n  azir demo /tmp/incident   # somewhere else\n  azir demo --scale 20      # 20x the benign volume (benchmarks)"
@@ -189,7 +196,7 @@ fn run(cli: &Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Case(CaseCmd::Verify { dir }) => {
-            let case = Case::open(dir)?;
+            let (case, _) = location::open(dir, cli.quiet)?;
             let r = case.verify()?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -228,12 +235,12 @@ fn run(cli: &Cli) -> Result<i32> {
             Ok(if r.ok() { 0 } else { 4 })
         }
         Command::Case(CaseCmd::Show { dir }) => {
-            let case = Case::open(dir)?;
+            let (case, _) = location::open(dir, cli.quiet)?;
             show_case(&case, cli.json)?;
             Ok(0)
         }
         Command::Ingest(a) => {
-            let case = open_or_init(&a.case)?;
+            let (case, home) = location::open_or_init(&a.case, cli.quiet)?;
             let mut opts = IngestOptions::default();
             if let Some(t) = a.threads {
                 opts.threads = t.max(1);
@@ -242,6 +249,7 @@ fn run(cli: &Cli) -> Result<i32> {
                 opts.segment_bytes = mb.max(1) * 1024 * 1024;
             }
             let report = run_ingest(&case, &a.paths, &opts, cli.quiet)?;
+            home.push()?;
             print_report(&report, cli, &case)?;
             Ok(if report.bad > 0 || !report.errors.is_empty() { 3 } else { 0 })
         }
@@ -252,6 +260,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Flows(f) => flows::run(f, cli.json),
         Command::Nsg(n) => nsg::run(n, cli.json),
         Command::Query(a) => query::run(a, cli.json, cli.quiet),
+        Command::Pivot(a) => pivot::run(a, cli.json, cli.quiet),
     }
 }
 
@@ -434,6 +443,12 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
     writeln!(out, "Try:")?;
     let c = case_dir.display();
     writeln!(out, "  azir hunt --case {c} --json")?;
+    writeln!(out, "  azir pivot ip {} --case {c}", azir_demo::ATTACKER_IP)?;
+    writeln!(out, "  azir pivot user {} --case {c}", azir_demo::COMPROMISED_USER)?;
+    writeln!(
+        out,
+        "  azir query --case {c} \"SELECT SrcIpAddr, count(*) AS failures FROM events WHERE source = 'signin' AND EventResult = 'Failure' GROUP BY SrcIpAddr ORDER BY failures DESC LIMIT 10\""
+    )?;
     writeln!(out, "  azir timeline --case {c} --user {} --since 2026-03-12", azir_demo::COMPROMISED_USER)?;
     writeln!(out, "  azir timeline --case {c} --ip {}", azir_demo::ATTACKER_IP)?;
     writeln!(out, "  azir timeline --case {c} --source activity --grep securityRules")?;

@@ -146,7 +146,7 @@ fn load_nsg_events(case: &Case) -> Result<Vec<Event>> {
 }
 
 fn history(a: &HistoryArgs, json: bool) -> Result<i32> {
-    let case = Case::open(&a.case)?;
+    let (case, _) = crate::location::open(&a.case, false)?;
     let resources = load_resources(&case)?;
     let events = load_nsg_events(&case)?;
     let h = History::new(&resources, &events);
@@ -237,7 +237,7 @@ fn verify(a: &VerifyArgs, json: bool) -> Result<i32> {
     };
     let now = chrono::Utc::now().timestamp_micros();
     let at = a.at.as_deref().map(|s| parse_when(s, now)).transpose()?;
-    let case = Case::open(&a.case)?;
+    let (case, _) = crate::location::open(&a.case, false)?;
     let resources = load_resources(&case)?;
     if resources.is_empty() {
         bail!(

@@ -4,7 +4,6 @@
 use crate::timeline::{csv_safe, terminal_safe};
 use anyhow::{bail, Result};
 use azir_store::query::{QueryEngine, TableInfo};
-use azir_store::Case;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use std::io::{BufWriter, Write};
@@ -51,7 +50,7 @@ pub enum Format {
 
 /// Runs `azir query`.
 pub fn run(a: &QueryArgs, json: bool, quiet: bool) -> Result<i32> {
-    let case = Case::open(&a.case)?;
+    let (case, _) = crate::location::open(&a.case, quiet)?;
     let engine = QueryEngine::open(&case)?;
     if a.schema {
         return print_schema(engine.tables(), json);
@@ -136,7 +135,7 @@ fn text(v: &Value, null_text: &str) -> String {
     }
 }
 
-fn cut(s: &str, n: usize) -> String {
+pub(crate) fn cut(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
@@ -146,7 +145,7 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
-fn write_table(out: &mut impl Write, names: &[String], rows: &[Vec<String>]) -> Result<()> {
+pub(crate) fn write_table(out: &mut impl Write, names: &[String], rows: &[Vec<String>]) -> Result<()> {
     let names: Vec<String> = names.iter().map(|n| cut(&terminal_safe(n), TABLE_WIDTH)).collect();
     let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
     for r in rows {

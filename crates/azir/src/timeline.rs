@@ -248,7 +248,7 @@ const EVENT_COLUMNS: &[&str] = &[
 
 /// Runs `azir timeline`.
 pub fn run(a: &TimelineArgs) -> Result<i32> {
-    let case = Case::open(&a.case)?;
+    let (case, _) = crate::location::open(&a.case, false)?;
     let now = chrono::Utc::now().timestamp_micros();
     let filter = Filter {
         since: a.since.as_deref().map(|s| parse_when(s, now)).transpose()?,

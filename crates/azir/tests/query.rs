@@ -112,7 +112,9 @@ fn table_format_is_aligned_and_terminal_safe() {
     assert!(err.contains("1000 rows shown; more exist"), "{err}");
     // csv prints them all.
     assert_eq!(query(&["--format", "csv", "SELECT * FROM generate_series(1, 1500)"]).lines().count(), 1501);
-    assert_eq!(query(&["--format", "csv", "--limit", "7", "SELECT * FROM events"]).lines().count(), 8);
+    // Cells with line breaks (raw JSON) stay inside their quoted cell.
+    let out = query(&["--format", "csv", "--limit", "7", "SELECT * FROM events"]);
+    assert_eq!(csv::Reader::from_reader(out.as_bytes()).records().count(), 7);
 }
 
 #[test]
@@ -177,4 +179,104 @@ fn errors_name_what_exists() {
     assert!(err.contains("tables: events, network, resources, quarantine, findings, manifest"), "{err}");
     let (_, err) = azir_code(&["query", "--case", case(), "SELECT srcipaddr FROM events"], 1);
     assert!(err.contains("SrcIpAddr"), "{err}");
+}
+
+fn pivot(kind: &str, value: &str) -> Value {
+    let (out, _) = azir_code(&["--json", "pivot", kind, value, "--case", case()], 0);
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The rows of one pivot section (empty when the section is absent).
+fn section<'a>(p: &'a Value, name: &str) -> Vec<&'a Value> {
+    p["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .map(|s| s["rows"].as_array().unwrap().iter().collect())
+        .unwrap_or_default()
+}
+
+fn values(p: &Value, name: &str) -> Vec<String> {
+    section(p, name).iter().map(|r| r["value"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn pivot_on_the_attacker_ip() {
+    let p = pivot("ip", azir_demo::ATTACKER_IP);
+    assert_eq!(p["kind"], "ip");
+    let events = p["events"].as_u64().unwrap();
+    // The pivot's count is the SQL count over both address columns.
+    let sql = format!(
+        "SELECT count(*) AS n FROM events WHERE SrcIpAddr = '{0}' OR DstIpAddr = '{0}'",
+        azir_demo::ATTACKER_IP
+    );
+    assert_eq!(jsonl(&query(&["--format", "jsonl", &sql]))[0]["n"].as_u64().unwrap(), events);
+    assert!(events > 5, "{p}");
+    assert!(values(&p, "related_users").contains(&azir_demo::COMPROMISED_USER.to_string()), "{p}");
+    assert!(values(&p, "related_countries").contains(&azir_demo::ATTACKER_COUNTRY.to_string()), "{p}");
+    // The attacker's own address is not "related" to itself.
+    assert!(!values(&p, "related_ips").contains(&azir_demo::ATTACKER_IP.to_string()));
+    let sources: Vec<&str> = section(&p, "sources").iter().map(|r| r["source"].as_str().unwrap()).collect();
+    assert!(sources.contains(&"signin") && sources.contains(&"activity"), "{sources:?}");
+    assert!(section(&p, "signins").iter().any(|r| r["result"] == "Success"), "the attacker signed in");
+    assert!(!section(&p, "findings").is_empty(), "the demo's hunt names the attacker's IP: {p}");
+    let tl = section(&p, "timeline");
+    assert!(!tl.is_empty() && tl.len() <= 25);
+    let times: Vec<&str> = tl.iter().map(|r| r["time"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "timeline in time order: {times:?}");
+    assert!(tl.iter().all(|r| r["evidence"].as_str().unwrap().contains(':')), "evidence file:line on every row");
+    assert!(p["first_seen"].as_str().unwrap() <= times[0]);
+    for s in p["sections"].as_array().unwrap() {
+        assert!(s["sql"].as_str().unwrap().starts_with("SELECT"), "every section carries its SQL");
+    }
+
+    // The table form: heading, sections, no control characters.
+    let (out, _) = azir_code(&["pivot", "ip", azir_demo::ATTACKER_IP, "--case", case()], 0);
+    assert!(out.starts_with(&format!("ip {}\n  seen ", azir_demo::ATTACKER_IP)), "{out}");
+    for h in ["Events per source", "Sign-ins", "Users", "Timeline"] {
+        assert!(out.contains(h), "{h}: {out}");
+    }
+}
+
+#[test]
+fn pivot_on_a_user_an_ip_range_and_a_resource() {
+    let p = pivot("user", &azir_demo::COMPROMISED_USER.to_uppercase());
+    assert!(p["events"].as_u64().unwrap() > 10, "user names match case-insensitively: {p}");
+    let ips = values(&p, "related_ips");
+    assert!(ips.contains(&azir_demo::ATTACKER_IP.to_string()), "{ips:?}");
+    let fails: u64 = section(&p, "signins")
+        .iter()
+        .filter(|r| r["result"] == "Failure")
+        .map(|r| r["signins"].as_u64().unwrap())
+        .sum();
+    assert!(fails > 0, "MFA fatigue and spray failures against the user: {p}");
+    assert!(!section(&p, "signin_failures").is_empty());
+
+    // A CIDR takes in every address inside it; flows match on either end.
+    let p = pivot("ip", "203.0.113.0/24");
+    let single = pivot("ip", azir_demo::ATTACKER_IP);
+    assert!(p["events"].as_u64().unwrap() >= single["events"].as_u64().unwrap());
+    assert!(p["flows"].as_u64().unwrap() > 0, "exfiltration to {} is in the flow logs", azir_demo::EXFIL_DST);
+    assert!(!section(&p, "flows").is_empty());
+
+    // A resource by bare name: the NSG the attacker opened, with its rule writes.
+    let p = pivot("resource", azir_demo::OPENED_NSG);
+    let ops: Vec<String> =
+        section(&p, "operations").iter().map(|r| r["operation"].as_str().unwrap().to_lowercase()).collect();
+    assert!(ops.iter().any(|o| o.contains("securityrules")), "{ops:?}");
+}
+
+#[test]
+fn pivot_values_are_data_not_sql() {
+    // An injection attempt is a user name that does not exist.
+    let p = pivot("user", "x' OR 1=1 --");
+    assert_eq!(p["events"], 0);
+    assert_eq!(p["sections"].as_array().unwrap().len(), 0);
+    let (out, _) = azir_code(&["pivot", "user", "nobody@nowhere.example", "--case", case()], 0);
+    assert!(out.contains("not seen in this case"), "{out}");
+    let (_, err) = azir_code(&["pivot", "ip", "999.1.1.1", "--case", case()], 1);
+    assert!(err.contains("not an IP address or CIDR"), "{err}");
+    let (_, err) = azir_code(&["pivot", "ip", "10.0.0.0/40", "--case", case()], 1);
+    assert!(err.contains("not an IP address or CIDR"), "{err}");
 }
