@@ -240,7 +240,7 @@ pub fn pivot(engine: &QueryEngine, kind: Kind, value: &str, timeline: usize) -> 
             "SELECT coalesce(EventResult, '(none)') AS result, count(*) AS signins, \
              count(DISTINCT SrcIpAddr) AS ips, count(DISTINCT ActorUsername) AS users, \
              min(TimeGenerated) AS first_seen, max(TimeGenerated) AS last_seen \
-             FROM events WHERE {ep} AND source = 'signin' GROUP BY 1 ORDER BY signins DESC"
+             FROM events WHERE {ep} AND source = 'signin' GROUP BY 1 ORDER BY signins DESC, result"
         ),
         false,
     )?;
@@ -287,7 +287,7 @@ pub fn pivot(engine: &QueryEngine, kind: Kind, value: &str, timeline: usize) -> 
             "SELECT Operation AS operation, coalesce(EventResult, '') AS result, count(*) AS events, \
              min(TimeGenerated) AS first_seen, max(TimeGenerated) AS last_seen, count(*) OVER () AS total \
              FROM events WHERE {ep} AND Operation IS NOT NULL AND source <> 'signin' \
-             GROUP BY 1, 2 ORDER BY events DESC, operation LIMIT {}",
+             GROUP BY 1, 2 ORDER BY events DESC, operation, result LIMIT {}",
             TOP + 5
         ),
         true,
@@ -301,7 +301,8 @@ pub fn pivot(engine: &QueryEngine, kind: Kind, value: &str, timeline: usize) -> 
                  coalesce(DvcAction, '') AS action, count(*) AS flows, \
                  sum(coalesce(SrcBytes, 0) + coalesce(DstBytes, 0)) AS bytes, \
                  min(TimeGenerated) AS first_seen, max(EventEndTime) AS last_seen, count(*) OVER () AS total \
-                 FROM network WHERE {np} GROUP BY 1, 2, 3, 4, 5 ORDER BY bytes DESC, flows DESC LIMIT {TOP}"
+                 FROM network WHERE {np} GROUP BY 1, 2, 3, 4, 5 \
+                 ORDER BY bytes DESC, flows DESC, src, dst, dport, proto, action LIMIT {TOP}"
             ),
             true,
         )?;
@@ -313,7 +314,7 @@ pub fn pivot(engine: &QueryEngine, kind: Kind, value: &str, timeline: usize) -> 
         format!(
             "SELECT DISTINCT level, title, rule_id, first_time, last_time, event_count FROM \
              (SELECT level, title, rule_id, first_time, last_time, event_count, unnest({list}) AS x FROM findings) \
-             WHERE {elem} ORDER BY first_time, title"
+             WHERE {elem} ORDER BY first_time, title, rule_id, level, last_time, event_count"
         ),
         false,
     )?;

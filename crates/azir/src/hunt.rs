@@ -70,6 +70,9 @@ pub struct HuntArgs {
     /// Values for `%name%` placeholders of the `expand` modifier: `NAME=VALUE` (repeatable).
     #[arg(long, value_name = "NAME=VALUE")]
     placeholder: Vec<String>,
+    /// Store the findings and print nothing (`azir --quiet demo`, `azir --json demo`).
+    #[arg(skip)]
+    pub store_only: bool,
 }
 
 impl HuntArgs {
@@ -85,6 +88,7 @@ impl HuntArgs {
             min_level,
             csv: false,
             placeholder: Vec::new(),
+            store_only: false,
         }
     }
 }
@@ -255,6 +259,9 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
         }),
     )?;
     home.push()?;
+    if a.store_only {
+        return Ok(0);
+    }
     let min = a.min_level.level();
     let shown: Vec<&Finding> = all.iter().filter(|f| f.level >= min).collect();
     let stdout = std::io::stdout();

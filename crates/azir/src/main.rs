@@ -416,6 +416,12 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
         .with_context(|| format!("writing demo evidence to {}", evidence.display()))?;
     let case = open_or_init(&case_dir)?;
     let report = run_ingest(&case, std::slice::from_ref(&evidence), &IngestOptions::default(), cli.quiet)?;
+    if cli.json || cli.quiet {
+        // The case gets its findings whatever is printed.
+        let mut args = hunt::HuntArgs::builtin(case_dir.clone(), hunt::MinLevel::Medium);
+        args.store_only = true;
+        hunt::run(&args, false, true)?;
+    }
     if cli.json {
         let v = serde_json::json!({"evidence": evidence, "case": case_dir, "files_written": summary.files.len(), "records_written": summary.records, "ingest": report});
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -113,6 +113,8 @@ fn remote_case_answers_like_a_local_one() {
     assert!(local_tl.lines().count() > 10);
     assert_eq!(tl(&url), local_tl, "timeline");
 
+    // Hunt writes findings into the remote case (the local demo case has them already).
+    env.ok("a", &["--quiet", "hunt", "--case", &url], &[0]);
     let pv = |case: &str| -> Value {
         let out = env.ok("b", &["--json", "pivot", "user", "megan@contoso.com", "--case", case], &[0]).0;
         serde_json::from_str(&out).unwrap()
@@ -121,8 +123,8 @@ fn remote_case_answers_like_a_local_one() {
     assert!(a["events"].as_u64().unwrap() > 0);
     assert_eq!(a["sections"], b["sections"], "pivot");
 
-    // Hunt writes findings into the remote case; the other machine sees them.
-    env.ok("a", &["--quiet", "hunt", "--case", &url], &[0]);
+    assert!(b["sections"].as_array().unwrap().iter().any(|s| s["name"] == "findings"), "{b}");
+    // Machine b sees the findings machine a stored.
     let n = env.ok("b", &["query", "--case", &url, "--format", "csv", "SELECT count(*) AS n FROM findings"], &[0]).0;
     let n: u64 = n.lines().nth(1).unwrap().parse().unwrap();
     assert!(n > 0, "findings reached machine b");
