@@ -38,6 +38,7 @@
 //! worker threads, so an async runtime would add weight without adding throughput.
 
 use crate::hash::{Hashes, StreamHasher};
+use azir_model::secret::scrub_sig;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -396,7 +397,7 @@ impl Http<'_> {
         }
         let mut resp = match req.call() {
             Ok(r) => r,
-            Err(e) => return Attempt::Retry(scrub(&e.to_string()), None),
+            Err(e) => return Attempt::Retry(scrub_sig(&e.to_string()), None),
         };
         let status = resp.status().as_u16();
         let hdrs: Vec<(String, String)> = resp
@@ -418,7 +419,7 @@ impl Http<'_> {
                 Ok(_) => {}
                 Err(e) => {
                     return Attempt::Retry(
-                        format!("body cut after {} bytes: {}", buf.len(), scrub(&e.to_string())),
+                        format!("body cut after {} bytes: {}", buf.len(), scrub_sig(&e.to_string())),
                         None,
                     )
                 }
@@ -482,21 +483,6 @@ impl Http<'_> {
             }
         }
     }
-}
-
-/// Removes anything that looks like a SAS signature from a message (ureq errors may quote the URL).
-fn scrub(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    let mut rest = msg;
-    while let Some(i) = rest.to_ascii_lowercase().find("sig=") {
-        out.push_str(&rest[..i + 4]);
-        out.push_str("REDACTED");
-        let tail = &rest[i + 4..];
-        let end = tail.find(['&', ' ', '"', '\'', ')']).unwrap_or(tail.len());
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The text of the first `<tag>` element of an XML body.
@@ -1042,10 +1028,10 @@ mod tests {
         assert_eq!(redact_sas("https://a/b?SIG=x"), "https://a/b?SIG=REDACTED");
         assert_eq!(redact_sas("https://a/b"), "https://a/b");
         assert_eq!(
-            scrub("error for url http://h/p?sv=1&sig=secret&x=1: reset"),
+            scrub_sig("error for url http://h/p?sv=1&sig=secret&x=1: reset"),
             "error for url http://h/p?sv=1&sig=REDACTED&x=1: reset"
         );
-        assert_eq!(scrub("no secrets here"), "no secrets here");
+        assert_eq!(scrub_sig("no secrets here"), "no secrets here");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod event;
 pub mod resource;
+pub mod secret;
 pub mod time;
 
 pub use event::{BadRecord, Event, NetworkSession, Provenance};

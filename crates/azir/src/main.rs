@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use azir_store::{ingest, Case, IngestOptions, IngestReport};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -264,14 +264,6 @@ fn run(cli: &Cli) -> Result<i32> {
     }
 }
 
-fn open_or_init(dir: &Path) -> Result<Case> {
-    if dir.join("case.json").exists() {
-        Ok(Case::open(dir)?)
-    } else {
-        Case::init(dir, None, None).with_context(|| format!("creating case {}", dir.display()))
-    }
-}
-
 fn run_ingest(case: &Case, paths: &[PathBuf], opts: &IngestOptions, quiet: bool) -> Result<IngestReport> {
     let bar = progress::Bar::new(quiet);
     let report = ingest(case, paths, opts, &bar)?;
@@ -414,7 +406,7 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
     let opts = azir_demo::DemoOptions { seed: a.seed, scale: a.scale.max(1), ..azir_demo::DemoOptions::default() };
     let summary = azir_demo::generate(&evidence, &opts)
         .with_context(|| format!("writing demo evidence to {}", evidence.display()))?;
-    let case = open_or_init(&case_dir)?;
+    let (case, _) = location::open_or_init(&case_dir, cli.quiet)?;
     let report = run_ingest(&case, std::slice::from_ref(&evidence), &IngestOptions::default(), cli.quiet)?;
     if cli.json || cli.quiet {
         // The case gets its findings whatever is printed.
