@@ -184,12 +184,20 @@ impl QueryEngine {
             ctx.register_udf(f);
         }
         let mut engine = QueryEngine { rt, ctx, tables: Vec::new() };
+        // The manifest is read and the table folders walked once, not once per table.
+        let manifest = case.manifest()?;
+        let committed: std::collections::HashSet<&str> = manifest.iter().map(|e| e.segment.as_str()).collect();
+        let parts = case.all_parts()?;
         for table in [Table::Events, Table::Network, Table::Resources, Table::Quarantine] {
-            let files: Vec<PathBuf> = case.parts(table, None, None)?.into_iter().map(|p| p.path).collect();
+            let files: Vec<PathBuf> = parts
+                .iter()
+                .filter(|p| p.table == table && committed.contains(p.segment.as_str()))
+                .map(|p| p.path.clone())
+                .collect();
             engine.register_files(table.name(), table.schema(), &files)?;
         }
         engine.register_files("findings", crate::findings::schema(), &findings_files(case))?;
-        let batch = manifest_batch(&case.manifest()?)?;
+        let batch = manifest_batch(&manifest)?;
         let schema = batch.schema();
         let mem = MemTable::try_new(schema.clone(), vec![vec![batch]]).map_err(df_err)?;
         engine.ctx.register_table("manifest", Arc::new(mem)).map_err(df_err)?;
