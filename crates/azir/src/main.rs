@@ -10,12 +10,15 @@
 mod disk;
 mod flows;
 mod hunt;
+mod lab;
 mod location;
 mod nsg;
 mod pivot;
 mod progress;
 mod query;
+mod report;
 mod timeline;
+mod topology;
 
 // Ingest allocates a small tree per record on every core; mimalloc's thread-local free lists
 // cut the allocator's share of the profile (glibc malloc/free was ~17% of ingest CPU).
@@ -99,6 +102,18 @@ enum Command {
         after_help = "Examples:\n  azir ingest nsgs.json nics.json vnets.json --case ./case   # az network nsg/nic/vnet list, ARM REST or Resource Graph JSON\n  azir nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77:50123 --dst 10.10.1.4:22\n  azir nsg verify --case ./case --direction out --proto udp --src 10.10.1.4 --dst 198.51.100.9:53 --vm web-vm --explain\n  azir --json nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77 --dst 10.10.1.4:3389 --at 2026-03-12T03:00Z"
     )]
     Nsg(nsg::NsgCmd),
+    /// Draw the network from the case's configuration: subscriptions, VNets, subnets, NICs, VMs, NSGs, peerings, public IPs, gateways.
+    #[command(after_help = topology::TOPOLOGY_HELP)]
+    Topology(topology::TopologyArgs),
+    /// Every VM and port reachable from the Internet, with the path and the rule that allows it.
+    #[command(after_help = topology::EXPOSURE_HELP)]
+    Exposure(topology::ExposureArgs),
+    /// Forensic environment plans (az CLI script and Bicep), generated from the case and checked; nothing is executed.
+    #[command(subcommand, after_help = lab::LAB_HELP)]
+    Lab(lab::LabCmd),
+    /// Containment plans for a VM, user or app (az CLI script), generated from the case and checked; nothing is executed.
+    #[command(subcommand, after_help = lab::CONTAIN_HELP)]
+    Contain(lab::ContainCmd),
 }
 
 #[derive(Subcommand)]
@@ -261,6 +276,10 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Nsg(n) => nsg::run(n, cli.json),
         Command::Query(a) => query::run(a, cli.json, cli.quiet),
         Command::Pivot(a) => pivot::run(a, cli.json, cli.quiet),
+        Command::Topology(a) => topology::run_topology(a, cli.json),
+        Command::Exposure(a) => topology::run_exposure(a, cli.json),
+        Command::Lab(c) => lab::run_lab(c, cli.json),
+        Command::Contain(c) => lab::run_contain(c, cli.json),
     }
 }
 
