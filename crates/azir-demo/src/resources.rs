@@ -9,7 +9,7 @@ use crate::fmt::{iso7, mins, ms, parse, secs, Ts};
 use crate::out::{blob_path, by_hour, json_lines, resource_prefix, ser, write_hourly, Out, ZipBuilder};
 use crate::rng::{name_guid, Rng};
 use crate::tenant::*;
-use crate::{Ctx, ATTACKER_IP, COMPROMISED_USER, SUB_PROD, TENANT_ID};
+use crate::{Ctx, ATTACKER_IP, COMPROMISED_USER, SUB_DEV, SUB_PROD, TENANT_ID};
 
 // ---------------------------------------------------------------------------------------------
 // Key Vault
@@ -658,6 +658,409 @@ pub(crate) fn write(ctx: &Ctx, out: &mut Out) -> io::Result<()> {
     }
     if !zip.is_empty() {
         out.put("archives/afw-contoso-dev-resource-specific.zip", &zip.finish()?)?;
+    }
+    write_config(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network configuration of the Internet-facing pieces, as `az network public-ip list`,
+// `az network lb list`, `az network application-gateway list`, `az network bastion list`,
+// `az network firewall list` and `az network vnet list/peering list` print them (properties
+// flattened, `resourceGroup` added), collected with the VNets, NSGs and NICs (see `config`):
+//
+// - vm-web-01 has a public IP (what the scanners and the attacker reach); vm-web-02 has none.
+// - agw-contoso-prod (WAF_v2, snet-appgw) listens on 443 for shop.contoso.com and forwards to
+//   pool-web (vm-web-01, vm-web-02) on 80 (the names its access log uses).
+// - bas-contoso-prod sits in AzureBastionSubnet with its own public IP.
+// - lb-dev-ssh, a public load balancer in front of the dev VMs, has inbound NAT rules for SSH;
+//   nsg-dev blocks them (DenyAllInBound).
+// - afw-contoso-dev sits in a hub VNet (vnet-dev-hub, peered with vnet-dev) with a public IP.
+
+/// Public addresses of the configuration (documentation range, like Contoso's other addresses).
+pub(crate) const WEB1_PUBLIC_IP: &str = "192.0.2.50";
+pub(crate) const APPGW_PUBLIC_IP: &str = "192.0.2.100";
+pub(crate) const BASTION_PUBLIC_IP: &str = "192.0.2.120";
+pub(crate) const LB_DEV_PUBLIC_IP: &str = "192.0.2.140";
+pub(crate) const FIREWALL_PUBLIC_IP: &str = "192.0.2.130";
+pub(crate) const FIREWALL_PRIVATE_IP: &str = "10.21.0.4";
+
+fn net_id(sub: &str, rg: &str, rest: &str) -> String {
+    rid(sub, rg, &format!("Microsoft.Network/{rest}"))
+}
+
+fn reference(id: &str, rg: &str) -> Value {
+    json!({"id": id, "resourceGroup": rg})
+}
+
+fn nic_ipconfig_id(vm: &Vm) -> String {
+    format!("{}/ipConfigurations/ipconfig1", net_id(vm.sub, vm.rg, &format!("networkInterfaces/{}-nic", vm.name)))
+}
+
+fn prod_subnet(name: &str) -> String {
+    net_id(SUB_PROD, "rg-prod-network", &format!("virtualNetworks/vnet-prod/subnets/{name}"))
+}
+
+const HUB_RG: &str = "rg-dev-network";
+
+fn hub_vnet_id() -> String {
+    net_id(SUB_DEV, HUB_RG, "virtualNetworks/vnet-dev-hub")
+}
+
+fn dev_vnet_id() -> String {
+    net_id(SUB_DEV, "rg-dev", "virtualNetworks/vnet-dev")
+}
+
+/// (subscription, resource group, name, address, attached ipConfiguration id)
+fn public_ips() -> Value {
+    let lb = net_id(SUB_DEV, "rg-dev", "loadBalancers/lb-dev-ssh");
+    let list = [
+        (SUB_PROD, "rg-prod-web", "pip-vm-web-01", WEB1_PUBLIC_IP, nic_ipconfig_id(&VM_WEB1), None),
+        (
+            SUB_PROD,
+            "rg-prod-web",
+            "pip-agw-contoso-prod",
+            APPGW_PUBLIC_IP,
+            format!("{}/frontendIPConfigurations/appGwPublicFrontendIp", appgw_id()),
+            Some("shop-contoso"),
+        ),
+        (
+            SUB_PROD,
+            "rg-prod-network",
+            "pip-bas-contoso-prod",
+            BASTION_PUBLIC_IP,
+            format!("{}/bastionHostIpConfigurations/IpConf", bastion_id()),
+            None,
+        ),
+        (
+            SUB_DEV,
+            "rg-dev",
+            "pip-lb-dev-ssh",
+            LB_DEV_PUBLIC_IP,
+            format!("{lb}/frontendIPConfigurations/fe-public"),
+            None,
+        ),
+        (
+            SUB_DEV,
+            HUB_RG,
+            "pip-afw-contoso-dev",
+            FIREWALL_PUBLIC_IP,
+            format!("{}/azureFirewallIpConfigurations/afw-ipconfig", firewall_id()),
+            None,
+        ),
+    ];
+    let all: Vec<Value> = list
+        .iter()
+        .map(|(sub, rg, name, ip, attached, dns)| {
+            let attached_rg = attached.split('/').nth(4).unwrap_or(rg);
+            let mut v = json!({
+                "name": name,
+                "id": net_id(sub, rg, &format!("publicIPAddresses/{name}")),
+                "type": "Microsoft.Network/publicIPAddresses",
+                "location": "westeurope",
+                "resourceGroup": rg,
+                "provisioningState": "Succeeded",
+                "resourceGuid": name_guid(&format!("pip:{name}")),
+                "ipAddress": ip,
+                "publicIPAddressVersion": "IPv4",
+                "publicIPAllocationMethod": "Static",
+                "idleTimeoutInMinutes": 4,
+                "ipTags": [],
+                "sku": {"name": "Standard", "tier": "Regional"},
+                "zones": ["1", "2", "3"],
+                "ipConfiguration": reference(attached, attached_rg),
+            });
+            if let Some(label) = dns {
+                v["dnsSettings"] =
+                    json!({"domainNameLabel": label, "fqdn": format!("{label}.westeurope.cloudapp.azure.com")});
+            }
+            v
+        })
+        .collect();
+    Value::Array(all)
+}
+
+fn app_gateways() -> Value {
+    let id = appgw_id();
+    let child = |kind: &str, name: &str| format!("{id}/{kind}/{name}");
+    let rg = "rg-prod-web";
+    json!([{
+        "name": "agw-contoso-prod",
+        "id": id,
+        "type": "Microsoft.Network/applicationGateways",
+        "location": "westeurope",
+        "resourceGroup": rg,
+        "provisioningState": "Succeeded",
+        "operationalState": "Running",
+        "resourceGuid": name_guid("appgw:agw-contoso-prod"),
+        "sku": {"name": "WAF_v2", "tier": "WAF_v2", "capacity": 2},
+        "zones": ["1", "2"],
+        "enableHttp2": true,
+        "webApplicationFirewallConfiguration": {"enabled": true, "firewallMode": "Prevention", "ruleSetType": "OWASP", "ruleSetVersion": "3.2"},
+        "gatewayIPConfigurations": [{
+            "name": "appGatewayIpConfig",
+            "id": child("gatewayIPConfigurations", "appGatewayIpConfig"),
+            "etag": format!("W/\"{}\"", name_guid("etag:agw")),
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "subnet": reference(&prod_subnet("snet-appgw"), "rg-prod-network"),
+            "type": "Microsoft.Network/applicationGateways/gatewayIPConfigurations",
+        }],
+        "frontendIPConfigurations": [{
+            "name": "appGwPublicFrontendIp",
+            "id": child("frontendIPConfigurations", "appGwPublicFrontendIp"),
+            "privateIPAllocationMethod": "Dynamic",
+            "provisioningState": "Succeeded",
+            "publicIPAddress": reference(&net_id(SUB_PROD, rg, "publicIPAddresses/pip-agw-contoso-prod"), rg),
+            "resourceGroup": rg,
+            "httpListeners": [reference(&child("httpListeners", "lst-https-shop"), rg)],
+            "type": "Microsoft.Network/applicationGateways/frontendIPConfigurations",
+        }],
+        "frontendPorts": [{
+            "name": "port_443",
+            "id": child("frontendPorts", "port_443"),
+            "port": 443,
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "type": "Microsoft.Network/applicationGateways/frontendPorts",
+        }],
+        "httpListeners": [{
+            "name": "lst-https-shop",
+            "id": child("httpListeners", "lst-https-shop"),
+            "frontendIPConfiguration": reference(&child("frontendIPConfigurations", "appGwPublicFrontendIp"), rg),
+            "frontendPort": reference(&child("frontendPorts", "port_443"), rg),
+            "protocol": "Https",
+            "hostName": "shop.contoso.com",
+            "hostNames": [],
+            "requireServerNameIndication": true,
+            "sslCertificate": reference(&child("sslCertificates", "cert-shop-contoso"), rg),
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "type": "Microsoft.Network/applicationGateways/httpListeners",
+        }],
+        "backendAddressPools": [{
+            "name": "pool-web",
+            "id": child("backendAddressPools", "pool-web"),
+            "backendAddresses": [{"ipAddress": VM_WEB1.ip}, {"ipAddress": VM_WEB2.ip}],
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "type": "Microsoft.Network/applicationGateways/backendAddressPools",
+        }],
+        "backendHttpSettingsCollection": [{
+            "name": "bs-web-80",
+            "id": child("backendHttpSettingsCollection", "bs-web-80"),
+            "port": 80,
+            "protocol": "Http",
+            "cookieBasedAffinity": "Disabled",
+            "requestTimeout": 30,
+            "pickHostNameFromBackendAddress": false,
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "type": "Microsoft.Network/applicationGateways/backendHttpSettingsCollection",
+        }],
+        "requestRoutingRules": [{
+            "name": "rule-shop",
+            "id": child("requestRoutingRules", "rule-shop"),
+            "ruleType": "Basic",
+            "priority": 100,
+            "httpListener": reference(&child("httpListeners", "lst-https-shop"), rg),
+            "backendAddressPool": reference(&child("backendAddressPools", "pool-web"), rg),
+            "backendHttpSettings": reference(&child("backendHttpSettingsCollection", "bs-web-80"), rg),
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "type": "Microsoft.Network/applicationGateways/requestRoutingRules",
+        }],
+    }])
+}
+
+fn bastions() -> Value {
+    let id = bastion_id();
+    let rg = "rg-prod-network";
+    json!([{
+        "name": "bas-contoso-prod",
+        "id": id,
+        "type": "Microsoft.Network/bastionHosts",
+        "location": "westeurope",
+        "resourceGroup": rg,
+        "provisioningState": "Succeeded",
+        "sku": {"name": "Standard"},
+        "scaleUnits": 2,
+        "dnsName": "bst-5a1d2c3e-7f90-4b1c-9d2e-3f4a5b6c7d8e.bastion.azure.com",
+        "disableCopyPaste": false,
+        "enableTunneling": true,
+        "enableIpConnect": false,
+        "ipConfigurations": [{
+            "name": "IpConf",
+            "id": format!("{id}/bastionHostIpConfigurations/IpConf"),
+            "privateIPAllocationMethod": "Dynamic",
+            "provisioningState": "Succeeded",
+            "publicIPAddress": reference(&net_id(SUB_PROD, rg, "publicIPAddresses/pip-bas-contoso-prod"), rg),
+            "resourceGroup": rg,
+            "subnet": reference(&prod_subnet("AzureBastionSubnet"), rg),
+            "type": "Microsoft.Network/bastionHosts/bastionHostIpConfigurations",
+        }],
+    }])
+}
+
+fn load_balancers() -> Value {
+    let rg = "rg-dev";
+    let id = net_id(SUB_DEV, rg, "loadBalancers/lb-dev-ssh");
+    let child = |kind: &str, name: &str| format!("{id}/{kind}/{name}");
+    let fe = child("frontendIPConfigurations", "fe-public");
+    let nat = |vm: &Vm, port: u16| {
+        let name = format!("nat-ssh-{}", vm.name);
+        json!({
+            "name": name,
+            "id": child("inboundNatRules", &name),
+            "frontendIPConfiguration": reference(&fe, rg),
+            "frontendPort": port,
+            "backendPort": 22,
+            "protocol": "Tcp",
+            "enableFloatingIP": false,
+            "enableTcpReset": true,
+            "idleTimeoutInMinutes": 4,
+            "backendIPConfiguration": reference(&nic_ipconfig_id(vm), vm.rg),
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "type": "Microsoft.Network/loadBalancers/inboundNatRules",
+        })
+    };
+    json!([{
+        "name": "lb-dev-ssh",
+        "id": id,
+        "type": "Microsoft.Network/loadBalancers",
+        "location": "westeurope",
+        "resourceGroup": rg,
+        "provisioningState": "Succeeded",
+        "resourceGuid": name_guid("lb:lb-dev-ssh"),
+        "sku": {"name": "Standard", "tier": "Regional"},
+        "frontendIPConfigurations": [{
+            "name": "fe-public",
+            "id": fe,
+            "privateIPAllocationMethod": "Dynamic",
+            "publicIPAddress": reference(&net_id(SUB_DEV, rg, "publicIPAddresses/pip-lb-dev-ssh"), rg),
+            "inboundNatRules": [reference(&child("inboundNatRules", "nat-ssh-vm-dev-01"), rg), reference(&child("inboundNatRules", "nat-ssh-vm-dev-02"), rg)],
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "type": "Microsoft.Network/loadBalancers/frontendIPConfigurations",
+        }],
+        "backendAddressPools": [{
+            "name": "pool-dev",
+            "id": child("backendAddressPools", "pool-dev"),
+            "backendIPConfigurations": [reference(&nic_ipconfig_id(&VM_DEV1), rg), reference(&nic_ipconfig_id(&VM_DEV2), rg)],
+            "provisioningState": "Succeeded",
+            "resourceGroup": rg,
+            "type": "Microsoft.Network/loadBalancers/backendAddressPools",
+        }],
+        "loadBalancingRules": [],
+        "probes": [],
+        "inboundNatRules": [nat(&VM_DEV1, 50001), nat(&VM_DEV2, 50002)],
+        "outboundRules": [],
+    }])
+}
+
+fn firewalls() -> Value {
+    let id = firewall_id();
+    json!([{
+        "name": "afw-contoso-dev",
+        "id": id,
+        "type": "Microsoft.Network/azureFirewalls",
+        "location": "westeurope",
+        "resourceGroup": HUB_RG,
+        "provisioningState": "Succeeded",
+        "sku": {"name": "AZFW_VNet", "tier": "Standard"},
+        "threatIntelMode": "Alert",
+        "ipConfigurations": [{
+            "name": "afw-ipconfig",
+            "id": format!("{id}/azureFirewallIpConfigurations/afw-ipconfig"),
+            "privateIPAddress": FIREWALL_PRIVATE_IP,
+            "provisioningState": "Succeeded",
+            "publicIPAddress": reference(&net_id(SUB_DEV, HUB_RG, "publicIPAddresses/pip-afw-contoso-dev"), HUB_RG),
+            "resourceGroup": HUB_RG,
+            "subnet": reference(&format!("{}/subnets/AzureFirewallSubnet", hub_vnet_id()), HUB_RG),
+            "type": "Microsoft.Network/azureFirewalls/azureFirewallIpConfigurations",
+        }],
+        "applicationRuleCollections": [],
+        "natRuleCollections": [],
+        "networkRuleCollections": [{
+            "name": "rc-dev-outbound",
+            "id": format!("{id}/networkRuleCollections/rc-dev-outbound"),
+            "priority": 200,
+            "action": {"type": "Allow"},
+            "rules": [
+                {"name": "allow-https", "protocols": ["TCP"], "sourceAddresses": ["10.20.1.0/24"], "destinationAddresses": ["*"], "destinationPorts": ["443"]},
+                {"name": "allow-ntp", "protocols": ["UDP"], "sourceAddresses": ["10.20.1.0/24"], "destinationAddresses": ["*"], "destinationPorts": ["123"]},
+                {"name": "allow-dns", "protocols": ["UDP"], "sourceAddresses": ["10.20.1.0/24"], "destinationAddresses": ["168.63.129.16"], "destinationPorts": ["53"]},
+            ],
+            "provisioningState": "Succeeded",
+            "resourceGroup": HUB_RG,
+        }],
+    }])
+}
+
+fn peering(name: &str, vnet: &str, remote: &str, rg: &str, remote_space: &str) -> Value {
+    json!({
+        "name": name,
+        "id": format!("{vnet}/virtualNetworkPeerings/{name}"),
+        "type": "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+        "resourceGroup": rg,
+        "provisioningState": "Succeeded",
+        "peeringState": "Connected",
+        "peeringSyncLevel": "FullyInSync",
+        "allowVirtualNetworkAccess": true,
+        "allowForwardedTraffic": true,
+        "allowGatewayTransit": false,
+        "useRemoteGateways": false,
+        "remoteVirtualNetwork": reference(remote, remote.split('/').nth(4).unwrap_or(rg)),
+        "remoteAddressSpace": {"addressPrefixes": [remote_space]},
+        "remoteVirtualNetworkAddressSpace": {"addressPrefixes": [remote_space]},
+    })
+}
+
+/// The hub VNet (`az network vnet list -g rg-dev-network`) with its peering to vnet-dev.
+fn hub_vnets() -> Value {
+    let id = hub_vnet_id();
+    json!([{
+        "name": "vnet-dev-hub",
+        "id": id,
+        "type": "Microsoft.Network/virtualNetworks",
+        "location": "westeurope",
+        "resourceGroup": HUB_RG,
+        "provisioningState": "Succeeded",
+        "addressSpace": {"addressPrefixes": ["10.21.0.0/24"]},
+        "enableDdosProtection": false,
+        "subnets": [{
+            "name": "AzureFirewallSubnet",
+            "id": format!("{id}/subnets/AzureFirewallSubnet"),
+            "type": "Microsoft.Network/virtualNetworks/subnets",
+            "addressPrefix": "10.21.0.0/26",
+            "provisioningState": "Succeeded",
+            "resourceGroup": HUB_RG,
+        }],
+        "virtualNetworkPeerings": [peering("peer-hub-to-dev", &id, &dev_vnet_id(), HUB_RG, "10.20.0.0/16")],
+    }])
+}
+
+/// vnet-dev's side of the peering (`az network vnet peering list -g rg-dev --vnet-name vnet-dev`).
+fn dev_peerings() -> Value {
+    json!([peering("peer-dev-to-hub", &dev_vnet_id(), &hub_vnet_id(), "rg-dev", "10.21.0.0/24")])
+}
+
+/// Writes the configuration files of the Internet-facing pieces under `network-config/`.
+fn write_config(out: &mut Out) -> io::Result<()> {
+    for (file, v) in [
+        ("az-network-public-ip-list.json", public_ips()),
+        ("az-network-application-gateway-list.json", app_gateways()),
+        ("az-network-bastion-list.json", bastions()),
+        ("az-network-lb-list.json", load_balancers()),
+        ("az-network-firewall-list.json", firewalls()),
+        ("az-network-vnet-list-rg-dev-network.json", hub_vnets()),
+        ("az-network-vnet-peering-list-vnet-dev.json", dev_peerings()),
+    ] {
+        let n = v.as_array().map_or(0, |a| a.len()) as u64;
+        let mut text = serde_json::to_string_pretty(&v).expect("serializes");
+        text.push('\n');
+        out.put(&format!("network-config/{file}"), text.as_bytes())?;
+        out.count("network_config", n);
     }
     Ok(())
 }

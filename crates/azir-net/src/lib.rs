@@ -83,6 +83,7 @@ pub mod beacons;
 pub mod denied;
 pub mod directions;
 pub mod exfil;
+pub mod exposure;
 pub mod firstseen;
 pub mod nsg;
 pub mod ports;
@@ -92,6 +93,7 @@ pub mod space;
 pub mod talkers;
 #[cfg(test)]
 mod testutil;
+pub mod topology;
 
 pub use batch::{Evidence, FlowBatch, Window, EXAMPLES};
 pub use space::{AddressSpace, Direction};

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use std::net::IpAddr;
 
 /// What is pivoted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// An IP address or CIDR.

@@ -76,7 +76,7 @@ enum Command {
     Pivot(pivot::PivotArgs),
     /// Generate the bundled demo incident, ingest it, and print a summary.
     #[command(
-        after_help = "Examples:\n  azir demo                 # writes ./azir-demo/{evidence,case}\n  azir demo /tmp/incident   # somewhere else\n  azir demo --scale 20      # 20x the benign volume (benchmarks)"
+        after_help = "Examples:\n  azir demo                 # writes ./azir-demo/{evidence,case,report.html}\n  azir demo /tmp/incident   # somewhere else\n  azir demo --scale 20      # 20x the benign volume (benchmarks)"
     )]
     Demo(DemoArgs),
     /// Acquire disks from snapshot SAS URLs; inspect, hash and convert virtual disks (raw, VHD, VHDX) without mounting them.
@@ -102,6 +102,9 @@ enum Command {
         after_help = "Examples:\n  azir ingest nsgs.json nics.json vnets.json --case ./case   # az network nsg/nic/vnet list, ARM REST or Resource Graph JSON\n  azir nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77:50123 --dst 10.10.1.4:22\n  azir nsg verify --case ./case --direction out --proto udp --src 10.10.1.4 --dst 198.51.100.9:53 --vm web-vm --explain\n  azir --json nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77 --dst 10.10.1.4:3389 --at 2026-03-12T03:00Z"
     )]
     Nsg(nsg::NsgCmd),
+    /// Write the incident report: one self-contained HTML file (summary, findings, attack timeline, charts, network, entities, evidence).
+    #[command(after_help = report::HELP)]
+    Report(report::ReportArgs),
     /// Draw the network from the case's configuration: subscriptions, VNets, subnets, NICs, VMs, NSGs, peerings, public IPs, gateways.
     #[command(after_help = topology::TOPOLOGY_HELP)]
     Topology(topology::TopologyArgs),
@@ -276,6 +279,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Nsg(n) => nsg::run(n, cli.json),
         Command::Query(a) => query::run(a, cli.json, cli.quiet),
         Command::Pivot(a) => pivot::run(a, cli.json, cli.quiet),
+        Command::Report(a) => report::run(a, cli.json, cli.quiet),
         Command::Topology(a) => topology::run_topology(a, cli.json),
         Command::Exposure(a) => topology::run_exposure(a, cli.json),
         Command::Lab(c) => lab::run_lab(c, cli.json),
@@ -416,6 +420,12 @@ fn show_case(case: &Case, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The demo's report, with evidence re-hashed (the demo's evidence is small).
+fn write_demo_report(case: &Case, out: &std::path::Path) -> Result<azir_report::Written> {
+    let opts = azir_report::Options { verify_evidence: true, ..azir_report::Options::default() };
+    azir_report::write(case, &opts, report::network_view, out).with_context(|| format!("writing {}", out.display()))
+}
+
 fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
     let evidence = a.dir.join("evidence");
     let case_dir = a.dir.join("case");
@@ -427,14 +437,16 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
         .with_context(|| format!("writing demo evidence to {}", evidence.display()))?;
     let (case, _) = location::open_or_init(&case_dir, cli.quiet)?;
     let report = run_ingest(&case, std::slice::from_ref(&evidence), &IngestOptions::default(), cli.quiet)?;
+    let report_path = a.dir.join("report.html");
     if cli.json || cli.quiet {
-        // The case gets its findings whatever is printed.
+        // The case gets its findings and the report whatever is printed.
         let mut args = hunt::HuntArgs::builtin(case_dir.clone(), hunt::MinLevel::Medium);
         args.store_only = true;
         hunt::run(&args, false, true)?;
+        write_demo_report(&case, &report_path)?;
     }
     if cli.json {
-        let v = serde_json::json!({"evidence": evidence, "case": case_dir, "files_written": summary.files.len(), "records_written": summary.records, "ingest": report});
+        let v = serde_json::json!({"evidence": evidence, "case": case_dir, "report": report_path, "files_written": summary.files.len(), "records_written": summary.records, "ingest": report});
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
@@ -444,7 +456,15 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
     print_report(&report, cli, &case)?;
     println!("\nHunting with the built-in rule pack (findings of medium severity and above):\n");
     hunt::run(&hunt::HuntArgs::builtin(case_dir.clone(), hunt::MinLevel::Medium), false, false)?;
+    let written = write_demo_report(&case, &report_path)?;
     let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The report: {} ({:.1} MB, one self-contained HTML file; open it in any browser, offline).",
+        written.path.display(),
+        written.bytes as f64 / 1e6
+    )?;
     writeln!(out)?;
     writeln!(
         out,
@@ -459,6 +479,7 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
     writeln!(out)?;
     writeln!(out, "Try:")?;
     let c = case_dir.display();
+    writeln!(out, "  azir report --case {c} -o report.html")?;
     writeln!(out, "  azir hunt --case {c} --json")?;
     writeln!(out, "  azir pivot ip {} --case {c}", azir_demo::ATTACKER_IP)?;
     writeln!(out, "  azir pivot user {} --case {c}", azir_demo::COMPROMISED_USER)?;

@@ -104,7 +104,7 @@ pub fn run(cmd: &NsgCmd, json: bool) -> Result<i32> {
 }
 
 /// Every `resources` row of the case.
-fn load_resources(case: &Case) -> Result<Vec<Resource>> {
+pub(crate) fn load_resources(case: &Case) -> Result<Vec<Resource>> {
     let mut out = Vec::new();
     scan(case, Table::Resources, None, None, None, &mut |b| {
         out.extend(resources_from_batch(&b));
@@ -114,7 +114,7 @@ fn load_resources(case: &Case) -> Result<Vec<Resource>> {
 }
 
 /// The Activity Log events of NSG and security rule writes and deletes.
-fn load_nsg_events(case: &Case) -> Result<Vec<Event>> {
+pub(crate) fn load_nsg_events(case: &Case) -> Result<Vec<Event>> {
     let cols = [
         "TimeGenerated",
         "source",

@@ -1,6 +1,9 @@
 //! The network configuration in force at one instant, built from `resources` rows: NSGs with
 //! their rules, NICs with their IP configurations, subnets, VNets with peerings, route tables
-//! and VMs, all keyed by lower-cased resource id.
+//! and VMs, all keyed by lower-cased resource id — and the Internet-facing pieces the topology
+//! and exposure read: public IPs, load balancers (frontends, pools, rules, inbound NAT rules),
+//! application gateways (frontends, listeners, pools, routing rules), Bastion hosts and
+//! firewalls (with classic DNAT rule collections).
 
 use super::rule::{default_rules, parse_rule, Rule, RuleSet};
 use super::tags::{AddressContext, ServiceTags, AZURE_HOST_IP};
@@ -50,6 +53,16 @@ pub struct IpConfig {
     pub asgs: Vec<String>,
     /// The NIC's primary configuration.
     pub primary: bool,
+    /// The configuration's id, lower-cased (`…/networkInterfaces/n/ipConfigurations/c`).
+    pub id: String,
+    /// Public IP id, lower-cased.
+    pub public_ip: Option<String>,
+    /// Load balancer backend pool ids, lower-cased (`loadBalancerBackendAddressPools`).
+    pub lb_backend_pools: Vec<String>,
+    /// Load balancer inbound NAT rule ids, lower-cased (`loadBalancerInboundNatRules`).
+    pub lb_nat_rules: Vec<String>,
+    /// Application gateway backend pool ids, lower-cased (`applicationGatewayBackendAddressPools`).
+    pub appgw_backend_pools: Vec<String>,
 }
 
 /// A network interface.
@@ -65,6 +78,8 @@ pub struct Nic {
     pub nsg: Option<String>,
     /// VM id, lower-cased.
     pub vm: Option<String>,
+    /// `enableIPForwarding`: the NIC forwards traffic not addressed to it (an appliance).
+    pub ip_forwarding: bool,
 }
 
 impl Nic {
@@ -96,6 +111,8 @@ pub struct Subnet {
 /// A VNet peering.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Peering {
+    /// The peering's name.
+    pub name: String,
     /// Remote VNet id, lower-cased.
     pub remote: Option<String>,
     /// Remote address space as the peering records it.
@@ -143,6 +160,18 @@ pub struct NetworkConfig {
     pub route_tables: HashMap<String, Vec<IpNet>>,
     /// VMs.
     pub vms: Vec<Vm>,
+    /// Route tables with their routes, by lower-cased id.
+    pub route_table_info: HashMap<String, RouteTable>,
+    /// Public IP addresses by lower-cased id.
+    pub public_ips: HashMap<String, PublicIp>,
+    /// Load balancers, sorted by name.
+    pub load_balancers: Vec<LoadBalancer>,
+    /// Application gateways, sorted by name.
+    pub app_gateways: Vec<AppGateway>,
+    /// Bastion hosts, sorted by name.
+    pub bastions: Vec<Bastion>,
+    /// Azure Firewalls, sorted by name.
+    pub firewalls: Vec<Firewall>,
     /// What was read around: unreadable rules, snapshots taken after the requested instant.
     pub notes: Vec<String>,
 }
@@ -244,6 +273,7 @@ fn peering_from(v: &Value) -> Peering {
     let mut remote_prefixes = nets(prop(v, "remoteAddressSpace").and_then(|s| s.get("addressPrefixes")));
     remote_prefixes.extend(nets(prop(v, "remoteVirtualNetworkAddressSpace").and_then(|s| s.get("addressPrefixes"))));
     Peering {
+        name: v.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
         remote: id_of(prop(v, "remoteVirtualNetwork")),
         remote_prefixes,
         state: prop(v, "peeringState").and_then(Value::as_str).map(str::to_string),
@@ -261,6 +291,580 @@ fn rules_of(v: &Value, nsg: &str, notes: &mut Vec<String>) -> Vec<Rule> {
         }
     }
     rules
+}
+
+/// A user-defined route.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Route {
+    /// Route name.
+    pub name: String,
+    /// `addressPrefix` as written (a CIDR or a service tag).
+    pub prefix: String,
+    /// `nextHopType` (`VirtualAppliance`, `Internet`, `VnetLocal`, `VirtualNetworkGateway`, `None`).
+    pub next_hop_type: String,
+    /// `nextHopIpAddress` (for `VirtualAppliance`).
+    pub next_hop_ip: Option<String>,
+}
+
+/// A route table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RouteTable {
+    /// Id as written.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Routes in the order written.
+    pub routes: Vec<Route>,
+    /// `disableBgpRoutePropagation`.
+    pub disable_bgp_propagation: bool,
+}
+
+/// A public IP address resource.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PublicIp {
+    /// Id as written.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `ipAddress` (absent while a dynamic address is unallocated).
+    pub address: Option<IpAddr>,
+    /// `dnsSettings.fqdn`.
+    pub fqdn: Option<String>,
+    /// `publicIPAllocationMethod` (`Static`, `Dynamic`).
+    pub allocation: Option<String>,
+    /// `sku.name` (`Basic`, `Standard`).
+    pub sku: Option<String>,
+    /// `ipConfiguration.id`, lower-cased: the NIC IP configuration, load balancer or application
+    /// gateway frontend, Bastion or firewall IP configuration it is attached to.
+    pub ip_configuration: Option<String>,
+}
+
+/// A frontend IP configuration (load balancer or application gateway).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Frontend {
+    /// Id, lower-cased.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Public IP id, lower-cased (a public frontend).
+    pub public_ip: Option<String>,
+    /// Private address (an internal frontend).
+    pub private_ip: Option<IpAddr>,
+    /// Subnet id, lower-cased (an internal frontend).
+    pub subnet: Option<String>,
+}
+
+/// A backend pool (load balancer or application gateway).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BackendPool {
+    /// Id, lower-cased.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// NIC IP configuration ids, lower-cased (`backendIPConfigurations`,
+    /// `loadBalancerBackendAddresses[].networkInterfaceIPConfiguration`).
+    pub members: Vec<String>,
+    /// Addresses given directly (`backendAddresses[].ipAddress`/`fqdn`,
+    /// `loadBalancerBackendAddresses[].ipAddress`).
+    pub addresses: Vec<String>,
+}
+
+/// Whether a load balancer rule balances over a pool or forwards one port to one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum LbRuleKind {
+    /// `loadBalancingRules`: frontend port → backend port on every pool member.
+    #[default]
+    Balancing,
+    /// `inboundNatRules`: frontend port (or port range, one per pool member) → one backend.
+    InboundNat,
+}
+
+/// A load-balancing rule or an inbound NAT rule.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LbRule {
+    /// Id, lower-cased.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Balancing or inbound NAT.
+    pub kind: LbRuleKind,
+    /// `protocol` (`Tcp`, `Udp`, `All`).
+    pub protocol: String,
+    /// Frontend IP configuration id, lower-cased.
+    pub frontend: Option<String>,
+    /// `frontendPort`, or `frontendPortRangeStart` (0 with protocol `All`: HA ports, every port).
+    pub frontend_port: u16,
+    /// `frontendPortRangeEnd` (NAT rules over a pool).
+    pub frontend_port_end: Option<u16>,
+    /// `backendPort` (0 with HA ports: the same port as the frontend).
+    pub backend_port: u16,
+    /// Backend pool ids, lower-cased (`backendAddressPool`, `backendAddressPools`).
+    pub pools: Vec<String>,
+    /// `backendIPConfiguration.id` of a NAT rule, lower-cased.
+    pub target: Option<String>,
+}
+
+/// A load balancer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadBalancer {
+    /// Id as written.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `sku.name`.
+    pub sku: Option<String>,
+    /// Frontend IP configurations.
+    pub frontends: Vec<Frontend>,
+    /// Backend pools.
+    pub pools: Vec<BackendPool>,
+    /// Load-balancing rules then inbound NAT rules.
+    pub rules: Vec<LbRule>,
+}
+
+/// An application gateway listener.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Listener {
+    /// Id, lower-cased.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Frontend IP configuration id, lower-cased.
+    pub frontend: Option<String>,
+    /// The port of its `frontendPort`.
+    pub port: Option<u16>,
+    /// `protocol` (`Http`, `Https`).
+    pub protocol: String,
+    /// `hostName` / `hostNames`.
+    pub host_names: Vec<String>,
+}
+
+/// Where a routing rule sends a listener's requests: a pool and its backend HTTP settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppGwRoute {
+    /// Backend pool id, lower-cased.
+    pub pool: Option<String>,
+    /// Backend port (from `backendHttpSettingsCollection`).
+    pub port: Option<u16>,
+    /// Backend protocol (`Http`, `Https`).
+    pub protocol: Option<String>,
+}
+
+/// An application gateway request routing rule.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppGwRule {
+    /// Name.
+    pub name: String,
+    /// Listener id, lower-cased.
+    pub listener: Option<String>,
+    /// Targets: the rule's own pool/settings, or every pool/settings of its URL path map.
+    pub targets: Vec<AppGwRoute>,
+}
+
+/// An application gateway.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppGateway {
+    /// Id as written.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `sku.name` / `sku.tier`.
+    pub sku: Option<String>,
+    /// The gateway subnet (`gatewayIPConfigurations[].subnet`), lower-cased.
+    pub subnet: Option<String>,
+    /// Frontend IP configurations.
+    pub frontends: Vec<Frontend>,
+    /// HTTP listeners.
+    pub listeners: Vec<Listener>,
+    /// Backend pools.
+    pub pools: Vec<BackendPool>,
+    /// Request routing rules.
+    pub rules: Vec<AppGwRule>,
+}
+
+/// A Bastion host.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bastion {
+    /// Id as written.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `sku.name`.
+    pub sku: Option<String>,
+    /// `AzureBastionSubnet` id, lower-cased.
+    pub subnet: Option<String>,
+    /// Public IP id, lower-cased.
+    pub public_ip: Option<String>,
+    /// `virtualNetwork.id` (Developer SKU, no subnet), lower-cased.
+    pub vnet: Option<String>,
+}
+
+/// One IP configuration of a firewall.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FirewallIpConfig {
+    /// Name.
+    pub name: String,
+    /// Subnet id (`AzureFirewallSubnet`), lower-cased.
+    pub subnet: Option<String>,
+    /// Public IP id, lower-cased.
+    pub public_ip: Option<String>,
+    /// Private address.
+    pub private_ip: Option<IpAddr>,
+}
+
+/// A classic DNAT rule (`natRuleCollections[].rules[]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FirewallNatRule {
+    /// The collection's name.
+    pub collection: String,
+    /// The rule's name.
+    pub name: String,
+    /// `protocols` (`TCP`, `UDP`).
+    pub protocols: Vec<String>,
+    /// `sourceAddresses` (and `sourceIpGroups` ids).
+    pub sources: Vec<String>,
+    /// `destinationAddresses`: the firewall's public addresses.
+    pub destinations: Vec<String>,
+    /// `destinationPorts`.
+    pub ports: Vec<String>,
+    /// `translatedAddress` (or `translatedFqdn`).
+    pub translated_address: Option<String>,
+    /// `translatedPort`.
+    pub translated_port: Option<u16>,
+}
+
+/// An Azure Firewall.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Firewall {
+    /// Id as written.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `sku.tier`/`sku.name`.
+    pub sku: Option<String>,
+    /// IP configurations.
+    pub ip_configs: Vec<FirewallIpConfig>,
+    /// `firewallPolicy.id`, lower-cased (its DNAT rules are in the policy, not ingested).
+    pub policy: Option<String>,
+    /// Classic DNAT rules.
+    pub nat_rules: Vec<FirewallNatRule>,
+}
+
+fn flag(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn port_of(v: Option<&Value>) -> Option<u16> {
+    match v {
+        Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn ip_of(v: Option<&Value>) -> Option<IpAddr> {
+    v.and_then(Value::as_str).and_then(|s| s.trim().parse().ok())
+}
+
+fn texts(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(|x| text(Some(x))).collect(),
+        other => text(other).into_iter().collect(),
+    }
+}
+
+/// Ids (lower-cased) of an array of `{"id": ..}` references.
+fn ids(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| id_of(Some(x))).collect()).unwrap_or_default()
+}
+
+fn sku(v: &Value) -> Option<String> {
+    let s = v.get("sku").or_else(|| prop(v, "sku"))?;
+    text(s.get("name")).or_else(|| text(s.get("tier")))
+}
+
+/// The id of a child sub-resource, lower-cased: its own `id`, else `{parent}/{collection}/{name}`.
+fn child_id(v: &Value, parent: &str, collection: &str) -> String {
+    match v.get("id").and_then(Value::as_str) {
+        Some(id) => id.to_ascii_lowercase(),
+        None => format!("{parent}/{collection}/{}", v.get("name").and_then(Value::as_str).unwrap_or_default())
+            .to_ascii_lowercase(),
+    }
+}
+
+fn child_name(v: &Value) -> String {
+    v.get("name").and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+fn ip_config_from(ic: &Value, nic: &str) -> IpConfig {
+    IpConfig {
+        name: child_name(ic),
+        private_ip: ip_of(prop(ic, "privateIPAddress")),
+        subnet: id_of(prop(ic, "subnet")),
+        asgs: ids(prop(ic, "applicationSecurityGroups")),
+        primary: flag(prop(ic, "primary")),
+        id: child_id(ic, nic, "ipConfigurations"),
+        public_ip: id_of(prop(ic, "publicIPAddress")),
+        lb_backend_pools: ids(prop(ic, "loadBalancerBackendAddressPools")),
+        lb_nat_rules: ids(prop(ic, "loadBalancerInboundNatRules")),
+        appgw_backend_pools: ids(prop(ic, "applicationGatewayBackendAddressPools")),
+    }
+}
+
+fn route_table_from(r: &Resource, v: &Value) -> RouteTable {
+    RouteTable {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        routes: array(v, "routes")
+            .iter()
+            .map(|rt| Route {
+                name: child_name(rt),
+                prefix: text(prop(rt, "addressPrefix")).unwrap_or_default(),
+                next_hop_type: text(prop(rt, "nextHopType")).unwrap_or_default(),
+                next_hop_ip: text(prop(rt, "nextHopIpAddress")),
+            })
+            .collect(),
+        disable_bgp_propagation: flag(prop(v, "disableBgpRoutePropagation")),
+    }
+}
+
+fn public_ip_from(r: &Resource, v: &Value) -> PublicIp {
+    PublicIp {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        address: ip_of(prop(v, "ipAddress")),
+        fqdn: prop(v, "dnsSettings").and_then(|d| text(d.get("fqdn"))),
+        allocation: text(prop(v, "publicIPAllocationMethod")),
+        sku: sku(v),
+        ip_configuration: id_of(prop(v, "ipConfiguration")),
+    }
+}
+
+fn frontend_from(f: &Value, parent: &str) -> Frontend {
+    Frontend {
+        id: child_id(f, parent, "frontendIPConfigurations"),
+        name: child_name(f),
+        public_ip: id_of(prop(f, "publicIPAddress")),
+        private_ip: ip_of(prop(f, "privateIPAddress")),
+        subnet: id_of(prop(f, "subnet")),
+    }
+}
+
+fn load_balancer_from(r: &Resource, v: &Value) -> LoadBalancer {
+    let parent = r.id_lower.as_str();
+    let pools = array(v, "backendAddressPools")
+        .iter()
+        .map(|p| {
+            let mut members = ids(prop(p, "backendIPConfigurations"));
+            let mut addresses = Vec::new();
+            for a in prop(p, "loadBalancerBackendAddresses").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(m) = id_of(prop(a, "networkInterfaceIPConfiguration")) {
+                    members.push(m);
+                } else if let Some(ip) = text(prop(a, "ipAddress")) {
+                    addresses.push(ip);
+                }
+            }
+            members.sort();
+            members.dedup();
+            BackendPool { id: child_id(p, parent, "backendAddressPools"), name: child_name(p), members, addresses }
+        })
+        .collect();
+    let mut rules = Vec::new();
+    for (key, kind) in [("loadBalancingRules", LbRuleKind::Balancing), ("inboundNatRules", LbRuleKind::InboundNat)] {
+        for x in array(v, key) {
+            let mut pools = id_of(prop(x, "backendAddressPool")).into_iter().collect::<Vec<_>>();
+            pools.extend(ids(prop(x, "backendAddressPools")));
+            pools.sort();
+            pools.dedup();
+            rules.push(LbRule {
+                id: child_id(x, parent, key),
+                name: child_name(x),
+                kind,
+                protocol: text(prop(x, "protocol")).unwrap_or_else(|| "Tcp".into()),
+                frontend: id_of(prop(x, "frontendIPConfiguration")),
+                frontend_port: port_of(prop(x, "frontendPort"))
+                    .or_else(|| port_of(prop(x, "frontendPortRangeStart")))
+                    .unwrap_or(0),
+                frontend_port_end: port_of(prop(x, "frontendPortRangeEnd")),
+                backend_port: port_of(prop(x, "backendPort")).unwrap_or(0),
+                pools,
+                target: id_of(prop(x, "backendIPConfiguration")),
+            });
+        }
+    }
+    LoadBalancer {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        sku: sku(v),
+        frontends: array(v, "frontendIPConfigurations").iter().map(|f| frontend_from(f, parent)).collect(),
+        pools,
+        rules,
+    }
+}
+
+fn app_gateway_from(r: &Resource, v: &Value) -> AppGateway {
+    let parent = r.id_lower.as_str();
+    let ports: HashMap<String, u16> = array(v, "frontendPorts")
+        .iter()
+        .filter_map(|p| Some((child_id(p, parent, "frontendPorts"), port_of(prop(p, "port"))?)))
+        .collect();
+    let settings: HashMap<String, (Option<u16>, Option<String>)> = array(v, "backendHttpSettingsCollection")
+        .iter()
+        .map(|s| {
+            (
+                child_id(s, parent, "backendHttpSettingsCollection"),
+                (port_of(prop(s, "port")), text(prop(s, "protocol"))),
+            )
+        })
+        .collect();
+    let route = |pool: Option<String>, set: Option<String>| {
+        let (port, protocol) = set.and_then(|s| settings.get(&s).cloned()).unwrap_or((None, None));
+        AppGwRoute { pool, port, protocol }
+    };
+    let path_maps: HashMap<String, Vec<AppGwRoute>> = array(v, "urlPathMaps")
+        .iter()
+        .map(|m| {
+            let mut targets =
+                vec![route(id_of(prop(m, "defaultBackendAddressPool")), id_of(prop(m, "defaultBackendHttpSettings")))];
+            for pr in prop(m, "pathRules").and_then(Value::as_array).into_iter().flatten() {
+                targets.push(route(id_of(prop(pr, "backendAddressPool")), id_of(prop(pr, "backendHttpSettings"))));
+            }
+            targets.retain(|t| t.pool.is_some());
+            (child_id(m, parent, "urlPathMaps"), targets)
+        })
+        .collect();
+    let listeners = array(v, "httpListeners")
+        .iter()
+        .chain(array(v, "listeners"))
+        .map(|l| {
+            let mut host_names = texts(prop(l, "hostName"));
+            host_names.extend(texts(prop(l, "hostNames")));
+            Listener {
+                id: child_id(l, parent, "httpListeners"),
+                name: child_name(l),
+                frontend: id_of(prop(l, "frontendIPConfiguration")),
+                port: id_of(prop(l, "frontendPort")).and_then(|p| ports.get(&p).copied()),
+                protocol: text(prop(l, "protocol")).unwrap_or_default(),
+                host_names,
+            }
+        })
+        .collect();
+    let rules = array(v, "requestRoutingRules")
+        .iter()
+        .chain(array(v, "routingRules"))
+        .map(|x| {
+            let mut targets = Vec::new();
+            if let Some(pool) = id_of(prop(x, "backendAddressPool")) {
+                targets.push(route(
+                    Some(pool),
+                    id_of(prop(x, "backendHttpSettings")).or_else(|| id_of(prop(x, "backendSettings"))),
+                ));
+            }
+            if let Some(m) = id_of(prop(x, "urlPathMap")).and_then(|m| path_maps.get(&m)) {
+                targets.extend(m.iter().cloned());
+            }
+            AppGwRule {
+                name: child_name(x),
+                listener: id_of(prop(x, "httpListener")).or_else(|| id_of(prop(x, "listener"))),
+                targets,
+            }
+        })
+        .collect();
+    let pools = array(v, "backendAddressPools")
+        .iter()
+        .map(|p| {
+            let addresses = prop(p, "backendAddresses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|a| text(a.get("ipAddress")).or_else(|| text(a.get("fqdn"))))
+                .collect();
+            BackendPool {
+                id: child_id(p, parent, "backendAddressPools"),
+                name: child_name(p),
+                members: ids(prop(p, "backendIPConfigurations")),
+                addresses,
+            }
+        })
+        .collect();
+    AppGateway {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        sku: prop(v, "sku").and_then(|s| text(s.get("name")).or_else(|| text(s.get("tier")))).or_else(|| sku(v)),
+        subnet: array(v, "gatewayIPConfigurations").iter().find_map(|g| id_of(prop(g, "subnet"))),
+        frontends: array(v, "frontendIPConfigurations").iter().map(|f| frontend_from(f, parent)).collect(),
+        listeners,
+        pools,
+        rules,
+    }
+}
+
+fn bastion_from(r: &Resource, v: &Value) -> Bastion {
+    let ipc = array(v, "ipConfigurations");
+    Bastion {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        sku: sku(v),
+        subnet: ipc.iter().find_map(|c| id_of(prop(c, "subnet"))),
+        public_ip: ipc.iter().find_map(|c| id_of(prop(c, "publicIPAddress"))),
+        vnet: id_of(prop(v, "virtualNetwork")),
+    }
+}
+
+fn firewall_from(r: &Resource, v: &Value) -> Firewall {
+    let mut ip_configs: Vec<FirewallIpConfig> = array(v, "ipConfigurations")
+        .iter()
+        .map(|c| FirewallIpConfig {
+            name: child_name(c),
+            subnet: id_of(prop(c, "subnet")),
+            public_ip: id_of(prop(c, "publicIPAddress")),
+            private_ip: ip_of(prop(c, "privateIPAddress")),
+        })
+        .collect();
+    if let Some(m) = prop(v, "managementIpConfiguration").filter(|m| m.is_object()) {
+        ip_configs.push(FirewallIpConfig {
+            name: child_name(m),
+            subnet: id_of(prop(m, "subnet")),
+            public_ip: id_of(prop(m, "publicIPAddress")),
+            private_ip: None,
+        });
+    }
+    let mut nat_rules = Vec::new();
+    for coll in array(v, "natRuleCollections") {
+        for x in prop(coll, "rules").and_then(Value::as_array).into_iter().flatten() {
+            let mut sources = texts(prop(x, "sourceAddresses"));
+            sources.extend(ids(prop(x, "sourceIpGroups")));
+            nat_rules.push(FirewallNatRule {
+                collection: child_name(coll),
+                name: child_name(x),
+                protocols: texts(prop(x, "protocols")),
+                sources,
+                destinations: texts(prop(x, "destinationAddresses")),
+                ports: texts(prop(x, "destinationPorts")),
+                translated_address: text(prop(x, "translatedAddress")).or_else(|| text(prop(x, "translatedFqdn"))),
+                translated_port: port_of(prop(x, "translatedPort")),
+            });
+        }
+    }
+    Firewall {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        sku: prop(v, "sku").and_then(|s| text(s.get("tier")).or_else(|| text(s.get("name")))).or_else(|| sku(v)),
+        ip_configs,
+        policy: id_of(prop(v, "firewallPolicy")),
+        nat_rules,
+    }
 }
 
 impl NetworkConfig {
@@ -305,29 +909,28 @@ impl NetworkConfig {
             } else if kind(r, "Microsoft.Network/routeTables") {
                 let routes = array(v, "routes").iter().flat_map(|rt| nets(prop(rt, "addressPrefix"))).collect();
                 c.route_tables.insert(r.id_lower.clone(), routes);
+                c.route_table_info.insert(r.id_lower.clone(), route_table_from(r, v));
             } else if kind(r, "Microsoft.Network/networkInterfaces") {
-                let ip_configs = array(v, "ipConfigurations")
-                    .iter()
-                    .map(|ic| IpConfig {
-                        name: ic.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
-                        private_ip: prop(ic, "privateIPAddress")
-                            .and_then(Value::as_str)
-                            .and_then(|s| s.trim().parse().ok()),
-                        subnet: id_of(prop(ic, "subnet")),
-                        asgs: prop(ic, "applicationSecurityGroups")
-                            .and_then(Value::as_array)
-                            .map(|a| a.iter().filter_map(|x| id_of(Some(x))).collect())
-                            .unwrap_or_default(),
-                        primary: prop(ic, "primary").and_then(Value::as_bool).unwrap_or(false),
-                    })
-                    .collect();
+                let ip_configs =
+                    array(v, "ipConfigurations").iter().map(|ic| ip_config_from(ic, &r.id_lower)).collect();
                 c.nics.push(Nic {
                     id: r.id.clone(),
                     name: r.name.clone(),
                     ip_configs,
                     nsg: id_of(prop(v, "networkSecurityGroup")),
                     vm: id_of(prop(v, "virtualMachine")),
+                    ip_forwarding: flag(prop(v, "enableIPForwarding")),
                 });
+            } else if kind(r, "Microsoft.Network/publicIPAddresses") {
+                c.public_ips.insert(r.id_lower.clone(), public_ip_from(r, v));
+            } else if kind(r, "Microsoft.Network/loadBalancers") {
+                c.load_balancers.push(load_balancer_from(r, v));
+            } else if kind(r, "Microsoft.Network/applicationGateways") {
+                c.app_gateways.push(app_gateway_from(r, v));
+            } else if kind(r, "Microsoft.Network/bastionHosts") {
+                c.bastions.push(bastion_from(r, v));
+            } else if kind(r, "Microsoft.Network/azureFirewalls") {
+                c.firewalls.push(firewall_from(r, v));
             } else if kind(r, "Microsoft.Compute/virtualMachines") {
                 let nics = prop(v, "networkProfile")
                     .and_then(|p| p.get("networkInterfaces"))
@@ -367,6 +970,10 @@ impl NetworkConfig {
         }
         c.nics.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         c.vms.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        c.load_balancers.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        c.app_gateways.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        c.bastions.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        c.firewalls.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         c.notes = notes;
         c
     }
