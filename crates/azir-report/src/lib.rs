@@ -29,7 +29,7 @@ pub mod render;
 pub mod svg;
 
 pub use data::{gather, Options, ReportData, ReportError};
-pub use render::NetworkView;
+pub use render::{ExposureTable, NetworkView};
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};

@@ -32,8 +32,8 @@ const TIMELINE_MAX: usize = 1500;
 pub struct NetworkView {
     /// SVG of the topology (already escaped by its builder).
     pub topology_svg: Option<String>,
-    /// Rows of the exposure table: column names and rows of text.
-    pub exposure: Option<(Vec<String>, Vec<Vec<String>>)>,
+    /// Exposure tables (now, and at moments of the incident).
+    pub exposure: Vec<ExposureTable>,
     /// Notes on what could not be drawn or evaluated.
     pub notes: Vec<String>,
 }
@@ -44,6 +44,18 @@ fn time_cell(us: i64) -> Cell {
         html: format!("<span title=\"{}\">{}</span>", attr(&ts(us)), text(&ts_short(us))),
         sort: format!("{us:020}"),
     }
+}
+
+/// What was reachable from the Internet at one moment.
+pub struct ExposureTable {
+    /// Heading.
+    pub title: String,
+    /// A sentence under the heading.
+    pub note: String,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows of text.
+    pub rows: Vec<Vec<String>>,
 }
 
 fn ts(us: i64) -> String {
@@ -846,14 +858,18 @@ fn network(h: &mut Html, d: &ReportData, net: &NetworkView) {
         h.el("h3", "", "Topology");
         h.raw(svg);
     }
-    if let Some((cols, rows)) = &net.exposure {
-        h.el("h3", "", "Exposed to the Internet");
-        if rows.is_empty() {
+    for (i, x) in net.exposure.iter().enumerate() {
+        h.el("h3", "", &x.title);
+        if !x.note.is_empty() {
+            h.el("p", "muted", &x.note);
+        }
+        if x.rows.is_empty() {
             h.el("p", "muted", "Nothing in the configuration is reachable from the Internet.");
         } else {
-            let heads: Vec<Col> = cols.iter().map(|c| Col { head: c.as_str(), numeric: false }).collect();
-            let rows: Vec<Vec<Cell>> = rows.iter().map(|r| r.iter().map(|c| Cell::Text(c.clone())).collect()).collect();
-            table(h, "t-exposure", "", &heads, &rows, true, None);
+            let heads: Vec<Col> = x.columns.iter().map(|c| Col { head: c.as_str(), numeric: false }).collect();
+            let rows: Vec<Vec<Cell>> =
+                x.rows.iter().map(|r| r.iter().map(|c| Cell::Text(c.clone())).collect()).collect();
+            table(h, &format!("t-exposure-{i}"), "", &heads, &rows, true, None);
         }
     }
     for n in &net.notes {

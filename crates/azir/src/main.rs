@@ -423,7 +423,8 @@ fn show_case(case: &Case, json: bool) -> Result<()> {
 /// The demo's report, with evidence re-hashed (the demo's evidence is small).
 fn write_demo_report(case: &Case, out: &std::path::Path) -> Result<azir_report::Written> {
     let opts = azir_report::Options { verify_evidence: true, ..azir_report::Options::default() };
-    azir_report::write(case, &opts, report::network_view, out).with_context(|| format!("writing {}", out.display()))
+    azir_report::write(case, &opts, |d| report::network_view(case, d), out)
+        .with_context(|| format!("writing {}", out.display()))
 }
 
 fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {

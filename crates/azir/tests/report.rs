@@ -173,6 +173,19 @@ fn the_demo_report_is_self_contained_and_complete() {
     assert!(html.contains("203.0.113.200"), "the exfiltration destination in outbound bytes");
     assert!(html.contains("AllowAnyInbound-Mgmt"), "the attacker's NSG rule among the NSG changes");
     assert!(html.contains("id=\"e-0\""), "entity sections");
+
+    // Network: the topology drawn, and SSH/RDP exposed on vm-web-01 right after the attacker's
+    // rule write (closed again in the latest configuration).
+    assert!(html.contains("data-chart=\"topology\""));
+    let net = &html[html.find("<section id=\"network\"").unwrap()..];
+    let net = &net[..net.find("</section>").unwrap()];
+    let latest = &net[net.find("(latest configuration)").expect("latest exposure")..];
+    let latest = &latest[..latest.find("<h3>").unwrap_or(latest.len())];
+    assert!(!latest.contains("AllowAnyInbound-Mgmt"));
+    let then = &net[net.find("Exposed to the Internet at 2026-03-12T03:52").expect("exposure after the NSG change")..];
+    assert!(
+        then.contains("vm-web-01") && then.contains("AllowAnyInbound-Mgmt") && then.contains("any Internet address")
+    );
     assert!(html.contains("megan@contoso.com"));
 
     // Hostile content from the WAF logs is text.
