@@ -498,6 +498,10 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
         azir_demo::SSH_TARGET_IP
     )?;
     writeln!(out, "  azir nsg history {} --case {c}", azir_demo::OPENED_NSG)?;
+    writeln!(out, "  azir exposure --case {c} --at 2026-03-12T04:00Z")?;
+    writeln!(out, "  azir topology --case {c} --format svg --out network.svg")?;
+    writeln!(out, "  azir lab plan --case {c} --analyst-ip 198.51.100.7/32 --location eastus --out lab")?;
+    writeln!(out, "  azir contain plan --case {c} --user {} --out contain", azir_demo::COMPROMISED_USER)?;
     writeln!(out, "  azir flows talkers --case {c}")?;
     writeln!(out, "  azir flows exfil --case {c}")?;
     writeln!(out, "  azir timeline --case {c} --flows --ip {} --format csv", azir_demo::EXFIL_DST)?;
