@@ -183,6 +183,25 @@ pub struct WafRow {
     pub evidence: String,
 }
 
+/// Requests of one user agent (web and API logs).
+#[derive(Debug, Clone)]
+pub struct AgentRow {
+    /// The user agent as logged (hostile by nature).
+    pub agent: String,
+    /// Records.
+    pub count: u64,
+    /// Distinct client IPs.
+    pub clients: u64,
+    /// Records with HTTP status 400 or more.
+    pub errors: u64,
+    /// Sources it appears in.
+    pub sources: String,
+    /// First record (µs).
+    pub first: i64,
+    /// Last record (µs).
+    pub last: i64,
+}
+
 /// An NSG change from the Activity Log.
 #[derive(Debug, Clone)]
 pub struct NsgChange {
@@ -270,6 +289,10 @@ pub struct ReportData {
     pub waf: Vec<WafRow>,
     /// Distinct (client, URI) pairs in the WAF logs.
     pub waf_total: u64,
+    /// User agents, most error responses first.
+    pub agents: Vec<AgentRow>,
+    /// Distinct user agents.
+    pub agents_total: u64,
     /// NSG changes.
     pub nsg_changes: Vec<NsgChange>,
     /// Entity sections.
@@ -501,6 +524,27 @@ pub fn gather(case: &Case, opts: &Options) -> Result<ReportData, ReportError> {
             evidence: s(&r[7]),
         })
         .collect();
+    let agent_rows = rows(
+        &engine,
+        "SELECT HttpUserAgent, count(*) AS n, count(DISTINCT SrcIpAddr), \
+         sum(CASE WHEN HttpStatusCode >= 400 THEN 1 ELSE 0 END) AS err, \
+         array_to_string(array_agg(DISTINCT source), ', '), min(TimeGenerated), max(TimeGenerated), count(*) OVER () \
+         FROM events WHERE HttpUserAgent IS NOT NULL AND HttpUserAgent <> '' \
+         GROUP BY HttpUserAgent ORDER BY err DESC, n DESC, HttpUserAgent LIMIT 50",
+    )?;
+    let agents_total = agent_rows.first().map(|r| n(&r[7])).unwrap_or(0);
+    let agents = agent_rows
+        .iter()
+        .map(|r| AgentRow {
+            agent: s(&r[0]),
+            count: n(&r[1]),
+            clients: n(&r[2]),
+            errors: n(&r[3]),
+            sources: s(&r[4]),
+            first: t(&r[5]),
+            last: t(&r[6]),
+        })
+        .collect();
     let nsg_changes = rows(
         &engine,
         "SELECT TimeGenerated, Operation, TargetResourceId, coalesce(ActorUsername, ActorAppName, ActorUserId), SrcIpAddr, \
@@ -557,6 +601,8 @@ pub fn gather(case: &Case, opts: &Options) -> Result<ReportData, ReportError> {
         outbound,
         waf,
         waf_total,
+        agents,
+        agents_total,
         nsg_changes,
         entities,
         network_config,

@@ -198,8 +198,30 @@ fn summary(h: &mut Html, cx: &Ctx) {
     h.raw("</div>");
     let mut kv = String::from("<dl class=\"kv\">");
     if let Some((a, b)) = d.range {
-        let _ =
-            write!(kv, "<dt>Records from</dt><dd>{} to {} ({})</dd>", text(&ts(a)), text(&ts(b)), text(&dur(b - a)));
+        match chart_window(&d.hourly) {
+            Some((ws, wb, wn, outside)) if outside > 0 => {
+                let (from, to) = (ws.max(a), (ws + wb * wn as i64).min(b));
+                let _ = write!(
+                    kv,
+                    "<dt>Records from</dt><dd>{} to {} ({}); {} outlying record(s) reach from {} to {}</dd>",
+                    text(&ts(from)),
+                    text(&ts(to)),
+                    text(&dur(to - from)),
+                    thousands(outside),
+                    text(&ts(a)),
+                    text(&ts(b))
+                );
+            }
+            _ => {
+                let _ = write!(
+                    kv,
+                    "<dt>Records from</dt><dd>{} to {} ({})</dd>",
+                    text(&ts(a)),
+                    text(&ts(b)),
+                    text(&dur(b - a))
+                );
+            }
+        }
     }
     if let (Some(f), Some(l)) =
         (d.findings.iter().map(|f| f.row.first).min(), d.findings.iter().map(|f| f.row.last).max())
@@ -730,6 +752,7 @@ fn charts(h: &mut Html, d: &ReportData) {
     ));
     h.raw("</div></div>");
     waf(h, d);
+    agents(h, d);
     nsg_changes(h, d);
     h.raw("</section>");
 }
@@ -768,6 +791,43 @@ fn waf(h: &mut Html, d: &ReportData) {
         })
         .collect();
     table(h, "t-waf", "", &cols, &rows, true, Some(d.waf_total));
+}
+
+fn agents(h: &mut Html, d: &ReportData) {
+    if d.agents.is_empty() {
+        return;
+    }
+    h.el("h3", "", "User agents (most error responses first)");
+    h.el(
+        "p",
+        "muted",
+        "Scanners and tools announce themselves here; the strings are shown exactly as logged, as text.",
+    );
+    let cols = [
+        Col { head: "user agent", numeric: false },
+        Col { head: "records", numeric: true },
+        Col { head: "clients", numeric: true },
+        Col { head: "HTTP ≥ 400", numeric: true },
+        Col { head: "sources", numeric: false },
+        Col { head: "first (UTC)", numeric: false },
+        Col { head: "last (UTC)", numeric: false },
+    ];
+    let rows: Vec<Vec<Cell>> = d
+        .agents
+        .iter()
+        .map(|a| {
+            vec![
+                Cell::Code(a.agent.clone()),
+                Cell::count(a.count),
+                Cell::count(a.clients),
+                Cell::count(a.errors),
+                Cell::Text(a.sources.clone()),
+                time_cell(a.first),
+                time_cell(a.last),
+            ]
+        })
+        .collect();
+    table(h, "t-agents", "", &cols, &rows, true, Some(d.agents_total));
 }
 
 fn nsg_changes(h: &mut Html, d: &ReportData) {
@@ -978,7 +1038,12 @@ fn evidence(h: &mut Html, d: &ReportData) {
             &format!("{} table part(s) from interrupted ingests are ignored by every reader.", v.orphan_parts),
         );
     }
-    h.el("h3", "", "Evidence files");
+    let _ = write!(
+        h,
+        "<details class=\"appendix\"><summary><b>Evidence files</b> <span class=\"muted\">{} file(s), {}</span></summary>",
+        thousands(d.evidence.len() as u64),
+        text(&human_bytes(d.evidence.iter().map(|e| e.size).sum()))
+    );
     let cols = [
         Col { head: "file", numeric: false },
         Col { head: "SHA-256", numeric: false },
@@ -1012,7 +1077,12 @@ fn evidence(h: &mut Html, d: &ReportData) {
         })
         .collect();
     table(h, "t-evidence", "", &cols, &rows, true, None);
-    h.el("h3", "", "Custody log");
+    h.raw("</details>");
+    let _ = write!(
+        h,
+        "<details class=\"appendix\"><summary><b>Custody log</b> <span class=\"muted\">{} entries</span></summary>",
+        thousands(d.custody.len() as u64)
+    );
     let cols = [
         Col { head: "#", numeric: true },
         Col { head: "time", numeric: false },
@@ -1052,7 +1122,7 @@ fn evidence(h: &mut Html, d: &ReportData) {
         })
         .collect();
     table(h, "t-custody", "", &cols, &rows, true, None);
-    h.raw("</section>");
+    h.raw("</details></section>");
 }
 
 #[cfg(test)]
