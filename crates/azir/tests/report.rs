@@ -192,7 +192,10 @@ fn the_demo_report_is_self_contained_and_complete() {
     assert!(html.contains("/search?q=&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
     assert!(!html.contains("<script>alert"));
     assert!(html.contains("=cmd|&#39; /C calc&#39;!A0 Mozilla/5.0 (compatible; scan)"), "hostile user agent as text");
-    assert!(html.contains("4 outlying record(s) reach from 2021-01-29"), "the old VPC sample does not stretch the range");
+    assert!(
+        html.contains("4 outlying record(s) reach from 2021-01-29"),
+        "the old VPC sample does not stretch the range"
+    );
 
     // Evidence appendix: the custody chain checked, evidence re-hashed (the demo asks for it).
     assert!(html.contains("Custody chain intact"));
