@@ -80,6 +80,7 @@
 
 pub mod batch;
 pub mod beacons;
+pub mod crosscheck;
 pub mod denied;
 pub mod directions;
 pub mod exfil;
@@ -87,6 +88,7 @@ pub mod exposure;
 pub mod firstseen;
 pub mod nsg;
 pub mod ports;
+pub mod routes;
 pub mod rules;
 pub mod scans;
 pub mod space;

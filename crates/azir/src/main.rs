@@ -17,6 +17,7 @@ mod pivot;
 mod progress;
 mod query;
 mod report;
+mod routes;
 mod timeline;
 mod topology;
 
@@ -99,12 +100,15 @@ enum Command {
     /// Offline NSG evaluation over the case's network configuration: would this flow be allowed, by which rule of which NSG.
     #[command(
         subcommand,
-        after_help = "Examples:\n  azir ingest nsgs.json nics.json vnets.json --case ./case   # az network nsg/nic/vnet list, ARM REST or Resource Graph JSON\n  azir nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77:50123 --dst 10.10.1.4:22\n  azir nsg verify --case ./case --direction out --proto udp --src 10.10.1.4 --dst 198.51.100.9:53 --vm web-vm --explain\n  azir --json nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77 --dst 10.10.1.4:3389 --at 2026-03-12T03:00Z"
+        after_help = "Examples:\n  azir ingest nsgs.json nics.json vnets.json --case ./case   # az network nsg/nic/vnet list, ARM REST or Resource Graph JSON\n  azir nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77:50123 --dst 10.10.1.4:22\n  azir nsg verify --case ./case --direction out --proto udp --src 10.10.1.4 --dst 198.51.100.9:53 --vm web-vm --explain\n  azir --json nsg verify --case ./case --direction in --proto tcp --src 203.0.113.77 --dst 10.10.1.4:3389 --at 2026-03-12T03:00Z\n  azir nsg history nsg-web --case ./case\n  azir nsg crosscheck --case ./case                     # every flow-log tuple's logged rule vs the evaluation at its time"
     )]
     Nsg(nsg::NsgCmd),
     /// Write the incident report: one self-contained HTML file (summary, findings, attack timeline, charts, network, entities, evidence).
     #[command(after_help = report::HELP)]
     Report(report::ReportArgs),
+    /// Effective routes of a NIC (system routes, peerings, service endpoints, UDRs, gateway routes) and the next hop for a destination.
+    #[command(after_help = routes::HELP)]
+    Routes(routes::RoutesArgs),
     /// Draw the network from the case's configuration: subscriptions, VNets, subnets, NICs, VMs, NSGs, peerings, public IPs, gateways.
     #[command(after_help = topology::TOPOLOGY_HELP)]
     Topology(topology::TopologyArgs),
@@ -280,6 +284,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Command::Query(a) => query::run(a, cli.json, cli.quiet),
         Command::Pivot(a) => pivot::run(a, cli.json, cli.quiet),
         Command::Report(a) => report::run(a, cli.json, cli.quiet),
+        Command::Routes(a) => routes::run(a, cli.json),
         Command::Topology(a) => topology::run_topology(a, cli.json),
         Command::Exposure(a) => topology::run_exposure(a, cli.json),
         Command::Lab(c) => lab::run_lab(c, cli.json),
@@ -500,6 +505,7 @@ fn demo(a: &DemoArgs, cli: &Cli) -> Result<i32> {
     writeln!(out, "  azir nsg history {} --case {c}", azir_demo::OPENED_NSG)?;
     writeln!(out, "  azir exposure --case {c} --at 2026-03-12T04:00Z")?;
     writeln!(out, "  azir topology --case {c} --format svg --out network.svg")?;
+    writeln!(out, "  azir routes --case {c} --nic vm-web-01-nic --dst 203.0.113.200")?;
     writeln!(out, "  azir lab plan --case {c} --analyst-ip 198.51.100.7/32 --location eastus --out lab")?;
     writeln!(out, "  azir contain plan --case {c} --user {} --out contain", azir_demo::COMPROMISED_USER)?;
     writeln!(out, "  azir flows talkers --case {c}")?;

@@ -12,12 +12,21 @@
 //! `history` lists an NSG's changes from the `events` table (Activity Log writes and deletes of
 //! the NSG and its rules): when, who, from where, the outcome, and a field-level diff against the
 //! rule's previous known version.
+//!
+//! `crosscheck` builds `azir_net::crosscheck::Model` (the configuration compiled per version:
+//! between consecutive snapshot and change times), reads the `network` table on every core
+//! (`azir_store::flowscan::par_scan`, projected to `crosscheck::COLUMNS`, pruned to the days of
+//! `--since/--until`), checks each NSG/VNet flow-log tuple in one `Crosscheck` per worker and
+//! merges them. `--no-history` leaves the Activity Log out (snapshots only), which shows what the
+//! history explains.
 
 use crate::timeline::{parse_when, terminal_safe};
 use anyhow::{bail, Context, Result};
 use azir_model::{format_micros, Event, Resource};
+use azir_net::crosscheck::{self, Crosscheck, Model};
 use azir_net::nsg::history::{self, ChangeKind, History};
 use azir_net::nsg::{self, NetworkConfig, Protocol, Query, ServiceTags, Target, TrafficDirection, Verdict};
+use azir_net::Window;
 use azir_store::read::scan;
 use azir_store::schema::{events_from_batch, resources_from_batch, Columns};
 use azir_store::{Case, Table};
@@ -39,6 +48,37 @@ pub enum NsgCmd {
         after_help = "Examples:\n  azir nsg history nsg-web --case ./case\n  azir nsg history /subscriptions/<sub>/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-web --case ./case\n  azir --json nsg history nsg-web --case ./case\n\nChanges are Activity Log writes and deletes of the NSG and its security rules (the rule JSON from properties.responseBody or requestbody); failed ones are listed and not applied.\n`azir nsg verify --at TIME` evaluates the rules in force at TIME, rebuilt from these changes and the configuration snapshots."
     )]
     History(HistoryArgs),
+    /// Cross-check flow logs: for every NSG/VNet flow-log tuple, the rule the log names vs the rule offline evaluation picks at that time.
+    #[command(
+        after_help = "Examples:\n  azir nsg crosscheck --case ./case\n  azir nsg crosscheck --case ./case --since 2026-03-12 --until 2026-03-14 --limit 50\n  azir --json nsg crosscheck --case ./case > crosscheck.json\n  azir nsg crosscheck --case ./case --no-history\n\nEach tuple is evaluated in the NSG its log names (NSG flow logs: DvcId; VNet flow logs: the aclID, else the NSG of the target subnet/NIC), with the rules in force at the tuple's time (configuration snapshots and Activity Log history, as `nsg verify --at`).\nRule names are compared without UserRule_/DefaultRule_/securityRules/ prefixes, ignoring case, together with the action.\nDisagreements point at configuration or history missing from the case; each example names its evidence (path:line#tuple).\nExit code 0 whatever the outcome; 1 when the case has no network configuration."
+    )]
+    Crosscheck(CrosscheckArgs),
+}
+
+/// Options of `azir nsg crosscheck`.
+#[derive(Args)]
+pub struct CrosscheckArgs {
+    /// The case directory.
+    #[arg(long, short)]
+    case: PathBuf,
+    /// Only tuples at or after this time: ISO 8601 or relative to now (7d, 12h).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only tuples before this time (same forms as --since).
+    #[arg(long)]
+    until: Option<String>,
+    /// Example disagreements listed (the earliest).
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Service Tags JSON as Microsoft publishes it, for tags other than VirtualNetwork, Internet and AzureLoadBalancer.
+    #[arg(long)]
+    service_tags: Option<PathBuf>,
+    /// Ignore the Activity Log: evaluate the configuration snapshots only (shows what the NSG history explains).
+    #[arg(long)]
+    no_history: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 /// Options of `azir nsg history`.
@@ -100,6 +140,7 @@ pub fn run(cmd: &NsgCmd, json: bool) -> Result<i32> {
     match cmd {
         NsgCmd::Verify(a) => verify(a, json),
         NsgCmd::History(a) => history(a, json),
+        NsgCmd::Crosscheck(a) => crosscheck(a, json),
     }
 }
 
@@ -213,6 +254,115 @@ fn history(a: &HistoryArgs, json: bool) -> Result<i32> {
         writeln!(out, "    evidence: {}", t(&c.evidence.join(", ")))?;
     }
     Ok(0)
+}
+
+fn read_tags(path: Option<&PathBuf>) -> Result<ServiceTags> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            ServiceTags::parse(&text).map_err(|e| anyhow::anyhow!("--service-tags {}: {e}", p.display()))
+        }
+        None => Ok(ServiceTags::default()),
+    }
+}
+
+fn crosscheck(a: &CrosscheckArgs, json: bool) -> Result<i32> {
+    let tags = read_tags(a.service_tags.as_ref())?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let window = Window {
+        since: a.since.as_deref().map(|s| parse_when(s, now)).transpose()?,
+        until: a.until.as_deref().map(|s| parse_when(s, now)).transpose()?,
+    };
+    let (case, _) = crate::location::open(&a.case, false)?;
+    let resources = load_resources(&case)?;
+    if resources.is_empty() {
+        bail!(
+            "the case holds no network configuration: ingest the ARM JSON of NSGs, NICs and VNets before cross-checking flow logs"
+        );
+    }
+    let history = if a.no_history { History::default() } else { History::new(&resources, &load_nsg_events(&case)?) };
+    let model = Model::build(&resources, &history, &tags);
+    let from_day = window.since.map(azir_model::day_of);
+    let to_day = window.until.map(azir_model::day_of);
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let make = || Crosscheck::new(&model, a.limit);
+    let fold = |c: &mut Crosscheck, b: &arrow_array::RecordBatch| c.add(b, window);
+    let parts = azir_store::flowscan::par_scan(
+        &case,
+        Table::Network,
+        (from_day.as_deref(), to_day.as_deref()),
+        Some(&crosscheck::COLUMNS),
+        threads,
+        &make,
+        &fold,
+    )
+    .with_context(|| format!("reading the network table of {}", a.case.display()))?;
+    let mut parts = parts.into_iter();
+    let mut acc = parts.next().unwrap_or_else(make);
+    for p in parts {
+        acc.merge(p);
+    }
+    let report = acc.finish();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let mut v = serde_json::to_value(&report)?;
+        v["versions"] = model.versions().into();
+        v["nsgs"] = model.nsgs().into();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    print_crosscheck(&mut out, &report, &model)?;
+    Ok(0)
+}
+
+fn print_crosscheck(out: &mut impl Write, r: &crosscheck::Report, model: &Model) -> Result<()> {
+    let t = terminal_safe;
+    let pct = |n: u64| if r.tuples == 0 { 0.0 } else { 100.0 * n as f64 / r.tuples as f64 };
+    writeln!(
+        out,
+        "tuples:         {} NSG/VNet flow-log tuples; {} NSGs in {} configuration versions",
+        r.tuples,
+        model.nsgs(),
+        model.versions()
+    )?;
+    writeln!(out, "agree:          {} ({:.1}%)", r.agree, pct(r.agree))?;
+    writeln!(out, "disagree:       {} ({:.1}%)", r.disagree, pct(r.disagree))?;
+    writeln!(out, "not evaluable:  {} ({:.1}%)", r.not_evaluable, pct(r.not_evaluable))?;
+    writeln!(out)?;
+    let rows: Vec<[String; 4]> = r
+        .counts
+        .iter()
+        .map(|c| {
+            let outcome = match c.outcome {
+                crosscheck::Outcome::Agree => "agree",
+                crosscheck::Outcome::Disagree => "DISAGREE",
+                crosscheck::Outcome::NotEvaluable => "not evaluable",
+            };
+            [t(&c.nsg), outcome.to_string(), c.reason.text().to_string(), c.tuples.to_string()]
+        })
+        .collect();
+    table(out, &["NSG", "OUTCOME", "REASON", "TUPLES"], &rows, "")?;
+    if !r.examples.is_empty() {
+        writeln!(out, "\ndisagreements (earliest {}):", r.examples.len())?;
+        let rows: Vec<[String; 7]> = r
+            .examples
+            .iter()
+            .map(|e| {
+                [
+                    e.time.clone(),
+                    t(&e.nsg),
+                    format!("{:?} {} {} -> {}", e.direction, t(&e.protocol), e.source, e.destination),
+                    format!("{} ({})", t(&e.logged_rule), t(&e.logged_action)),
+                    format!("{} ({}, {})", t(&e.evaluated_rule), e.evaluated_priority, e.evaluated_action),
+                    e.reason.text().to_string(),
+                    t(&e.evidence.to_string()),
+                ]
+            })
+            .collect();
+        table(out, &["TIME", "NSG", "FLOW", "LOGGED", "EVALUATED", "REASON", "EVIDENCE"], &rows, "  ")?;
+    }
+    Ok(())
 }
 
 fn verify(a: &VerifyArgs, json: bool) -> Result<i32> {

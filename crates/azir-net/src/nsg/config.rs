@@ -106,6 +106,9 @@ pub struct Subnet {
     pub nsg: Option<String>,
     /// Route table id, lower-cased.
     pub route_table: Option<String>,
+    /// Services with a service endpoint on the subnet (`serviceEndpoints[].service`, e.g.
+    /// `Microsoft.Storage`), in the order written.
+    pub service_endpoints: Vec<String>,
 }
 
 /// A VNet peering.
@@ -266,6 +269,7 @@ fn subnet_from(v: &Value, id: &str) -> Subnet {
         prefixes,
         nsg: id_of(prop(v, "networkSecurityGroup")),
         route_table: id_of(prop(v, "routeTable")),
+        service_endpoints: array(v, "serviceEndpoints").iter().filter_map(|e| text(prop(e, "service"))).collect(),
     }
 }
 
