@@ -2,40 +2,14 @@
 //! without it) and on a hand-made case whose flow log names a rule the configuration lacks.
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::path::Path;
 
-const BIN: &str = env!("CARGO_BIN_EXE_azir");
-
-fn azir(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("azir runs")
-}
+mod common;
+use common::demo;
 
 /// Runs azir, expects exit code `code`, returns stdout.
 fn run(args: &[&str], code: i32) -> String {
-    let o = azir(args);
-    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert_eq!(o.status.code(), Some(code), "azir {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-    assert!(!err.contains("panicked"), "azir {args:?} panicked:\n{err}");
-    out.into_owned()
-}
-
-struct Demo {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    case: String,
-}
-
-fn demo() -> &'static Demo {
-    static D: OnceLock<Demo> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("demo");
-        run(&["demo", root.to_str().unwrap(), "--quiet"], 0);
-        let case = root.join("case").display().to_string();
-        Demo { _dir: dir, root, case }
-    })
+    common::expect(args, code).0
 }
 
 fn crosscheck(case: &str, extra: &[&str]) -> Value {
@@ -218,7 +192,7 @@ fn a_case_without_configuration_is_an_error() {
     std::fs::write(ev.join("empty.json"), "[]").unwrap();
     let case = dir.path().join("case").display().to_string();
     run(&["ingest", ev.to_str().unwrap(), "--case", &case, "-q"], 0);
-    let o = azir(&["nsg", "crosscheck", "--case", &case]);
+    let o = common::output(&["nsg", "crosscheck", "--case", &case]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no network configuration"));
 }

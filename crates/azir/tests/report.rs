@@ -6,26 +6,10 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-const BIN: &str = env!("CARGO_BIN_EXE_azir");
-
-fn azir(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("azir runs")
-}
-
-fn azir_code(args: &[&str], code: i32) -> (String, String) {
-    let o = azir(args);
-    let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
-    assert_eq!(o.status.code(), Some(code), "azir {args:?} exited {:?}\nstdout:\n{out}\nstderr:\n{err}", o.status);
-    assert!(!err.contains("panicked"), "azir {args:?} panicked:\n{err}");
-    (out, err)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 temp path")
-}
+mod common;
+use common::{expect as azir_code, p};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{name}-{}", std::process::id()));
@@ -33,15 +17,13 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
-/// The demo, generated once per test process: (demo dir, report text).
-fn demo() -> &'static (PathBuf, String) {
-    static DEMO: OnceLock<(PathBuf, String)> = OnceLock::new();
-    DEMO.get_or_init(|| {
-        let dir = tmp("demo");
-        azir_code(&["--quiet", "demo", p(&dir)], 0);
-        let html = std::fs::read_to_string(dir.join("report.html")).expect("azir demo writes report.html");
-        (dir, html)
-    })
+/// The demo (generated once per test process): its folder and its report.
+fn demo() -> (&'static Path, &'static str) {
+    static HTML: OnceLock<String> = OnceLock::new();
+    let d = common::demo();
+    let html =
+        HTML.get_or_init(|| std::fs::read_to_string(d.root.join("report.html")).expect("azir demo writes report.html"));
+    (&d.root, html)
 }
 
 /// Every tag of the document (log content cannot make tags: its `<` is escaped). The bodies of

@@ -6,39 +6,9 @@
 //! adds `VirtualNetworkGateway` routes that override the `None` range of the same prefix.
 
 use serde_json::Value;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
-const BIN: &str = env!("CARGO_BIN_EXE_azir");
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("azir runs");
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(!err.contains("panicked"), "{err}");
-    (o.status.code().unwrap_or(-1), String::from_utf8(o.stdout).expect("utf-8 output"), err)
-}
-
-fn azir(args: &[&str]) -> String {
-    let (code, out, err) = run(args);
-    assert_eq!(code, 0, "azir {args:?}: {err}");
-    out
-}
-
-struct Demo {
-    dir: tempfile::TempDir,
-    case: String,
-}
-
-fn demo() -> &'static Demo {
-    static D: OnceLock<Demo> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("demo");
-        azir(&["demo", root.to_str().unwrap(), "--quiet"]);
-        let case = root.join("case").display().to_string();
-        Demo { dir, case }
-    })
-}
+mod common;
+use common::{azir, demo, run};
 
 fn routes_json(extra: &[&str]) -> Value {
     let mut args = vec!["--json", "routes", "--case", &demo().case];
