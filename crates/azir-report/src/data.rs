@@ -566,16 +566,7 @@ pub fn gather(case: &Case, opts: &Options) -> Result<ReportData, ReportError> {
 
     let entities = entities(&engine, &findings, opts.entities_per_kind)?;
 
-    let network_config = if resources > 0 {
-        let mut out = Vec::new();
-        azir_store::read::scan(case, azir_store::Table::Resources, None, None, None, &mut |b| {
-            out.extend(azir_store::schema::resources_from_batch(&b));
-            Ok(())
-        })?;
-        out
-    } else {
-        Vec::new()
-    };
+    let network_config = if resources > 0 { azir_store::read::resources(case)? } else { Vec::new() };
 
     let evidence = evidence_files(&case.manifest()?);
     let custody = case.custody()?;

@@ -35,6 +35,16 @@ pub fn scan(
     Ok(())
 }
 
+/// Every committed `resources` row (configuration snapshots) of the case.
+pub fn resources(case: &Case) -> Result<Vec<azir_model::Resource>, StoreError> {
+    let mut out = Vec::new();
+    scan(case, Table::Resources, None, None, None, &mut |b| {
+        out.extend(crate::schema::resources_from_batch(&b));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// Row count of the committed parts of a table (from Parquet footers; no data read).
 pub fn count(case: &Case, table: Table) -> Result<u64, StoreError> {
     let mut n = 0u64;

@@ -28,7 +28,7 @@ use azir_net::nsg::history::{self, ChangeKind, History};
 use azir_net::nsg::{self, NetworkConfig, Protocol, Query, ServiceTags, Target, TrafficDirection, Verdict};
 use azir_net::Window;
 use azir_store::read::scan;
-use azir_store::schema::{events_from_batch, resources_from_batch, Columns};
+use azir_store::schema::{events_from_batch, Columns};
 use azir_store::{Case, Table};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
@@ -146,12 +146,31 @@ pub fn run(cmd: &NsgCmd, json: bool) -> Result<i32> {
 
 /// Every `resources` row of the case.
 pub(crate) fn load_resources(case: &Case) -> Result<Vec<Resource>> {
-    let mut out = Vec::new();
-    scan(case, Table::Resources, None, None, None, &mut |b| {
-        out.extend(resources_from_batch(&b));
-        Ok(())
-    })?;
-    Ok(out)
+    Ok(azir_store::read::resources(case)?)
+}
+
+/// The case's network configuration in force at `at` (ISO 8601 or relative; the latest snapshots
+/// when `None`), for `nsg verify`, `topology`, `exposure` and `routes`. With `history`, the NSG
+/// rules of `--at` are rebuilt from the Activity Log around the snapshots. `missing` is the error
+/// when the case holds no configuration (each command names what it needs ingested).
+pub(crate) fn config_at(
+    case_dir: &std::path::Path,
+    at: Option<&str>,
+    history: bool,
+    missing: &str,
+) -> Result<(NetworkConfig, Option<i64>)> {
+    let now = chrono::Utc::now().timestamp_micros();
+    let at = at.map(|s| parse_when(s, now)).transpose()?;
+    let (case, _) = crate::location::open(case_dir, false)?;
+    let resources = load_resources(&case)?;
+    if resources.is_empty() {
+        bail!("{missing}");
+    }
+    let mut config = NetworkConfig::from_resources(&resources, at);
+    if let (true, Some(at)) = (history, at) {
+        History::new(&resources, &load_nsg_events(&case)?).apply(&mut config, at);
+    }
+    Ok((config, at))
 }
 
 /// The Activity Log events of NSG and security rule writes and deletes.
@@ -385,20 +404,13 @@ fn verify(a: &VerifyArgs, json: bool) -> Result<i32> {
         }
         None => ServiceTags::default(),
     };
-    let now = chrono::Utc::now().timestamp_micros();
-    let at = a.at.as_deref().map(|s| parse_when(s, now)).transpose()?;
-    let (case, _) = crate::location::open(&a.case, false)?;
-    let resources = load_resources(&case)?;
-    if resources.is_empty() {
-        bail!(
-            "the case holds no network configuration: ingest the ARM JSON of NSGs, NICs and VNets (az network nsg list, az network nic list, az network vnet list, or ARM REST/Resource Graph output)"
-        );
-    }
-    let mut config = NetworkConfig::from_resources(&resources, at);
-    if let Some(at) = at {
-        // The rules in force then, rebuilt from the Activity Log around the snapshots.
-        History::new(&resources, &load_nsg_events(&case)?).apply(&mut config, at);
-    }
+    // With --at, the rules in force then, rebuilt from the Activity Log around the snapshots.
+    let (config, at) = config_at(
+        &a.case,
+        a.at.as_deref(),
+        true,
+        "the case holds no network configuration: ingest the ARM JSON of NSGs, NICs and VNets (az network nsg list, az network nic list, az network vnet list, or ARM REST/Resource Graph output)",
+    )?;
     let target = match (&a.nic, &a.vm) {
         (Some(n), _) => Target::Nic(n.clone()),
         (None, Some(v)) => Target::Vm(v.clone()),

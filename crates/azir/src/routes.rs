@@ -11,11 +11,11 @@
 //! Exit code 0 (a dropped destination included); 1 when the case holds no configuration, the
 //! NIC is unknown, or an argument or the gateway route file is unreadable.
 
-use crate::nsg::load_resources;
-use crate::timeline::{parse_when, terminal_safe};
-use anyhow::{bail, Context, Result};
+use crate::nsg::config_at;
+use crate::timeline::terminal_safe;
+use anyhow::{Context, Result};
 use azir_model::format_micros;
-use azir_net::nsg::{find_nic, NetworkConfig, Target};
+use azir_net::nsg::{find_nic, Target};
 use azir_net::routes::{self, describe_hop, EffectiveRoute, GatewayRoute, NextHopType, Source, State};
 use clap::Args;
 use std::io::Write;
@@ -61,15 +61,8 @@ pub fn run(a: &RoutesArgs, json: bool) -> Result<i32> {
         }
         None => Vec::new(),
     };
-    let now = chrono::Utc::now().timestamp_micros();
-    let at = a.at.as_deref().map(|s| parse_when(s, now)).transpose()?;
-    let (case, _) = crate::location::open(&a.case, false)?;
-    let resources = load_resources(&case)?;
-    if resources.is_empty() {
-        bail!("{NO_CONFIG}");
-    }
     // Routes do not depend on NSG rules, so the Activity Log history of NSGs is not needed.
-    let config = NetworkConfig::from_resources(&resources, at);
+    let (config, at) = config_at(&a.case, a.at.as_deref(), false, NO_CONFIG)?;
     let nic = find_nic(&config, &Target::Nic(a.nic.clone()), IpAddr::V4(Ipv4Addr::UNSPECIFIED))?;
     let mut result = routes::effective_routes(&config, nic, &gateway);
     result.notes.splice(0..0, config.notes.iter().cloned());

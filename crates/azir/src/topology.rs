@@ -10,13 +10,11 @@
 //! then the entries every NSG blocks, then the notes. Exit code 0 with or without exposure; 1
 //! when the case holds no network configuration.
 
-use crate::nsg::{load_nsg_events, load_resources};
-use crate::timeline::{parse_when, terminal_safe};
+use crate::nsg::config_at;
+use crate::timeline::terminal_safe;
 use anyhow::{bail, Context, Result};
-use azir_model::{format_micros, Resource};
+use azir_model::format_micros;
 use azir_net::exposure::{self, Exposure, Options};
-use azir_net::nsg::history::History;
-use azir_net::nsg::NetworkConfig;
 use azir_net::topology::{self, Topology};
 use clap::{Args, ValueEnum};
 use std::io::Write;
@@ -73,25 +71,9 @@ pub struct ExposureArgs {
 
 const NO_CONFIG: &str = "the case holds no network configuration: ingest the ARM JSON of VNets, NICs, NSGs, public IPs, load balancers, application gateways, Bastion hosts and firewalls (az network vnet list, az network nic list, az network nsg list, az network public-ip list, az network lb list, az network application-gateway list, az network bastion list, az network firewall list; or ARM REST / Resource Graph output), then rerun";
 
-/// Reads the case's configuration at `at`, with NSG rules rebuilt from the Activity Log for `--at`.
-fn config_at(case_dir: &std::path::Path, at: Option<&str>) -> Result<(NetworkConfig, Option<i64>)> {
-    let now = chrono::Utc::now().timestamp_micros();
-    let at = at.map(|s| parse_when(s, now)).transpose()?;
-    let (case, _) = crate::location::open(case_dir, false)?;
-    let resources: Vec<Resource> = load_resources(&case)?;
-    if resources.is_empty() {
-        bail!("{NO_CONFIG}");
-    }
-    let mut config = NetworkConfig::from_resources(&resources, at);
-    if let Some(at) = at {
-        History::new(&resources, &load_nsg_events(&case)?).apply(&mut config, at);
-    }
-    Ok((config, at))
-}
-
 /// Runs `azir topology`.
 pub fn run_topology(a: &TopologyArgs, json: bool) -> Result<i32> {
-    let (config, at) = config_at(&a.case, a.at.as_deref())?;
+    let (config, at) = config_at(&a.case, a.at.as_deref(), true, NO_CONFIG)?;
     let t = Topology::build(&config);
     if t.is_empty() {
         bail!("{NO_CONFIG}");
@@ -136,7 +118,7 @@ pub fn run_exposure(a: &ExposureArgs, json: bool) -> Result<i32> {
         }
         None => Options::default(),
     };
-    let (config, at) = config_at(&a.case, a.at.as_deref())?;
+    let (config, at) = config_at(&a.case, a.at.as_deref(), true, NO_CONFIG)?;
     if config.nics.is_empty() {
         bail!(
             "the case's network configuration holds no NIC, so nothing can be reached: ingest az network nic list (and az network vnet list, nsg list, public-ip list, lb list, application-gateway list, bastion list) output, or ARM REST / Resource Graph JSON, then rerun"
