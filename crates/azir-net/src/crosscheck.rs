@@ -35,12 +35,15 @@
 //! Counts are kept per (NSG, outcome, reason); the earliest disagreements by time are kept as
 //! examples with their evidence (`evidence_path:line#tuple`).
 
-use crate::batch::{key, Evidence, FlowBatch, Map, Names, Window};
+use crate::batch::{key, Evidence, Map, Names, Window};
 use crate::nsg::history::History;
 use crate::nsg::rule::AddressSpec;
 use crate::nsg::tags::is_public;
 use crate::nsg::{Access, AddressContext, NetworkConfig, Nsg, Protocol, Query, Rule, ServiceTags, TrafficDirection};
-use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    Array, DictionaryArray, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
+};
 use azir_model::{format_micros, Resource};
 use ipnet::IpNet;
 use serde::Serialize;
@@ -473,9 +476,12 @@ impl Model {
         }
     }
 
-    fn version_at(&self, t: i64) -> Option<&Version> {
-        let i = self.versions.partition_point(|v| v.start <= t);
-        self.versions.get(i.checked_sub(1)?)
+    /// The version in force at `t`, with the interval `[from, to)` it covers.
+    fn version_span(&self, t: i64) -> Option<(i64, i64, &Version)> {
+        let i = self.versions.partition_point(|v| v.start <= t).checked_sub(1)?;
+        let to = self.versions.get(i + 1).map_or(i64::MAX, |n| n.start);
+        let v = &self.versions[i];
+        Some((v.start, to, v))
     }
 }
 
@@ -611,20 +617,215 @@ pub struct Crosscheck<'m> {
     examples: Vec<Disagreement>,
 }
 
-fn strings<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
-    b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>())
+/// A string column read plainly or as a dictionary ([`DICTIONARY`]); missing reads as "".
+#[derive(Clone, Copy)]
+enum Strs<'a> {
+    Missing,
+    Plain(&'a StringArray),
+    Dict(&'a Int32Array, &'a StringArray),
 }
 
-fn text(a: Option<&StringArray>, i: usize) -> &str {
-    match a {
-        Some(a) if !a.is_null(i) => a.value(i),
-        _ => "",
+impl<'a> Strs<'a> {
+    fn of(b: &'a RecordBatch, name: &str) -> Result<Self, String> {
+        let Some(c) = b.column_by_name(name) else { return Ok(Strs::Missing) };
+        if let Some(a) = c.as_any().downcast_ref::<StringArray>() {
+            return Ok(Strs::Plain(a));
+        }
+        if let Some(d) = c.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
+            if let Some(v) = d.values().as_any().downcast_ref::<StringArray>() {
+                return Ok(Strs::Dict(d.keys(), v));
+            }
+        }
+        Err(format!("column {name} has type {}, not a string column", c.data_type()))
+    }
+
+    fn get(&self, i: usize) -> &'a str {
+        match *self {
+            Strs::Missing => "",
+            Strs::Plain(a) if a.is_null(i) => "",
+            Strs::Plain(a) => a.value(i),
+            Strs::Dict(k, _) if k.is_null(i) => "",
+            Strs::Dict(k, v) => {
+                let j = k.value(i) as usize;
+                if j >= v.len() || v.is_null(j) {
+                    ""
+                } else {
+                    v.value(j)
+                }
+            }
+        }
+    }
+
+    /// A code equal for equal values within the batch: the dictionary key, else the string's key.
+    fn code(&self, i: usize) -> u64 {
+        match *self {
+            Strs::Dict(k, _) if k.is_null(i) => u64::MAX,
+            Strs::Dict(k, _) => k.value(i) as u32 as u64,
+            _ => key(self.get(i)),
+        }
     }
 }
 
-fn port(p: i32) -> Option<u16> {
-    u16::try_from(p).ok()
+/// A value derived from a string column, computed once per dictionary entry of the batch
+/// (per row for plain columns).
+struct Coded<'a, T, F> {
+    col: Strs<'a>,
+    table: Vec<T>,
+    f: F,
 }
+
+impl<'a, T: Copy, F: Fn(&'a str) -> T> Coded<'a, T, F> {
+    fn new(col: Strs<'a>, f: F) -> Self {
+        let table = match col {
+            Strs::Dict(_, v) => (0..v.len()).map(|j| f(if v.is_null(j) { "" } else { v.value(j) })).chain([f("")]).collect(),
+            _ => Vec::new(),
+        };
+        Coded { col, table, f }
+    }
+
+    fn at(&self, i: usize) -> T {
+        match self.col {
+            Strs::Dict(k, _) => {
+                let j = if k.is_null(i) { self.table.len() - 1 } else { (k.value(i) as usize).min(self.table.len() - 1) };
+                self.table[j]
+            }
+            _ => (self.f)(self.col.get(i)),
+        }
+    }
+}
+
+/// The columns the cross-check reads, typed.
+struct Cols<'a> {
+    time: &'a TimestampMicrosecondArray,
+    src: Strs<'a>,
+    dst: Strs<'a>,
+    sport: Option<&'a Int32Array>,
+    dport: Option<&'a Int32Array>,
+    proto: Strs<'a>,
+    direction: Strs<'a>,
+    action: Strs<'a>,
+    rule: Strs<'a>,
+    source: Strs<'a>,
+    dvc: Strs<'a>,
+    acl: Strs<'a>,
+    target: Strs<'a>,
+    ev_path: Strs<'a>,
+    ev_line: Option<&'a UInt64Array>,
+    ev_tuple: Option<&'a UInt32Array>,
+}
+
+fn typed<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<Option<&'a T>, String> {
+    match b.column_by_name(name) {
+        None => Ok(None),
+        Some(c) => c
+            .as_any()
+            .downcast_ref::<T>()
+            .map(Some)
+            .ok_or_else(|| format!("column {name} has type {}, not the network table's", c.data_type())),
+    }
+}
+
+impl<'a> Cols<'a> {
+    fn new(b: &'a RecordBatch) -> Result<Self, String> {
+        Ok(Cols {
+            time: typed(b, "TimeGenerated")?.ok_or("the batch has no TimeGenerated column")?,
+            src: Strs::of(b, "SrcIpAddr")?,
+            dst: Strs::of(b, "DstIpAddr")?,
+            sport: typed(b, "SrcPortNumber")?,
+            dport: typed(b, "DstPortNumber")?,
+            proto: Strs::of(b, "NetworkProtocol")?,
+            direction: Strs::of(b, "NetworkDirection")?,
+            action: Strs::of(b, "DvcAction")?,
+            rule: Strs::of(b, "NetworkRuleName")?,
+            source: Strs::of(b, "source")?,
+            dvc: Strs::of(b, "DvcId")?,
+            acl: Strs::of(b, "AclId")?,
+            target: Strs::of(b, "TargetResourceId")?,
+            ev_path: Strs::of(b, "evidence_path")?,
+            ev_line: typed(b, "evidence_line")?,
+            ev_tuple: typed(b, "evidence_tuple")?,
+        })
+    }
+
+    fn port(a: Option<&Int32Array>, i: usize) -> Option<u16> {
+        a.filter(|a| !a.is_null(i)).and_then(|a| u16::try_from(a.value(i)).ok())
+    }
+}
+
+/// An IP address from a flow-log column: dotted-quad IPv4 on a fast path, anything else through
+/// the standard parser (same answers: an irregular quad, e.g. a leading zero, takes the slow path).
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    let b = s.as_bytes();
+    let (mut addr, mut octet, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
+    for &c in b {
+        match c {
+            b'0'..=b'9' if !(digits == 1 && octet == 0) && digits < 3 => {
+                octet = octet * 10 + u32::from(c - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && octet <= 255 && dots < 3 => {
+                addr = addr << 8 | octet;
+                (octet, digits, dots) = (0, 0, dots + 1);
+            }
+            _ => return s.parse().ok(),
+        }
+    }
+    if dots == 3 && digits > 0 && octet <= 255 {
+        Some(IpAddr::V4((addr << 8 | octet).into()))
+    } else {
+        s.parse().ok()
+    }
+}
+
+fn direction_of(s: &str) -> Option<TrafficDirection> {
+    if s.eq_ignore_ascii_case("inbound") {
+        Some(TrafficDirection::Inbound)
+    } else if s.eq_ignore_ascii_case("outbound") {
+        Some(TrafficDirection::Outbound)
+    } else {
+        None
+    }
+}
+
+/// The logged action: `None` when the log records none, else whether it is the given access.
+fn action_of(s: &str) -> Option<Option<Access>> {
+    if s.is_empty() {
+        None
+    } else if s.eq_ignore_ascii_case("allow") {
+        Some(Some(Access::Allow))
+    } else if s.eq_ignore_ascii_case("deny") {
+        Some(Some(Access::Deny))
+    } else {
+        Some(None)
+    }
+}
+
+/// One tuple, read.
+struct Row<'a> {
+    i: usize,
+    time: i64,
+    direction: Option<TrafficDirection>,
+    protocol: Option<Protocol>,
+    /// The logged rule without its prefix.
+    rule: &'a str,
+    /// The logged action (see [`action_of`]).
+    action: Option<Option<Access>>,
+}
+
+/// The string columns the cross-check asks [`azir_store`'s scan] to read as dictionaries: each
+/// holds few distinct values (resource ids, rule names, evidence paths), so per-row work on
+/// them is done once per distinct value and the long ids are never copied per row.
+pub const DICTIONARY: [&str; 9] = [
+    "source",
+    "NetworkProtocol",
+    "NetworkDirection",
+    "DvcAction",
+    "NetworkRuleName",
+    "DvcId",
+    "AclId",
+    "TargetResourceId",
+    "evidence_path",
+];
 
 impl<'m> Crosscheck<'m> {
     /// An empty accumulator keeping up to `limit` example disagreements.
@@ -641,114 +842,129 @@ impl<'m> Crosscheck<'m> {
 
     /// Checks the NSG and VNet flow-log tuples (`source` `nsg_flow`/`vnet_flow`; other flow
     /// sources are skipped) of a `network` batch, projected to at least [`COLUMNS`], in `window`.
+    /// The string columns may be plain or dictionary arrays (faster: see [`DICTIONARY`]).
     pub fn add(&mut self, b: &RecordBatch, window: Window) -> Result<(), String> {
-        let f = FlowBatch::new(b, window)?;
-        let (source, dir, dvc, acl, target) = (
-            strings(b, "source"),
-            strings(b, "NetworkDirection"),
-            strings(b, "DvcId"),
-            strings(b, "AclId"),
-            strings(b, "TargetResourceId"),
-        );
-        let action = strings(b, "DvcAction");
+        let c = Cols::new(b)?;
+        let all = window == Window::default();
+        let flow_source = Coded::new(c.source, |s: &str| s == "nsg_flow" || s == "vnet_flow");
+        let direction = Coded::new(c.direction, direction_of);
+        let protocol = Coded::new(c.proto, Protocol::parse);
+        let action = Coded::new(c.action, action_of);
+        let rule = Coded::new(c.rule, strip_rule_prefix);
         // Rows of one flow-log record are adjacent: the previous row's NSG is reused when its
         // naming fields are equal, the per-worker cache is asked otherwise.
-        let mut last: Option<([&str; 4], Result<usize, Reason>, u64)> = None;
-        for i in f.rows() {
-            let (src_kind, d, a, t) = (text(source, i), text(dvc, i), text(acl, i), text(target, i));
-            if src_kind != "nsg_flow" && src_kind != "vnet_flow" {
+        let mut last: Option<([u64; 4], Result<usize, Reason>, u64)> = None;
+        // Counts are kept as runs of one key (long in practice) and added to the map when the
+        // key changes.
+        let mut run: Option<((u64, Outcome, Reason), u64)> = None;
+        // The version of the previous row and the interval it covers.
+        let mut version: Option<(i64, i64, &Version)> = None;
+        for i in 0..b.num_rows() {
+            let time = c.time.value(i);
+            if (!all && !window.contains(time)) || !flow_source.at(i) {
                 continue;
             }
-            let fields = [src_kind, d, a, t];
+            let codes = [c.source.code(i), c.dvc.code(i), c.acl.code(i), c.target.code(i)];
             let (resolved, label) = match &last {
-                Some((f, r, l)) if *f == fields => (*r, *l),
+                Some((k, r, l)) if *k == codes => (*r, *l),
                 _ => {
-                    let ck = key(src_kind) ^ key(d).rotate_left(13) ^ key(a).rotate_left(29) ^ key(t).rotate_left(43);
+                    let (s, d, a, t) = (c.source.get(i), c.dvc.get(i), c.acl.get(i), c.target.get(i));
+                    let ck = key(s) ^ key(d).rotate_left(13) ^ key(a).rotate_left(29) ^ key(t).rotate_left(43);
                     let model = self.model;
                     let labels = &mut self.labels;
                     let &mut (r, l) = self.cache.entry(ck).or_insert_with(|| {
-                        let r = model.resolve(src_kind, d, a, t);
+                        let r = model.resolve(s, d, a, t);
                         let label = labels.note(&model.label(&r, d, a, t));
                         (r, label)
                     });
-                    last = Some((fields, r, l));
+                    last = Some((codes, r, l));
                     (r, l)
                 }
             };
-            let (outcome, reason) = self.check(&f, i, resolved, dir, action);
-            *self.counts.entry((label, outcome, reason)).or_default() += 1;
-            if outcome == Outcome::Disagree {
-                self.example(&f, i, resolved, dir, action, reason);
+            let v = match version {
+                Some((from, to, v)) if from <= time && time < to => Some(v),
+                _ => {
+                    let found = self.model.version_span(time);
+                    version = found;
+                    found.map(|(_, _, v)| v)
+                }
+            };
+            let row = Row {
+                i,
+                time,
+                direction: direction.at(i),
+                protocol: protocol.at(i),
+                rule: rule.at(i),
+                action: action.at(i),
+            };
+            let (outcome, reason) = self.check(&c, &row, resolved, v);
+            let k = (label, outcome, reason);
+            match &mut run {
+                Some((rk, n)) if *rk == k => *n += 1,
+                _ => {
+                    if let Some((rk, n)) = run.replace((k, 1)) {
+                        *self.counts.entry(rk).or_default() += n;
+                    }
+                }
             }
+            if outcome == Outcome::Disagree {
+                self.example(&c, &row, resolved, v, reason);
+            }
+        }
+        if let Some((rk, n)) = run {
+            *self.counts.entry(rk).or_default() += n;
         }
         Ok(())
     }
 
-    fn query(f: &FlowBatch, i: usize, dir: &str) -> Option<Query> {
-        let direction = if dir.eq_ignore_ascii_case("inbound") {
-            TrafficDirection::Inbound
-        } else if dir.eq_ignore_ascii_case("outbound") {
-            TrafficDirection::Outbound
-        } else {
-            return None;
-        };
-        let protocol = match Protocol::parse(f.proto(i))? {
-            Protocol::Any => return None,
-            p => p,
-        };
-        let src: IpAddr = f.src(i).parse().ok()?;
-        let dst: IpAddr = f.dst(i).parse().ok()?;
-        Some(Query { direction, protocol, src, src_port: port(f.sport(i)), dst, dst_port: port(f.dport(i)) })
-    }
-
     fn decide<'a>(
-        &'a self,
-        f: &FlowBatch,
-        i: usize,
+        c: &Cols,
+        row: &Row,
         resolved: Result<usize, Reason>,
-        dir: Option<&StringArray>,
+        version: Option<&'a Version>,
     ) -> Result<(Query, &'a CompiledNsg, Decision<'a>), Reason> {
         let n = resolved?;
-        if f.rule(i).is_empty() {
+        if row.rule.is_empty() {
             return Err(Reason::NoRuleInLog);
         }
-        let nsg = self.model.version_at(f.time(i)).and_then(|v| v.nsgs[n].as_ref()).ok_or(Reason::NoRuleSetAtTime)?;
-        let q = Self::query(f, i, text(dir, i)).ok_or(Reason::UnreadableTuple)?;
+        let nsg = version.and_then(|v| v.nsgs[n].as_ref()).ok_or(Reason::NoRuleSetAtTime)?;
+        let i = row.i;
+        let q = (|| {
+            let protocol = match row.protocol? {
+                Protocol::Any => return None,
+                p => p,
+            };
+            Some(Query {
+                direction: row.direction?,
+                protocol,
+                src: parse_ip(c.src.get(i))?,
+                src_port: Cols::port(c.sport, i),
+                dst: parse_ip(c.dst.get(i))?,
+                dst_port: Cols::port(c.dport, i),
+            })
+        })()
+        .ok_or(Reason::UnreadableTuple)?;
         // Nsg::new adds the defaults, so some rule always decides; no rule is a rule set without them.
         let d = nsg.decide(&q).ok_or(Reason::NoRuleSetAtTime)?;
         Ok((q, nsg, d))
     }
 
-    fn check(
-        &self,
-        f: &FlowBatch,
-        i: usize,
-        resolved: Result<usize, Reason>,
-        dir: Option<&StringArray>,
-        action: Option<&StringArray>,
-    ) -> (Outcome, Reason) {
-        match self.decide(f, i, resolved, dir) {
+    fn check(&self, c: &Cols, row: &Row, resolved: Result<usize, Reason>, v: Option<&Version>) -> (Outcome, Reason) {
+        match Self::decide(c, row, resolved, v) {
             Err(r) => (Outcome::NotEvaluable, r),
             Ok((q, nsg, d)) => {
-                let logged = f.rule(i);
-                let logged_action = text(action, i);
-                if same_rule(logged, d.name) {
-                    if logged_action.is_empty()
-                        || logged_action.eq_ignore_ascii_case(match d.access {
-                            Access::Allow => "Allow",
-                            Access::Deny => "Deny",
-                        })
-                    {
-                        (Outcome::Agree, Reason::None)
-                    } else {
-                        (Outcome::Disagree, Reason::ActionDiffers)
+                if row.rule.eq_ignore_ascii_case(strip_rule_prefix(d.name)) {
+                    match row.action {
+                        None => (Outcome::Agree, Reason::None),
+                        Some(Some(a)) if a == d.access => (Outcome::Agree, Reason::None),
+                        Some(_) => (Outcome::Disagree, Reason::ActionDiffers),
                     }
                 } else {
                     let rules = match q.direction {
                         TrafficDirection::Inbound => &nsg.inbound,
                         TrafficDirection::Outbound => &nsg.outbound,
                     };
-                    if rules.iter().any(|r| same_rule(logged, &r.name)) {
+                    if rules.iter().any(|r| same_rule(row.rule, &r.name)) {
                         (Outcome::Disagree, Reason::OtherRuleDecides)
                     } else {
                         (Outcome::Disagree, Reason::RuleNotInConfig)
@@ -758,20 +974,12 @@ impl<'m> Crosscheck<'m> {
         }
     }
 
-    fn example(
-        &mut self,
-        f: &FlowBatch,
-        i: usize,
-        resolved: Result<usize, Reason>,
-        dir: Option<&StringArray>,
-        action: Option<&StringArray>,
-        reason: Reason,
-    ) {
+    fn example(&mut self, c: &Cols, row: &Row, resolved: Result<usize, Reason>, v: Option<&Version>, reason: Reason) {
         if self.limit == 0 {
             return;
         }
-        let Ok((q, nsg, d)) = self.decide(f, i, resolved, dir) else { return };
-        let (path, line, tuple) = f.evidence(i);
+        let Ok((q, nsg, d)) = Self::decide(c, row, resolved, v) else { return };
+        let i = row.i;
         let ep = |ip: IpAddr, p: Option<u16>| {
             let p = p.map_or_else(|| "*".to_string(), |p| p.to_string());
             if ip.is_ipv6() {
@@ -780,21 +988,23 @@ impl<'m> Crosscheck<'m> {
                 format!("{ip}:{p}")
             }
         };
+        let line = c.ev_line.filter(|a| !a.is_null(i)).map_or(0, |a| a.value(i));
+        let tuple = c.ev_tuple.filter(|a| !a.is_null(i)).map_or(0, |a| a.value(i));
         let e = Disagreement {
-            time: format_micros(f.time(i)),
-            time_us: f.time(i),
+            time: format_micros(row.time),
+            time_us: row.time,
             nsg: nsg.name.clone(),
             direction: q.direction,
-            protocol: f.proto(i).to_string(),
+            protocol: c.proto.get(i).to_string(),
             source: ep(q.src, q.src_port),
             destination: ep(q.dst, q.dst_port),
-            logged_rule: f.rule(i).to_string(),
-            logged_action: text(action, i).to_string(),
+            logged_rule: c.rule.get(i).to_string(),
+            logged_action: c.action.get(i).to_string(),
             evaluated_rule: d.display.to_string(),
             evaluated_priority: d.priority,
             evaluated_action: d.access,
             reason,
-            evidence: Evidence { path: path.to_string(), line, tuple },
+            evidence: Evidence { path: c.ev_path.get(i).to_string(), line, tuple },
         };
         self.examples.push(e);
         if self.examples.len() >= 4 * self.limit.max(16) {
@@ -1242,6 +1452,68 @@ mod tests {
         let mut w = Crosscheck::new(&model, 10);
         w.add(&batch(&rows1), Window { since: Some(1000), until: None }).unwrap();
         assert_eq!(w.finish().tuples, 4);
+        // The same tuples with the string columns as dictionaries (as the CLI reads them) give
+        // the same report, whichever way each column comes.
+        for dict_cols in [&DICTIONARY[..], &["DvcId", "NetworkRuleName"][..]] {
+            let mut d = Crosscheck::new(&model, 10);
+            d.add(&dictionary(&batch(&rows1), dict_cols), Window::default()).unwrap();
+            let mut e = Crosscheck::new(&model, 10);
+            e.add(&dictionary(&batch(&rows2), dict_cols), Window::default()).unwrap();
+            d.merge(e);
+            assert_eq!(d.finish(), r, "{dict_cols:?}");
+        }
+    }
+
+    /// `b` with the string columns named in `cols` turned into dictionary arrays.
+    fn dictionary(b: &RecordBatch, cols: &[&str]) -> RecordBatch {
+        let columns: Vec<(String, ArrayRef)> = b
+            .schema()
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .map(|(f, c)| {
+                let c = match c.as_any().downcast_ref::<StringArray>() {
+                    Some(s) if cols.contains(&f.name().as_str()) => {
+                        Arc::new(s.iter().collect::<DictionaryArray<Int32Type>>()) as ArrayRef
+                    }
+                    _ => c.clone(),
+                };
+                (f.name().clone(), c)
+            })
+            .collect();
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    #[test]
+    fn ip_fast_path_equals_the_standard_parser() {
+        for s in [
+            "10.0.1.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "1.2.3.4 ",
+            "1.2.3.1000",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+            "",
+            "x",
+            "999.999.999.999",
+            "0.0.0.00",
+        ] {
+            assert_eq!(parse_ip(s), s.parse::<IpAddr>().ok(), "{s:?}");
+        }
+        let mut r = Rng(7);
+        for _ in 0..20_000 {
+            let s = format!("{}.{}.{}.{}", r.next() % 300, r.next() % 256, r.next() % 260, r.next() % 256);
+            assert_eq!(parse_ip(&s), s.parse::<IpAddr>().ok(), "{s:?}");
+        }
     }
 
     /// An NSG that exists only from t=1000 (created later): earlier tuples have no rule set.

@@ -9,12 +9,13 @@
 use crate::case::{Case, StoreError};
 use crate::schema::Table;
 use arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 fn parquet_err(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> StoreError + '_ {
     move |e| StoreError::Parquet { path: path.to_path_buf(), reason: e.to_string() }
@@ -23,6 +24,43 @@ fn parquet_err(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> StoreEr
 fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, StoreError> {
     let file = File::open(path).map_err(crate::case::io_err(path))?;
     ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err(path))
+}
+
+/// Opens `path` reading the `Utf8` columns named in `dictionary` as `Dictionary(Int32, Utf8)`.
+fn open_with(path: &Path, dictionary: &[&str]) -> Result<ParquetRecordBatchReaderBuilder<File>, StoreError> {
+    let builder = open(path)?;
+    if dictionary.is_empty() {
+        return Ok(builder);
+    }
+    let schema = builder.schema();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let f = f.as_ref().clone();
+            if *f.data_type() == DataType::Utf8 && dictionary.contains(&f.name().as_str()) {
+                f.with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)))
+            } else {
+                f
+            }
+        })
+        .collect();
+    let hint = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let file = File::open(path).map_err(crate::case::io_err(path))?;
+    ParquetRecordBatchReaderBuilder::try_new_with_options(file, ArrowReaderOptions::new().with_schema(hint))
+        .map_err(parquet_err(path))
+}
+
+/// How [`par_scan_with`] reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOptions<'a> {
+    /// Keep only these columns (all when `None`).
+    pub columns: Option<&'a [&'a str]>,
+    /// String columns to read as `Dictionary(Int32, Utf8)` arrays. Parquet stores repetitive
+    /// strings (resource ids, rule names, evidence paths) dictionary-encoded; asking for a
+    /// dictionary array keeps them so, instead of copying the string into every row, and lets
+    /// the caller work once per distinct value.
+    pub dictionary: &'a [&'a str],
 }
 
 /// Reads the committed parts of `table` whose day lies in `days` (`[from, to]`, `YYYY-MM-DD`,
@@ -40,6 +78,20 @@ pub fn par_scan<A: Send>(
     init: &(dyn Fn() -> A + Sync),
     fold: &(dyn Fn(&mut A, &RecordBatch) -> Result<(), String> + Sync),
 ) -> Result<Vec<A>, StoreError> {
+    par_scan_with(case, table, days, ScanOptions { columns, dictionary: &[] }, threads, init, fold)
+}
+
+/// [`par_scan`] with more reading options.
+pub fn par_scan_with<A: Send>(
+    case: &Case,
+    table: Table,
+    days: (Option<&str>, Option<&str>),
+    opts: ScanOptions<'_>,
+    threads: usize,
+    init: &(dyn Fn() -> A + Sync),
+    fold: &(dyn Fn(&mut A, &RecordBatch) -> Result<(), String> + Sync),
+) -> Result<Vec<A>, StoreError> {
+    let columns = opts.columns;
     let mut units: Vec<(PathBuf, usize)> = Vec::new();
     for part in case.parts(table, days.0, days.1)? {
         let groups = open(&part.path)?.metadata().num_row_groups();
@@ -56,7 +108,7 @@ pub fn par_scan<A: Send>(
                 return Ok(());
             }
             let (path, group) = &units[i];
-            let mut builder = open(path)?;
+            let mut builder = open_with(path, opts.dictionary)?;
             if let Some(cols) = columns {
                 let mask = ProjectionMask::columns(builder.parquet_schema(), cols.iter().copied());
                 builder = builder.with_projection(mask);
