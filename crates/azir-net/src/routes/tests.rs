@@ -474,3 +474,25 @@ fn cli_sample_with_user_route_parses() {
         (Some("Default-NVA"), "VirtualAppliance 10.0.100.4")
     );
 }
+
+/// `NetworkWatcherNextHopGet.json`: from 10.0.0.5 to 10.0.0.10 on `nic1`, the documented next
+/// hop type is `VnetLocal`. A NIC in a VNet holding both addresses gets the same type from
+/// azir. The example's other two fields are not what a system route gives: Azure reports
+/// `routeTableId` `System Route` and no next-hop IP for VnetLocal (the sample's `10.0.0.1` and
+/// `rt1` are placeholders); azir answers with the system route and no IP.
+#[test]
+fn rest_example_next_hop() {
+    let ex = corpus("Network/stable/2025-05-01/examples/NetworkWatcherNextHopGet.json");
+    let p = &ex["parameters"]["parameters"];
+    let want = &ex["responses"]["200"]["body"];
+    let src: IpAddr = p["sourceIPAddress"].as_str().unwrap().parse().unwrap();
+    let dst: IpAddr = p["destinationIPAddress"].as_str().unwrap().parse().unwrap();
+    let ours = Net { space: vec!["10.0.0.0/16"], subnet_prefix: "10.0.0.0/24", ..Net::default() }.compute(&[]);
+    assert!(ours.value.iter().any(|r| r.nets.iter().any(|n| n.contains(&src))), "the source is in the NIC's VNet");
+    let hop = next_hop(&ours.value, dst).unwrap();
+    assert_eq!(serde_json::to_value(hop.next_hop_type).unwrap(), want["nextHopType"]);
+    assert_eq!(hop.source, Source::Default);
+    assert!(hop.next_hop_ip_address.is_empty());
+    // A destination outside the VNet is not VnetLocal.
+    assert_ne!(next_hop(&ours.value, "10.1.0.10".parse().unwrap()).unwrap().next_hop_type, NextHopType::VnetLocal);
+}
