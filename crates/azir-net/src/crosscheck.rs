@@ -30,7 +30,13 @@
 //! - **Comparison.** The rule names are compared after removing `UserRule_`, `DefaultRule_`,
 //!   `securityRules/` and `defaultSecurityRules/`, ignoring case, and the log's `DvcAction` is
 //!   compared with the deciding rule's access. Only the NSG the log names is evaluated (not the
-//!   whole subnet + NIC path): a flow log line reports one NSG's decision.
+//!   whole subnet + NIC path): a flow log line reports one NSG's decision. A logged rule the
+//!   history says existed at that time with content the case does not hold (an update logged
+//!   with `200 OK` and no earlier state) makes the tuple not evaluable, not a disagreement:
+//!   the case cannot say which rule would have decided.
+//! - **Reading.** The string columns in [`DICTIONARY`] are read as Parquet dictionaries, so the
+//!   NSG resolution, rule-name normalisation, protocol and direction are worked out once per
+//!   distinct value of a batch, and resource ids are never copied per row.
 //!
 //! Counts are kept per (NSG, outcome, reason); the earliest disagreements by time are kept as
 //! examples with their evidence (`evidence_path:line#tuple`).
@@ -221,6 +227,8 @@ pub struct CompiledNsg {
     pub name: String,
     inbound: Vec<CRule>,
     outbound: Vec<CRule>,
+    /// Rules that existed with content the case does not hold (`Nsg::unknown_rules`).
+    unknown: Vec<Box<str>>,
     vnet: AddrSet,
     ctx: AddressContext,
 }
@@ -282,6 +290,7 @@ impl CompiledNsg {
             name: nsg.name.clone(),
             inbound: dir(TrafficDirection::Inbound),
             outbound: dir(TrafficDirection::Outbound),
+            unknown: nsg.unknown_rules.iter().map(|r| r.as_str().into()).collect(),
             vnet,
             ctx,
         }
@@ -509,6 +518,9 @@ pub enum Reason {
     OtherRuleDecides,
     /// Same rule, other action (the rule's access changed without a trace in the case).
     ActionDiffers,
+    /// The logged rule existed at that time, but the case does not hold its content (an
+    /// update in the Activity Log without the earlier state): the tuple cannot be checked.
+    RuleContentUnknown,
     /// The log names no NSG (no `DvcId`/`AclId`/target).
     NsgNotNamed,
     /// The NSG the log names is in no configuration of the case.
@@ -533,6 +545,7 @@ impl Reason {
             Reason::RuleNotInConfig => "logged rule not in the NSG at that time",
             Reason::OtherRuleDecides => "another rule decides",
             Reason::ActionDiffers => "same rule, other action",
+            Reason::RuleContentUnknown => "logged rule existed then, content not in the case",
             Reason::NsgNotNamed => "log names no NSG",
             Reason::NsgUnknown => "NSG not in the configuration",
             Reason::NsgUnresolved => "ACL/target resolves to no NSG",
@@ -677,7 +690,9 @@ struct Coded<'a, T, F> {
 impl<'a, T: Copy, F: Fn(&'a str) -> T> Coded<'a, T, F> {
     fn new(col: Strs<'a>, f: F) -> Self {
         let table = match col {
-            Strs::Dict(_, v) => (0..v.len()).map(|j| f(if v.is_null(j) { "" } else { v.value(j) })).chain([f("")]).collect(),
+            Strs::Dict(_, v) => {
+                (0..v.len()).map(|j| f(if v.is_null(j) { "" } else { v.value(j) })).chain([f("")]).collect()
+            }
             _ => Vec::new(),
         };
         Coded { col, table, f }
@@ -686,7 +701,8 @@ impl<'a, T: Copy, F: Fn(&'a str) -> T> Coded<'a, T, F> {
     fn at(&self, i: usize) -> T {
         match self.col {
             Strs::Dict(k, _) => {
-                let j = if k.is_null(i) { self.table.len() - 1 } else { (k.value(i) as usize).min(self.table.len() - 1) };
+                let j =
+                    if k.is_null(i) { self.table.len() - 1 } else { (k.value(i) as usize).min(self.table.len() - 1) };
                 self.table[j]
             }
             _ => (self.f)(self.col.get(i)),
@@ -966,6 +982,8 @@ impl<'m> Crosscheck<'m> {
                     };
                     if rules.iter().any(|r| same_rule(row.rule, &r.name)) {
                         (Outcome::Disagree, Reason::OtherRuleDecides)
+                    } else if nsg.unknown.iter().any(|r| same_rule(row.rule, r)) {
+                        (Outcome::NotEvaluable, Reason::RuleContentUnknown)
                     } else {
                         (Outcome::Disagree, Reason::RuleNotInConfig)
                     }
@@ -1514,6 +1532,30 @@ mod tests {
             let s = format!("{}.{}.{}.{}", r.next() % 300, r.next() % 256, r.next() % 260, r.next() % 256);
             assert_eq!(parse_ip(&s), s.parse::<IpAddr>().ok(), "{s:?}");
         }
+    }
+
+    /// A rule the history says existed with unknown content (an update logged without the
+    /// earlier state): a tuple naming it is not evaluable, not a disagreement; a tuple naming
+    /// a rule that did not exist still disagrees.
+    #[test]
+    fn a_rule_of_unknown_content_is_not_evaluable() {
+        let tags = ServiceTags::default();
+        let mut before = NetworkConfig::from_resources(&network(vec![], "g"), None);
+        before.nsgs.values_mut().for_each(|n| n.unknown_rules = vec!["allow-ssh".into()]);
+        let after = NetworkConfig::from_resources(&network(vec![ssh_rule()], "g"), None);
+        let model = Model::from_configs(vec![(i64::MIN, before), (1000, after)], &tags);
+        let mut a = Crosscheck::new(&model, 5);
+        let rows = [
+            row(10, "UserRule_Allow-SSH", 22),
+            row(20, "UserRule_Allow-Other", 22),
+            row(1000, "UserRule_Allow-SSH", 22),
+        ];
+        a.add(&batch(&rows), Window::default()).unwrap();
+        let r = a.finish();
+        assert_eq!((r.agree, r.disagree, r.not_evaluable), (1, 1, 1), "{r:#?}");
+        assert!(r.counts.iter().any(|c| c.reason == Reason::RuleContentUnknown && c.tuples == 1));
+        assert_eq!(r.examples.len(), 1);
+        assert_eq!(r.examples[0].logged_rule, "UserRule_Allow-Other");
     }
 
     /// An NSG that exists only from t=1000 (created later): earlier tuples have no rule set.

@@ -62,8 +62,20 @@ fn demo_with_history_agrees_on_the_attacker_rule() {
     let r = crosscheck(&d.case, &["--limit", "100000"]);
     let (agree, disagree, not_evaluable) = (u(&r["agree"]), u(&r["disagree"]), u(&r["not_evaluable"]));
     assert_eq!(agree + disagree + not_evaluable, u(&r["tuples"]));
-    // NSG v2 (nsg-web, nsg-app) and VNet (nsg-data, through the subnet's NIC) flow logs all resolve.
-    assert_eq!(not_evaluable, 0, "{r:#}");
+    // NSG v2 (nsg-web, nsg-app) and VNet (nsg-data, through the subnet's NIC) flow logs all
+    // resolve. The only tuples left unevaluated name rules the Activity Log shows *updated*
+    // (200 OK, no earlier state) on 2026-03-09: they existed before, with content the case lacks.
+    let unknown: u64 = r["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["reason"] == "rule_content_unknown")
+        .map(|c| u(&c["tuples"]))
+        .sum();
+    assert_eq!(not_evaluable, unknown, "{r:#}");
+    assert!(unknown > 1000, "{r:#}");
+    // What still disagrees is a handful of tuples the demo generator logs inconsistently.
+    assert!(disagree < 20, "{r:#}");
     assert!(agree > 14_000, "{agree}");
     for nsg in ["nsg-web", "nsg-app", "nsg-data"] {
         assert!(count(&r, nsg, "agree", "none") > 1000, "{nsg}: {r:#}");

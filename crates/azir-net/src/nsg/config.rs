@@ -26,6 +26,10 @@ pub struct Nsg {
     pub time: Option<i64>,
     /// The configuration carried no `defaultSecurityRules`: the platform's six were added.
     pub defaults_synthesised: bool,
+    /// Custom rules (lower-cased names) the NSG history says existed at this time but whose
+    /// content the case does not hold (an update logged without the earlier state): they are
+    /// not among `rules`, and a decision they could have taken is not known.
+    pub unknown_rules: Vec<String>,
 }
 
 impl Nsg {
@@ -36,7 +40,14 @@ impl Nsg {
             rules.extend(default_rules());
         }
         rules.sort_by_key(|r| (r.direction, r.priority, r.set == RuleSet::Default));
-        Nsg { id: id.to_string(), name: name.to_string(), rules, time, defaults_synthesised: synth }
+        Nsg {
+            id: id.to_string(),
+            name: name.to_string(),
+            rules,
+            time,
+            defaults_synthesised: synth,
+            unknown_rules: Vec::new(),
+        }
     }
 }
 

@@ -344,6 +344,12 @@ impl History {
     /// The custom rules of `nsg` (lower-cased id) at `at`, or `None` when the history says
     /// nothing of it; notes name rules whose content is unknown.
     pub fn rules_at(&self, nsg: &str, at: i64, notes: &mut Vec<String>) -> Option<Vec<Value>> {
+        self.state_at(nsg, at, notes).map(|(rules, _)| rules)
+    }
+
+    /// [`History::rules_at`], plus the names (lower-cased) of the rules that existed at `at`
+    /// with content the case does not hold.
+    fn state_at(&self, nsg: &str, at: i64, notes: &mut Vec<String>) -> Option<(Vec<Value>, Vec<String>)> {
         let changes: Vec<&Change> = self.changes.iter().filter(|c| c.nsg == nsg).collect();
         if changes.is_empty() {
             return None;
@@ -367,18 +373,21 @@ impl History {
                 c.rule.as_deref().map(|r| format!(" {r}")).unwrap_or_default()
             ));
         }
-        let mut out = Vec::new();
+        let (mut out, mut unknown) = (Vec::new(), Vec::new());
         for name in names {
             match rule_at(&rule_facts(&name, snaps, &changes), at) {
                 Fact::Present(v) => out.push(v),
                 Fact::Absent => {}
-                Fact::Unknown => notes.push(format!(
-                    "NSG rule {name}: existed at {} but its content is not in the case (left out)",
-                    format_micros(at)
-                )),
+                Fact::Unknown => {
+                    notes.push(format!(
+                        "NSG rule {name}: existed at {} but its content is not in the case (left out)",
+                        format_micros(at)
+                    ));
+                    unknown.push(name);
+                }
             }
         }
-        Some(out)
+        Some((out, unknown))
     }
 
     /// Replaces the custom rules of every NSG the history knows with those in force at `at`.
@@ -386,7 +395,7 @@ impl History {
         let mut notes = Vec::new();
         let nsgs: BTreeSet<&str> = self.changes.iter().map(|c| c.nsg.as_str()).collect();
         for id in nsgs {
-            let Some(rules) = self.rules_at(id, at, &mut notes) else { continue };
+            let Some((rules, unknown)) = self.state_at(id, at, &mut notes) else { continue };
             let deleted =
                 self.changes.iter().filter(|c| c.nsg == id && c.outcome != Outcome::Failed).fold(None, |s, c| match c
                     .kind
@@ -424,6 +433,7 @@ impl History {
             if let Some(n) = entry {
                 nsg.defaults_synthesised = n.defaults_synthesised;
             }
+            nsg.unknown_rules = unknown;
             config.nsgs.insert(id.to_string(), nsg);
         }
         config.notes.extend(notes);
@@ -627,6 +637,13 @@ mod tests {
         let rules = h.rules_at(&NSG.to_ascii_lowercase(), 100, &mut notes).unwrap();
         assert!(rules.is_empty());
         assert!(notes.iter().any(|n| n.contains("legacy") && n.contains("not in the case")), "{notes:?}");
+        // Applied to a configuration, the NSG names it as a rule of unknown content until the update.
+        let mut config = NetworkConfig::default();
+        h.apply(&mut config, 100);
+        assert_eq!(config.nsgs[&NSG.to_ascii_lowercase()].unknown_rules, ["legacy"]);
+        let mut config = NetworkConfig::default();
+        h.apply(&mut config, 300);
+        assert!(config.nsgs[&NSG.to_ascii_lowercase()].unknown_rules.is_empty());
     }
 
     #[test]
