@@ -140,6 +140,7 @@ const NSGS: &[Nsg] = &[
             ("Deny-Web-To-Data", 150, "Inbound", "Deny", "Tcp", "10.10.1.0/24", "*", "1433"),
             ("Allow-App-To-Sql", 200, "Inbound", "Allow", "Tcp", "10.10.2.0/24", "*", "1433"),
             ("Allow-Https-Outbound", 100, "Outbound", "Allow", "Tcp", "*", "Internet", "443"),
+            ("Deny-Internet-Outbound", 4000, "Outbound", "Deny", "*", "*", "Internet", "*"),
         ],
     },
     Nsg { sub: SUB_DEV, rg: "rg-dev", name: "nsg-dev", rules: &[] },

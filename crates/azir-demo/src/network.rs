@@ -332,7 +332,11 @@ fn build_flows(ctx: &Ctx) -> (Vec<Nic>, Nic) {
             "vm-app-01" => &mut app,
             _ => &mut db,
         };
-        nic.seen.push(seen(f, true, "DefaultRule_AllowVnetInBound"));
+        // While the attacker's rule (priority 100, SSH/RDP from anywhere) is in nsg-web, it
+        // decides these too, ahead of AllowVnetInBound.
+        let by_attacker_rule =
+            matches!(s.vm.name, "vm-web-01" | "vm-web-02") && f.start >= nsg_open && f.start < nsg_closed;
+        nic.seen.push(seen(f, true, if by_attacker_rule { &opened_rule } else { "DefaultRule_AllowVnetInBound" }));
     }
 
     // The attack.

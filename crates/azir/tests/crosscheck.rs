@@ -74,21 +74,13 @@ fn demo_with_history_agrees_on_the_attacker_rule() {
         .sum();
     assert_eq!(not_evaluable, unknown, "{r:#}");
     assert!(unknown > 1000, "{r:#}");
-    // What still disagrees is a handful of tuples the demo generator logs inconsistently.
-    assert!(disagree < 20, "{r:#}");
+    // Nothing else disagrees: every other logged rule is the one azir's evaluation picks.
+    assert_eq!(disagree, 0, "{r:#}");
     assert!(agree > 14_000, "{agree}");
     for nsg in ["nsg-web", "nsg-app", "nsg-data"] {
         assert!(count(&r, nsg, "agree", "none") > 1000, "{nsg}: {r:#}");
     }
-    // Every disagreement is listed (the limit is above their number), with its evidence and both rules.
-    let examples = r["examples"].as_array().unwrap();
-    assert_eq!(examples.len() as u64, disagree);
-    assert!(disagree > 0);
-    for e in examples {
-        assert_evidence(&d.root, &e["evidence"]);
-        assert!(!e["logged_rule"].as_str().unwrap().is_empty() && !e["evaluated_rule"].as_str().unwrap().is_empty());
-        assert!(!e["logged_rule"].as_str().unwrap().eq_ignore_ascii_case("UserRule_AllowAnyInbound-Mgmt"), "{e}");
-    }
+    assert_eq!(r["examples"].as_array().unwrap().len(), 0, "{r:#}");
     // The attacker's rule (03:52 on 2026-03-12 to 09:40 on 2026-03-13) is rebuilt from the Activity
     // Log: every tuple the logs attribute to it agrees.
     let attack = attacker_tuples(&d.case);
@@ -126,7 +118,8 @@ fn demo_without_history_disagrees_on_the_attacker_rule() {
 
 #[test]
 fn demo_table_output() {
-    let out = run(&["nsg", "crosscheck", "--case", &demo().case, "--limit", "3"], 0);
+    // Without the history the attacker's rule is missing: disagreements to list.
+    let out = run(&["nsg", "crosscheck", "--case", &demo().case, "--no-history", "--limit", "3"], 0);
     assert!(out.contains("agree:"), "{out}");
     assert!(out.contains("NSG") && out.contains("OUTCOME") && out.contains("nsg-web"), "{out}");
     assert!(out.contains("disagreements (earliest 3):"), "{out}");
