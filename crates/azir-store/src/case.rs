@@ -6,6 +6,8 @@
 //!   case.json          id, name, timezone, analyst, created
 //!   custody.jsonl      append-only; each entry carries the SHA-256 of the previous one
 //!   manifest.jsonl     one line per evidence stream (file, or archive member)
+//!   collection.jsonl   one line per source and time window `azir collect` asked for: the
+//!                      query, what came back (pages, records, retries) or why not
 //!   tables/<t>/day=YYYY-MM-DD/part-<segment>.parquet
 //!   .staging/          parts being written; never read
 //! ```
@@ -298,6 +300,23 @@ impl Case {
             buf.push(b'\n');
         }
         append_synced(&path, &buf)
+    }
+
+    /// The collection record (`collection.jsonl`): one JSON object per source and window asked
+    /// of a live tenant. Kept beside the manifest, not in it: manifest lines are the commit
+    /// protocol of ingested segments, and a window may land no file at all (403, empty).
+    pub fn collection(&self) -> Result<Vec<serde_json::Value>, StoreError> {
+        read_jsonl(&self.root.join("collection.jsonl"))
+    }
+
+    /// Appends lines to the collection record.
+    pub fn append_collection(&self, lines: &[serde_json::Value]) -> Result<(), StoreError> {
+        let mut buf = Vec::new();
+        for l in lines {
+            serde_json::to_writer(&mut buf, l).unwrap_or_default();
+            buf.push(b'\n');
+        }
+        append_synced(&self.root.join("collection.jsonl"), &buf)
     }
 
     /// Segments that are committed (named by a manifest line).

@@ -32,7 +32,7 @@ fn say(quiet: bool, what: &str, r: &RemoteCase, s: &SyncReport) {
     }
 }
 
-fn remote_of(loc: &Path) -> Option<&str> {
+pub fn remote_of(loc: &Path) -> Option<&str> {
     loc.to_str().filter(|s| is_remote(s))
 }
 

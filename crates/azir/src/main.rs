@@ -4,9 +4,11 @@
 //!
 //! Exit codes: 0 success; 1 error; 2 usage error; 3 `ingest` finished but quarantined records
 //! or skipped unreadable files (the summary says which); 4 `case verify` found a broken custody
-//! chain or changed evidence, or an acquired image failed verification; 130 an acquisition was
+//! chain or changed evidence, or an acquired image failed verification; 5 `lab check` found a
+//! problem; 6 `collect` finished but some windows could not be collected; 130 an acquisition was
 //! interrupted (rerun to resume). A closed stdout (`azir timeline | head`) ends the run quietly with 0.
 
+mod collect;
 mod disk;
 mod flows;
 mod hunt;
@@ -60,6 +62,9 @@ enum Command {
         after_help = "Examples:\n  azir ingest ./exports --case ./case\n  azir ingest insights-activity-logs/ signins.json.gz logs.zip --case ./case\n\nFormats are detected from content: JSON Lines (diagnostic blobs PT1H.json), {\"records\":[...]} (Event Hub, flow logs), {\"value\":[...]} (ARM REST, Graph pages), arrays, Log Analytics CSV/JSON exports, portal CSV, AWS VPC flow text, and packet captures (pcap, pcapng; Network Watcher captures): flows per 5-tuple into the network table, DNS, TLS server names and HTTP requests as events.\nRe-ingesting a file is a no-op (by SHA-256); an interrupted ingest is completed by running it again.\nExit code 3: finished, but some records were quarantined or files unreadable (see the summary and `azir timeline --quarantine`)."
     )]
     Ingest(IngestArgs),
+    /// Collect logs and network configuration from a live tenant (Activity Log, Entra sign-ins,
+    /// audit, provisioning, Identity Protection, ARM network lists, diagnostic storage) into a case.
+    Collect(Box<collect::CollectArgs>),
     /// Show the super-timeline of a case, filtered, as a table, CSV, JSON Lines or Timesketch import.
     #[command(
         after_help = "Examples:\n  azir timeline --case ./case --since 2026-03-12T00:00Z --user megan@contoso.com\n  azir timeline --case ./case --ip 203.0.113.77 --format csv > attacker.csv\n  azir timeline --case ./case --source signin,activity --grep roleAssignments\n  azir timeline --case ./case --format timesketch-jsonl > sketch.jsonl\n  azir timeline --case ./case --since 7d --flows | head\n  azir timeline --case ./case --quarantine"
@@ -275,6 +280,7 @@ fn run(cli: &Cli) -> Result<i32> {
             print_report(&report, cli, &case)?;
             Ok(if report.bad > 0 || !report.errors.is_empty() { 3 } else { 0 })
         }
+        Command::Collect(a) => collect::run(a, cli.json, cli.quiet),
         Command::Timeline(a) => timeline::run(a),
         Command::Demo(a) => demo(a, cli),
         Command::Disk(d) => disk::run(d, cli.json, cli.quiet),

@@ -52,6 +52,8 @@ pub const TYPES: &[&str] = &[
     "Microsoft.Network/bastionHosts",
     "Microsoft.Network/azureFirewalls",
     "Microsoft.Compute/virtualMachines",
+    "Microsoft.Compute/disks",
+    "Microsoft.Compute/snapshots",
 ];
 
 /// Keys that belong to the resource envelope, not to `properties`.
