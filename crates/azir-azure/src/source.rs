@@ -108,6 +108,22 @@ impl Source {
         }
     }
 
+    /// How far back the service answers, in days, for sources that expire: the Activity Log
+    /// keeps 90 days; Entra sign-ins, audit and provisioning 30 (P1/P2; 7 on Free); risk
+    /// detections 90. Risky users are current state (`None`), as is the network.
+    pub fn retention_days(self) -> Option<u32> {
+        match self {
+            Source::Activity | Source::RiskDetections => Some(90),
+            Source::SignIns
+            | Source::NonInteractiveSignIns
+            | Source::ServicePrincipalSignIns
+            | Source::ManagedIdentitySignIns
+            | Source::DirectoryAudits
+            | Source::Provisioning => Some(30),
+            Source::RiskyUsers | Source::Network => None,
+        }
+    }
+
     /// True for Microsoft Graph sources (one tenant-wide scope, the reports rate limit).
     pub fn is_graph(self) -> bool {
         !matches!(self, Source::Activity | Source::Network)

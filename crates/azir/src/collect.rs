@@ -128,6 +128,11 @@ pub struct CollectArgs {
     /// Window length of the Activity Log and Graph queries (e.g. `1d`, `6h`).
     #[arg(long, default_value = "1d")]
     window: String,
+    /// Ask every source for the whole range, even the part older than the service keeps (by
+    /// default that part is recorded as `expired` and not asked: Activity Log 90 days, Entra
+    /// sign-ins, audit and provisioning 30, risk detections 90).
+    #[arg(long)]
+    beyond_retention: bool,
     /// Print what would be called and stop.
     #[arg(long)]
     dry_run: bool,
@@ -347,7 +352,7 @@ impl Sink for CaseSink<'_> {
             self.note_error(format!("collection record: {e}"));
         }
         drop(_g);
-        if !matches!(rec.status, WindowStatus::Complete | WindowStatus::Split) {
+        if !matches!(rec.status, WindowStatus::Complete | WindowStatus::Split | WindowStatus::Expired) {
             let window = match (rec.start, rec.end) {
                 (Some(s), Some(e)) => format!(" {} .. {}", s.format("%Y-%m-%d %H:%M"), e.format("%Y-%m-%d %H:%M")),
                 _ => String::new(),
@@ -408,6 +413,7 @@ pub fn run(a: &CollectArgs, json_out: bool, quiet: bool) -> Result<i32> {
     opts.concurrency = a.concurrency.max(1);
     opts.activity_window = window;
     opts.graph_window = window;
+    opts.skip_beyond_retention = !a.beyond_retention;
     let cancel = opts.cancel.clone();
     let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
     let creds = Arc::new(

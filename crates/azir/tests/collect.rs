@@ -57,6 +57,8 @@ fn base_args<'a>(fake: &'a FakeTenant, case: &'a str, out: &'a str) -> Vec<&'a s
         UNTIL,
         "--graph-rate",
         "1000",
+        // The fake's data is from 2024, older than any service keeps.
+        "--beyond-retention",
     ]
 }
 
@@ -211,6 +213,32 @@ fn a_refused_source_is_recorded_and_the_others_complete() {
     let (code, stdout, _) = collect(&fake, &args);
     assert_eq!(code, 6);
     assert!(stdout.contains("forbidden") && stdout.contains("NonPremium"), "{stdout}");
+}
+
+/// Without `--beyond-retention`, a range older than the services keep is not asked: each
+/// source and scope gets one `expired` record, the run succeeds, and only the network (current
+/// state) and risky users (no retention) are collected.
+#[test]
+fn ranges_beyond_retention_are_recorded_not_asked() {
+    let fake = fake(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let (case, out) = (dir.path().join("case"), dir.path().join("collected"));
+    let args: Vec<&str> =
+        base_args(&fake, p(&case), p(&out)).into_iter().filter(|a| *a != "--beyond-retention").collect();
+    let (code, stdout, err) = collect(&fake, &args);
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    let windows = jsonl(&case.join("collection.jsonl"));
+    let expired: Vec<&Value> = windows.iter().filter(|w| w["status"] == "expired").collect();
+    // 7 Graph sources in the tenant, the Activity Log in each of 2 subscriptions.
+    assert_eq!(expired.len(), 9, "{windows:#?}");
+    assert!(expired.iter().all(|w| w["start"] == "2024-05-01T00:00:00Z" && w["requests"] == 0), "{expired:#?}");
+    assert!(expired.iter().any(|w| w["source"] == "signins" && w["reason"].as_str().unwrap().contains("30 days")));
+    let got = events_per_source(p(&case));
+    assert_eq!(got.get("signin"), None, "{got:?}");
+    assert_eq!(got.get("identity_protection").copied(), Some(expected(&fake, &[Source::RiskyUsers])), "{got:?}");
+    // Risky users' pages only (30 records, 8 a page, 3 day windows: 6 requests); asking the
+    // expired sources too would add at least 3 day windows each.
+    assert_eq!(fake.stats().graph_requests, 6, "only risky users asked of Graph");
 }
 
 #[test]
