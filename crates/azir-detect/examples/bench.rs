@@ -3,7 +3,8 @@
 //! EVENTS.jsonl is `azir timeline --format jsonl` output (columns plus `raw`). The built-in pack
 //! and every rule under the given folders are loaded; the events are hunted `AZIR_BENCH_ROUNDS`
 //! times (default 20). Prints events/s for the whole hunt and for parsing `raw` alone, so the
-//! share of evaluation is visible. Single-threaded.
+//! share of evaluation is visible, on one thread and then on every core (one hunter per worker,
+//! merged, as `azir hunt` does).
 
 use azir_detect::fields::Doc;
 use azir_detect::RuleSetBuilder;
@@ -101,4 +102,33 @@ fn main() {
         events.len()
     );
     println!("rules the prefilter cannot skip: {:?}", set.unfiltered_rules());
+
+    // As `azir hunt` runs: one hunter per worker over its share of the events, merged.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let t = Instant::now();
+    let mut merged_findings = 0;
+    for _ in 0..rounds {
+        let chunk = events.len().div_ceil(threads).max(1);
+        let hunters: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = events
+                .chunks(chunk)
+                .map(|part| {
+                    let set = &set;
+                    s.spawn(move || {
+                        let mut h = set.hunter();
+                        part.iter().for_each(|e| h.feed(e));
+                        h
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("worker")).collect()
+        });
+        let mut it = hunters.into_iter();
+        let mut h = it.next().unwrap_or_else(|| set.hunter());
+        it.for_each(|o| h.merge(o));
+        merged_findings = h.finish().len();
+    }
+    let par_s = t.elapsed().as_secs_f64();
+    assert_eq!(merged_findings, findings, "the merged hunt finds what the single one does");
+    println!("whole hunt, {threads} threads: {:>10.0} events/s", n as f64 / par_s);
 }

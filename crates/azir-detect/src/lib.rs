@@ -619,9 +619,47 @@ impl Hunter<'_> {
         true
     }
 
+    /// Adds what another hunter of the same rule set saw (a worker of a parallel hunt). The
+    /// result of [`Hunter::finish`] does not depend on how events were split among hunters or
+    /// in which order they were fed.
+    pub fn merge(&mut self, other: Hunter<'_>) {
+        assert!(std::ptr::eq(self.set, other.set), "hunters of different rule sets");
+        let off = self.refs.len();
+        self.refs.extend(other.refs);
+        for (k, v) in other.detection_hits {
+            self.detection_hits.entry(k).or_default().extend(v.into_iter().map(|i| i + off));
+        }
+        for (mine, theirs) in self.corr_hits.iter_mut().zip(other.corr_hits) {
+            mine.extend(theirs.into_iter().map(|mut h| {
+                h.event += off;
+                h
+            }));
+        }
+        self.events += other.events;
+        self.evaluated += other.evaluated;
+        self.flows += other.flows;
+        self.flows_evaluated += other.flows_evaluated;
+    }
+
     /// Ends the hunt: detection findings and correlation windows, most severe first.
     pub fn finish(self) -> Vec<Finding> {
-        let Hunter { set, refs, detection_hits, corr_hits, .. } = self;
+        let Hunter { set, refs, mut detection_hits, mut corr_hits, .. } = self;
+        // Number the matched events in (time, evidence) order, so that ties inside correlation
+        // windows break the same way whatever order the events came in.
+        let mut order: Vec<usize> = (0..refs.len()).collect();
+        order.sort_by(|&a, &b| ref_order(&refs[a], &refs[b]));
+        let mut renumber = vec![0usize; refs.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumber[old] = new;
+        }
+        let mut slots: Vec<Option<EventRef>> = refs.into_iter().map(Some).collect();
+        let refs: Vec<EventRef> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        for v in detection_hits.values_mut() {
+            v.iter_mut().for_each(|i| *i = renumber[*i]);
+        }
+        for hits in &mut corr_hits {
+            hits.iter_mut().for_each(|h| h.event = renumber[h.event]);
+        }
         let mut out = Vec::new();
         for ((ri, _, _), idx) in detection_hits {
             let d = &set.detections[ri];
@@ -639,16 +677,19 @@ impl Hunter<'_> {
     }
 }
 
+/// Time, then where in the evidence: the order findings list their events in.
+fn ref_order(a: &EventRef, b: &EventRef) -> std::cmp::Ordering {
+    a.time
+        .cmp(&b.time)
+        .then_with(|| a.provenance.evidence_path.cmp(&b.provenance.evidence_path))
+        .then(a.provenance.offset.cmp(&b.provenance.offset))
+        .then(a.provenance.index.cmp(&b.provenance.index))
+        .then(a.tuple.cmp(&b.tuple))
+}
+
 fn finding(meta: &rule::RuleMeta, kind: &str, group: Vec<String>, idx: &[usize], refs: &[EventRef]) -> Finding {
     let mut events: Vec<EventRef> = idx.iter().map(|&i| refs[i].clone()).collect();
-    events.sort_by(|a, b| {
-        a.time
-            .cmp(&b.time)
-            .then_with(|| a.provenance.evidence_path.cmp(&b.provenance.evidence_path))
-            .then(a.provenance.offset.cmp(&b.provenance.offset))
-            .then(a.provenance.index.cmp(&b.provenance.index))
-            .then(a.tuple.cmp(&b.tuple))
-    });
+    events.sort_by(ref_order);
     events.dedup();
     let set = |f: &dyn Fn(&EventRef) -> Option<&String>| -> Vec<String> {
         let s: BTreeSet<&String> = events.iter().filter_map(f).collect();

@@ -8,7 +8,6 @@ use anyhow::{bail, Context, Result};
 use azir_detect::rule::{CompileOptions, Level};
 use azir_detect::{Finding, RuleSetBuilder};
 use azir_store::findings::{self, FindingRow};
-use azir_store::read::scan;
 use azir_store::schema::{event_id, events_from_batch, flows_from_batch};
 use azir_store::Table;
 use clap::{Args, ValueEnum};
@@ -70,6 +69,9 @@ pub struct HuntArgs {
     /// Values for `%name%` placeholders of the `expand` modifier: `NAME=VALUE` (repeatable).
     #[arg(long, value_name = "NAME=VALUE")]
     placeholder: Vec<String>,
+    /// Worker threads (default: all cores). Findings do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
     /// Store the findings and print nothing (`azir --quiet demo`, `azir --json demo`).
     #[arg(skip)]
     pub store_only: bool,
@@ -88,6 +90,7 @@ impl HuntArgs {
             min_level,
             csv: false,
             placeholder: Vec::new(),
+            threads: None,
             store_only: false,
         }
     }
@@ -223,26 +226,45 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
     let until = a.until.as_deref().map(|s| parse_when(s, now)).transpose()?;
     let from_day = since.map(azir_model::day_of);
     let to_day = until.map(azir_model::day_of);
-    let mut hunter = set.hunter();
-    scan(&case, Table::Events, from_day.as_deref(), to_day.as_deref(), None, &mut |batch| {
-        for e in events_from_batch(&batch) {
+    // Every (part, row group) of the tables is a unit of work; each worker hunts the units it
+    // takes with its own hunter, and the hunters are merged (findings do not depend on the split).
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let days = (from_day.as_deref(), to_day.as_deref());
+    let init = || set.hunter();
+    let fold_events = |h: &mut azir_detect::Hunter, batch: &arrow_array::RecordBatch| {
+        for e in events_from_batch(batch) {
             if since.is_some_and(|s| e.time < s) || until.is_some_and(|u| e.time >= u) {
                 continue;
             }
-            hunter.feed(&e);
+            h.feed(&e);
         }
         Ok(())
-    })?;
+    };
+    let mut hunters = azir_store::flowscan::par_scan(&case, Table::Events, days, None, threads, &init, &fold_events)?;
     if set.routes_flows() {
-        scan(&case, Table::Network, from_day.as_deref(), to_day.as_deref(), Some(FLOW_COLUMNS), &mut |batch| {
-            for s in flows_from_batch(&batch) {
+        let fold_flows = |h: &mut azir_detect::Hunter, batch: &arrow_array::RecordBatch| {
+            for s in flows_from_batch(batch) {
                 if since.is_some_and(|t| s.time < t) || until.is_some_and(|u| s.time >= u) {
                     continue;
                 }
-                hunter.feed_flow(&s);
+                h.feed_flow(&s);
             }
             Ok(())
-        })?;
+        };
+        hunters.extend(azir_store::flowscan::par_scan(
+            &case,
+            Table::Network,
+            days,
+            Some(FLOW_COLUMNS),
+            threads,
+            &init,
+            &fold_flows,
+        )?);
+    }
+    let mut hunters = hunters.into_iter();
+    let mut hunter = hunters.next().unwrap_or_else(init);
+    for h in hunters {
+        hunter.merge(h);
     }
     let (events, evaluated) = hunter.counts();
     let (flows, flows_evaluated) = hunter.flow_counts();
