@@ -13,7 +13,7 @@
 //! over arrays. It was evaluated as the engine and rejected, for three reasons:
 //!
 //! 1. **Build floor.** It is edition 2024 with `rust-version = 1.95`; our workspace promises
-//!    1.85. Taking it would raise every crate's toolchain floor for one feature, and its
+//!    1.94. Taking it would raise every crate's toolchain floor for one feature, and its
 //!    dependency tree (rsigma-parser, rsigma-ir, yaml_serde, daachorse, flate2, …) is larger than
 //!    the rest of the detection stack.
 //! 2. **Azure semantics sit in the wrong layer there.** Its `Event` trait resolves one path string
@@ -85,8 +85,11 @@
 //!   string is parsed each time a path enters it (LA `Properties` columns pay this per lookup).
 //! * An `NSG write` whose body holds several `securityRules` is not checked rule by rule: array
 //!   descent is any-of, so conditions on one rule could be met by different rules. The pack only
-//!   reads `securityRules/write` bodies, which hold one rule; port ranges (`20-30`) are not
-//!   expanded.
+//!   reads `securityRules/write` bodies, which hold one rule.
+//! * `portrange` is azir's own modifier (other engines reject it): the field holds a port
+//!   specification — `*`, `Any`, `22`, `20-30`, or a comma-separated list — and matches when it
+//!   includes the value (`destinationPortRange|portrange: 22` matches `20-30` and `0-65535`).
+//!   The pack's NSG rule uses it, so a range is no way around it.
 //!
 //! ## Left to do (issue 4)
 //!

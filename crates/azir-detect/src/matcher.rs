@@ -29,6 +29,25 @@ pub enum Matcher {
     Cidr(IpNet),
     /// Numeric comparison.
     Num(NumOp, f64),
+    /// The value is a port specification — `*`, `Any`, a port, a range `a-b`, or a
+    /// comma-separated list of those (as NSG rules and firewalls write them) — that includes
+    /// this port (azir's `portrange` modifier).
+    PortIn(u16),
+}
+
+/// Whether the port specification `spec` (`*`, `Any`, `22`, `20-30`, `22,3389,1000-2000`)
+/// includes `port`. Anything unreadable includes nothing.
+pub fn port_spec_covers(spec: &str, port: u16) -> bool {
+    spec.split(',').map(str::trim).any(|piece| {
+        if piece == "*" || piece.eq_ignore_ascii_case("any") {
+            return true;
+        }
+        let (a, b) = piece.split_once('-').unwrap_or((piece, piece));
+        match (a.trim().parse::<u16>(), b.trim().parse::<u16>()) {
+            (Ok(a), Ok(b)) => a <= port && port <= b,
+            _ => false,
+        }
+    })
 }
 
 /// Numeric comparison of `gt`/`gte`/`lt`/`lte`.
@@ -122,6 +141,7 @@ impl Matcher {
             Matcher::Null => t.is_empty(),
             Matcher::Cidr(net) => t.trim().parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
             Matcher::Num(op, n) => t.trim().parse::<f64>().is_ok_and(|a| op.test(a, *n)),
+            Matcher::PortIn(p) => port_spec_covers(t, *p),
         }
     }
 }
@@ -410,6 +430,22 @@ mod tests {
 
     #[test]
     fn cidr_numbers_and_null() {
+        for (spec, port, want) in [
+            ("22", 22, true),
+            ("*", 3389, true),
+            ("Any", 1, true),
+            ("20-30", 22, true),
+            ("20-30", 31, false),
+            ("0-65535", 5986, true),
+            ("80, 443, 3000-4000", 3389, true),
+            ("80,443", 22, false),
+            ("22-20", 22, false),
+            ("", 22, false),
+            ("ssh", 22, false),
+            ("22-", 22, false),
+        ] {
+            assert_eq!(Matcher::PortIn(port).match_text(spec), want, "{spec:?} {port}");
+        }
         let c = Matcher::Cidr("10.0.0.0/8".parse().unwrap());
         assert!(c.match_text("10.1.2.3") && !c.match_text("11.0.0.1") && !c.match_text("not an ip"));
         let v6 = Matcher::Cidr("2001:db8::/32".parse().unwrap());

@@ -407,6 +407,7 @@ fn field_test(k: &str, mods: &[&str], v: &Yaml, family: Family, opts: &CompileOp
     let mut re = false;
     let (mut ri, mut rm, mut rs) = (false, false, false);
     let mut cidr = false;
+    let mut portrange = false;
     let mut num: Option<NumOp> = None;
     let mut exists = false;
     let mut fieldref = false;
@@ -424,6 +425,8 @@ fn field_test(k: &str, mods: &[&str], v: &Yaml, family: Family, opts: &CompileOp
             "m" | "multiline" => rm = true,
             "s" | "dotall" => rs = true,
             "cidr" => cidr = true,
+            // azir's extension: the field holds a port specification that includes the value.
+            "portrange" => portrange = true,
             "gt" => num = Some(NumOp::Gt),
             "gte" => num = Some(NumOp::Gte),
             "lt" => num = Some(NumOp::Lt),
@@ -480,6 +483,11 @@ fn field_test(k: &str, mods: &[&str], v: &Yaml, family: Family, opts: &CompileOp
         if let Some(op) = num {
             let n: f64 = text.parse().map_err(|_| format!("`{text}` is not a number in `{k}`"))?;
             entries.push(vec![Matcher::Num(op, n)]);
+            continue;
+        }
+        if portrange {
+            let port = text.trim().parse().map_err(|_| format!("`{text}` is not a port (0-65535) in `{k}`"))?;
+            entries.push(vec![Matcher::PortIn(port)]);
             continue;
         }
         if cidr {

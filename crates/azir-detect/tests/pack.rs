@@ -111,6 +111,15 @@ fn nsg_rule_opened_to_the_internet_reads_the_rule_json() {
             json!({"destinationPortRange": "*"}),
             "Allow",
         ),
+        // Ranges and lists that include a management port (an exact-value rule misses these).
+        nsg_body(json!({"sourceAddressPrefix": "*"}), json!({"destinationPortRange": "20-30"}), "Allow"),
+        nsg_body(json!({"sourceAddressPrefix": "Any"}), json!({"destinationPortRange": "0-65535"}), "Allow"),
+        nsg_body(
+            json!({"sourceAddressPrefix": "Internet"}),
+            json!({"destinationPortRanges": ["80", "3000-4000"]}),
+            "Allow",
+        ),
+        nsg_body(json!({"sourceAddressPrefix": "*"}), json!({"destinationPortRanges": ["5986"]}), "Allow"),
     ];
     for body in open {
         for e in each_shape(op, "megan@contoso.com", body.clone()) {
@@ -126,6 +135,13 @@ fn nsg_rule_opened_to_the_internet_reads_the_rule_json() {
         nsg_body(json!({"sourceAddressPrefix": "*"}), json!({"destinationPortRange": "22"}), "Deny"),
         // The rule's escaped `\*` is a literal star, not a wildcard matching any port.
         nsg_body(json!({"sourceAddressPrefix": "Internet"}), json!({"destinationPortRange": "2222"}), "Allow"),
+        // Ranges that stop short of every management port.
+        nsg_body(json!({"sourceAddressPrefix": "*"}), json!({"destinationPortRange": "23-3388"}), "Allow"),
+        nsg_body(
+            json!({"sourceAddressPrefix": "*"}),
+            json!({"destinationPortRanges": ["80", "443", "5987-6000"]}),
+            "Allow",
+        ),
     ];
     for body in closed {
         for e in each_shape(op, "megan@contoso.com", body.clone()) {
