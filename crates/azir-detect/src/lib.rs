@@ -101,7 +101,7 @@
 //! * Per-shape positive/negative events generated for every SigmaHQ cloud rule (today: loading
 //!   of all 142, and shape tests for a representative set).
 //! * Correlations over correlations (Sigma chaining) and the temporal "success after failures"
-//!   style rules of the pack, and Bastion-from-unseen-IP.
+//!   style rules of the pack. (Bastion-from-unseen-IP is done, outside Sigma: [`novelty`].)
 //! * Flow rules over whole connections (summing a flow's counters across tuples) and Sigma's
 //!   generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow tuples.
 
@@ -110,6 +110,7 @@ pub mod correlation;
 pub mod fields;
 pub mod logsource;
 pub mod matcher;
+pub mod novelty;
 pub mod rule;
 
 use azir_model::{Event, NetworkSession, Provenance};
@@ -681,7 +682,7 @@ impl Hunter<'_> {
 }
 
 /// Time, then where in the evidence: the order findings list their events in.
-fn ref_order(a: &EventRef, b: &EventRef) -> std::cmp::Ordering {
+pub(crate) fn ref_order(a: &EventRef, b: &EventRef) -> std::cmp::Ordering {
     a.time
         .cmp(&b.time)
         .then_with(|| a.provenance.evidence_path.cmp(&b.provenance.evidence_path))

@@ -5,6 +5,7 @@
 
 use crate::timeline::{csv_safe, parse_when, terminal_safe};
 use anyhow::{bail, Context, Result};
+use azir_detect::novelty::BastionNewIp;
 use azir_detect::rule::{CompileOptions, Level};
 use azir_detect::{Finding, RuleSetBuilder};
 use azir_store::findings::{self, FindingRow};
@@ -230,19 +231,22 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
     // takes with its own hunter, and the hunters are merged (findings do not depend on the split).
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let days = (from_day.as_deref(), to_day.as_deref());
-    let init = || set.hunter();
-    let fold_events = |h: &mut azir_detect::Hunter, batch: &arrow_array::RecordBatch| {
+    // Each worker also keeps the built-in novelty analytics (values seen in one log and never in
+    // another: azir_detect::novelty), merged the same way.
+    let init = || (set.hunter(), BastionNewIp::default());
+    let fold_events = |(h, novel): &mut (azir_detect::Hunter, BastionNewIp), batch: &arrow_array::RecordBatch| {
         for e in events_from_batch(batch) {
             if since.is_some_and(|s| e.time < s) || until.is_some_and(|u| e.time >= u) {
                 continue;
             }
             h.feed(&e);
+            novel.feed(&e);
         }
         Ok(())
     };
     let mut hunters = azir_store::flowscan::par_scan(&case, Table::Events, days, None, threads, &init, &fold_events)?;
     if set.routes_flows() {
-        let fold_flows = |h: &mut azir_detect::Hunter, batch: &arrow_array::RecordBatch| {
+        let fold_flows = |(h, _): &mut (azir_detect::Hunter, BastionNewIp), batch: &arrow_array::RecordBatch| {
             for s in flows_from_batch(batch) {
                 if since.is_some_and(|t| s.time < t) || until.is_some_and(|u| s.time >= u) {
                     continue;
@@ -262,13 +266,18 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
         )?);
     }
     let mut hunters = hunters.into_iter();
-    let mut hunter = hunters.next().unwrap_or_else(init);
-    for h in hunters {
+    let (mut hunter, mut novel) = hunters.next().unwrap_or_else(init);
+    for (h, n) in hunters {
         hunter.merge(h);
+        novel.merge(n);
     }
     let (events, evaluated) = hunter.counts();
     let (flows, flows_evaluated) = hunter.flow_counts();
-    let all = hunter.finish();
+    let mut all = hunter.finish();
+    if !a.no_builtin {
+        all.extend(novel.finish());
+        all.sort_by(|a, b| b.level.cmp(&a.level).then(a.first.cmp(&b.first)).then(a.rule_id.cmp(&b.rule_id)));
+    }
     let fingerprint = set.fingerprint();
     let rows: Vec<FindingRow> = all.iter().map(|f| to_row(&fingerprint, f)).collect();
     let stored = findings::write(&case, &fingerprint, &rows)?;

@@ -485,3 +485,51 @@ fn findings_do_not_depend_on_the_number_of_threads() {
         "correlations are compared too"
     );
 }
+
+/// The Bastion novelty analytic end to end: a session from an address that signed in
+/// successfully is quiet; one from an address that only ever failed (a sprayer) is a finding,
+/// stored with its evidence line; `--no-builtin` leaves it out.
+#[test]
+fn bastion_session_from_an_ip_never_seen_signing_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = dir.path().join("evidence");
+    std::fs::create_dir(&ev).unwrap();
+    let signin = |id: &str, ip: &str, code: i64, t: &str| {
+        serde_json::json!({"id": id, "createdDateTime": t, "userPrincipalName": "rob@contoso.com", "userId": "u1",
+            "appDisplayName": "Azure Portal", "appId": "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "ipAddress": ip,
+            "clientAppUsed": "Browser", "isInteractive": true, "status": {"errorCode": code}})
+    };
+    let page = serde_json::json!({"value": [
+        signin("s1", "203.0.113.10", 0, "2026-03-10T08:00:00Z"),
+        signin("s2", "198.51.100.66", 50126, "2026-03-10T08:05:00Z"),
+    ]});
+    std::fs::write(ev.join("signins.json"), page.to_string()).unwrap();
+    let bastion = |ip: &str, t: &str| {
+        serde_json::json!({"time": t, "resourceId": "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/BASTIONHOSTS/BAS",
+            "operationName": "Microsoft.Network/BastionHost/connect", "category": "BastionAuditLogs",
+            "properties": {"userName": "rob", "clientIpAddress": ip, "protocol": "ssh", "message": "Successfully Connected.",
+                "targetResourceId": "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM1"}})
+        .to_string()
+    };
+    let lines = [bastion("203.0.113.10", "2026-03-10T09:00:00Z"), bastion("198.51.100.66", "2026-03-10T09:30:00Z")];
+    std::fs::write(ev.join("PT1H.json"), lines.join("\n") + "\n").unwrap();
+    let case = dir.path().join("case").display().to_string();
+    azir(&["ingest", ev.to_str().unwrap(), "--case", &case, "--quiet"]);
+    let out: Value = serde_json::from_str(&azir(&["hunt", "--case", &case, "--json"])).unwrap();
+    let novel: Vec<&Value> = out["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["title"].as_str().unwrap().starts_with("Bastion session"))
+        .collect();
+    assert_eq!(novel.len(), 1, "{out:#}");
+    assert_eq!(strings(&novel[0]["ips"]), ["198.51.100.66"]);
+    assert_eq!(novel[0]["events"].as_array().unwrap().len(), 1);
+    let e = &novel[0]["events"][0];
+    assert!(
+        e["provenance"]["evidence_path"].as_str().unwrap().ends_with("PT1H.json") && e["provenance"]["line"] == 2,
+        "{e}"
+    );
+    let quiet: Value = serde_json::from_str(&azir(&["hunt", "--case", &case, "--json", "--no-builtin"])).unwrap();
+    assert!(quiet["findings"].as_array().unwrap().iter().all(|f| f["kind"] != "novelty"), "{quiet:#}");
+}
