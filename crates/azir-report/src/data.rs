@@ -303,6 +303,8 @@ pub struct ReportData {
     pub evidence: Vec<EvidenceFile>,
     /// Custody log.
     pub custody: Vec<CustodyEntry>,
+    /// The live-collection record (`collection.jsonl`, one object per source and window).
+    pub collection: Vec<serde_json::Value>,
     /// Chain (and, with `verify_evidence`, evidence) check.
     pub verify: VerifyReport,
     /// Whether evidence was re-hashed.
@@ -570,6 +572,7 @@ pub fn gather(case: &Case, opts: &Options) -> Result<ReportData, ReportError> {
 
     let evidence = evidence_files(&case.manifest()?);
     let custody = case.custody()?;
+    let collection = case.collection()?;
     let verify = if opts.verify_evidence { case.verify()? } else { case.verify_chain()? };
 
     Ok(ReportData {
@@ -599,6 +602,7 @@ pub fn gather(case: &Case, opts: &Options) -> Result<ReportData, ReportError> {
         network_config,
         evidence,
         custody,
+        collection,
         verify,
         evidence_rehashed: opts.verify_evidence,
         levels,

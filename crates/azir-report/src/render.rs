@@ -1038,6 +1038,7 @@ fn evidence(h: &mut Html, d: &ReportData) {
             &format!("{} table part(s) from interrupted ingests are ignored by every reader.", v.orphan_parts),
         );
     }
+    collection(h, d);
     let _ = write!(
         h,
         "<details class=\"appendix\"><summary><b>Evidence files</b> <span class=\"muted\">{} file(s), {}</span></summary>",
@@ -1057,9 +1058,21 @@ fn evidence(h: &mut Html, d: &ReportData) {
         Col { head: "errors", numeric: false },
         Col { head: "ingested", numeric: false },
     ];
+    if d.evidence.len() > MAX_EVIDENCE_ROWS {
+        h.el(
+            "p",
+            "muted",
+            &format!(
+                "The first {} of {} files; every file: azir query --case CASE \"SELECT * FROM evidence\".",
+                thousands(MAX_EVIDENCE_ROWS as u64),
+                thousands(d.evidence.len() as u64)
+            ),
+        );
+    }
     let rows: Vec<Vec<Cell>> = d
         .evidence
         .iter()
+        .take(MAX_EVIDENCE_ROWS)
         .map(|e| {
             vec![
                 Cell::Code(e.path.clone()),
@@ -1092,14 +1105,16 @@ fn evidence(h: &mut Html, d: &ReportData) {
         Col { head: "path", numeric: false },
         Col { head: "entry hash", numeric: false },
     ];
-    // Ingest entries repeat the evidence table (same file, same SHA-256): counted, not listed.
-    let ingested = d.custody.iter().filter(|c| c.action == "evidence-ingested").count();
+    // Ingest and collection entries repeat the evidence table (same file, same SHA-256):
+    // counted, not listed.
+    let repeats = |c: &&azir_store::case::CustodyEntry| c.action == "evidence-ingested" || c.action == "collected";
+    let ingested = d.custody.iter().filter(repeats).count();
     if ingested > 0 {
         h.el(
             "p",
             "muted",
             &format!(
-                "{} evidence-ingested entries record the files of the table above (same paths and SHA-256); the other entries follow. Chain head: {}",
+                "{} evidence-ingested and collected entries record the files of the table above (same SHA-256); the other entries follow. Chain head: {}",
                 thousands(ingested as u64),
                 d.custody.last().map(|c| c.hash.as_str()).unwrap_or("-")
             ),
@@ -1108,7 +1123,7 @@ fn evidence(h: &mut Html, d: &ReportData) {
     let rows: Vec<Vec<Cell>> = d
         .custody
         .iter()
-        .filter(|c| c.action != "evidence-ingested")
+        .filter(|c| !repeats(c))
         .map(|c| {
             vec![
                 Cell::count(c.seq),
@@ -1123,6 +1138,125 @@ fn evidence(h: &mut Html, d: &ReportData) {
         .collect();
     table(h, "t-custody", "", &cols, &rows, true, None);
     h.raw("</details></section>");
+}
+
+/// Evidence files listed in the appendix (the rest are counted, with the query that lists them).
+const MAX_EVIDENCE_ROWS: usize = 1000;
+
+fn jtext(v: &serde_json::Value, k: &str) -> String {
+    match &v[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// What `azir collect` asked of the live tenant and what came back, per source and scope, and
+/// every window that is not complete (the honest part: 403s, failures, ranges past retention).
+fn collection(h: &mut Html, d: &ReportData) {
+    if d.collection.is_empty() {
+        return;
+    }
+    let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
+    #[derive(Default)]
+    struct Agg {
+        complete: u64,
+        other: u64,
+        records: u64,
+        requests: u64,
+        throttled: u64,
+        first: String,
+        last: String,
+    }
+    let mut by: BTreeMap<(String, String), Agg> = BTreeMap::new();
+    let mut incomplete = Vec::new();
+    for w in &d.collection {
+        let a = by.entry((jtext(w, "source"), jtext(w, "scope"))).or_default();
+        let status = jtext(w, "status");
+        match status.as_str() {
+            "complete" => a.complete += 1,
+            "split" => {}
+            _ => {
+                a.other += 1;
+                incomplete.push(w);
+            }
+        }
+        a.records += n(w, "records");
+        a.requests += n(w, "requests");
+        a.throttled += n(w, "throttled");
+        let (start, end) = (jtext(w, "start"), jtext(w, "end"));
+        if !start.is_empty() && (a.first.is_empty() || start < a.first) {
+            a.first = start;
+        }
+        if end > a.last {
+            a.last = end;
+        }
+    }
+    let _ = write!(
+        h,
+        "<details class=\"appendix\"{}><summary><b>Live collection</b> <span class=\"muted\">{} window record(s), {} not complete</span></summary>",
+        if incomplete.is_empty() { "" } else { " open" },
+        thousands(d.collection.len() as u64),
+        thousands(incomplete.len() as u64)
+    );
+    let cols = [
+        Col { head: "source", numeric: false },
+        Col { head: "scope", numeric: false },
+        Col { head: "complete windows", numeric: true },
+        Col { head: "not complete", numeric: true },
+        Col { head: "records", numeric: true },
+        Col { head: "requests", numeric: true },
+        Col { head: "429s", numeric: true },
+        Col { head: "from", numeric: false },
+        Col { head: "to", numeric: false },
+    ];
+    let rows: Vec<Vec<Cell>> = by
+        .into_iter()
+        .map(|((source, scope), a)| {
+            vec![
+                Cell::Text(source),
+                Cell::Code(scope),
+                Cell::count(a.complete),
+                Cell::count(a.other),
+                Cell::count(a.records),
+                Cell::count(a.requests),
+                Cell::count(a.throttled),
+                Cell::Text(a.first),
+                Cell::Text(a.last),
+            ]
+        })
+        .collect();
+    table(h, "t-collection", "", &cols, &rows, true, None);
+    if !incomplete.is_empty() {
+        let cols = [
+            Col { head: "source", numeric: false },
+            Col { head: "scope", numeric: false },
+            Col { head: "status", numeric: false },
+            Col { head: "from", numeric: false },
+            Col { head: "to", numeric: false },
+            Col { head: "HTTP", numeric: false },
+            Col { head: "error code", numeric: false },
+            Col { head: "reason", numeric: false },
+        ];
+        let rows: Vec<Vec<Cell>> = incomplete
+            .iter()
+            .take(500)
+            .map(|w| {
+                vec![
+                    Cell::Text(jtext(w, "source")),
+                    Cell::Code(jtext(w, "scope")),
+                    Cell::Text(jtext(w, "status")),
+                    Cell::Text(jtext(w, "start")),
+                    Cell::Text(jtext(w, "end")),
+                    Cell::Text(jtext(w, "http_status")),
+                    Cell::Code(jtext(w, "error_code")),
+                    Cell::Text(jtext(w, "reason")),
+                ]
+            })
+            .collect();
+        table(h, "t-collection-gaps", "", &cols, &rows, true, Some(incomplete.len() as u64));
+    }
+    h.raw("</details>");
 }
 
 #[cfg(test)]

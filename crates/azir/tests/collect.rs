@@ -213,6 +213,19 @@ fn a_refused_source_is_recorded_and_the_others_complete() {
     let (code, stdout, _) = collect(&fake, &args);
     assert_eq!(code, 6);
     assert!(stdout.contains("forbidden") && stdout.contains("NonPremium"), "{stdout}");
+    // And so does the incident report, in its evidence appendix (open, since a window is missing).
+    let html = dir.path().join("report.html");
+    common::azir(&["report", "--case", p(&case), "-o", p(&html)]);
+    let html = std::fs::read_to_string(&html).unwrap();
+    let at = html.find("<b>Live collection</b>").expect("a live-collection section");
+    assert!(html[..at].ends_with("<details class=\"appendix\" open><summary>"), "{}", &html[at - 60..at]);
+    let gaps = &html[html.find("id=\"t-collection-gaps\"").expect("the table of incomplete windows")..];
+    let gaps = &gaps[..gaps.find("</table>").unwrap()];
+    assert!(
+        gaps.contains("Authentication_RequestFromNonPremiumTenantOrB2CTenant") && gaps.contains("forbidden"),
+        "{gaps}"
+    );
+    assert!(!gaps.contains(">audit<"), "complete sources are not listed as gaps: {gaps}");
 }
 
 /// Without `--beyond-retention`, a range older than the services keep is not asked: each
