@@ -7,6 +7,11 @@
 //! Windows that satisfy the condition and overlap are merged into one finding spanning them.
 //! Matches missing any group-by field are left out of that correlation: they cannot be
 //! attributed to a group.
+//!
+//! Chaining (a correlation referencing another): [`run_triggered`] also gives, per merged
+//! window, every window of `timespan` that met the condition ([`Trigger`]). Each becomes one hit
+//! of the referencing correlation at its last hit's time; an `event_count` counts the triggers
+//! of one merged window once (one burst is one event, however long it lasts).
 
 use crate::rule::{CorrelationType, Threshold};
 use std::collections::HashMap;
@@ -16,7 +21,8 @@ use std::collections::HashMap;
 pub struct Hit {
     /// Event time (µs).
     pub time: i64,
-    /// Index of the matching event ref in the hunt.
+    /// Index of the matching event ref in the hunt (for a hit that is a window of a referenced
+    /// correlation, an id of that window the caller maps back to its events).
     pub event: usize,
     /// Position of the matched rule in the correlation's `rules`.
     pub rule: usize,
@@ -37,8 +43,46 @@ pub struct Window {
     pub value: f64,
 }
 
+/// One window of `timespan` that met the condition, inside a merged [`Window`]: what a
+/// correlation referencing this one (Sigma chaining) sees as one hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trigger {
+    /// Time of its last hit: the window completes there.
+    pub time: i64,
+    /// Offset of its first hit in [`Triggered::items`].
+    pub first: usize,
+    /// Offset of its last hit in [`Triggered::items`].
+    pub last: usize,
+}
+
+/// A merged window with the windows that triggered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Triggered {
+    /// The merged window, as [`run`] gives it.
+    pub window: Window,
+    /// `event` of every hit of the merged window, in (time, event) order, not deduplicated.
+    pub items: Vec<usize>,
+    /// Every window that met the condition, in time order; they overlap and together span
+    /// `items`.
+    pub triggers: Vec<Trigger>,
+}
+
 /// Runs one correlation over its hits.
-pub fn run(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold], mut hits: Vec<Hit>) -> Vec<Window> {
+pub fn run(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold], hits: Vec<Hit>) -> Vec<Window> {
+    run_triggered(kind, n_rules, span, cond, hits, &|_| None).into_iter().map(|t| t.window).collect()
+}
+
+/// Runs one correlation over its hits, keeping the triggering windows of each merged window.
+/// `unit(event)` names the unit an `event_count` counts a hit as: hits of one unit (the
+/// triggers of one window of a referenced correlation) count once; `None` counts the hit alone.
+pub fn run_triggered(
+    kind: CorrelationType,
+    n_rules: usize,
+    span: i64,
+    cond: &[Threshold],
+    mut hits: Vec<Hit>,
+    unit: &dyn Fn(usize) -> Option<usize>,
+) -> Vec<Triggered> {
     hits.sort_by(|a, b| a.key.cmp(&b.key).then(a.time.cmp(&b.time)).then(a.event.cmp(&b.event)));
     let mut out = Vec::new();
     let mut start = 0;
@@ -47,28 +91,51 @@ pub fn run(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold],
         while end < hits.len() && hits[end].key == hits[start].key {
             end += 1;
         }
-        group(kind, n_rules, span, cond, &hits[start..end], &mut out);
+        group(kind, n_rules, span, cond, &hits[start..end], unit, &mut out);
         start = end;
     }
     out
 }
 
-fn group(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold], h: &[Hit], out: &mut Vec<Window>) {
+/// A merged window being built: first hit, last hit, best value, triggers (absolute offsets).
+type Current = (usize, usize, f64, Vec<(usize, usize)>);
+
+fn group(
+    kind: CorrelationType,
+    n_rules: usize,
+    span: i64,
+    cond: &[Threshold],
+    h: &[Hit],
+    unit: &dyn Fn(usize) -> Option<usize>,
+    out: &mut Vec<Triggered>,
+) {
     let mut lo = 0;
     let mut values: HashMap<&str, usize> = HashMap::new();
+    let mut units: HashMap<usize, usize> = HashMap::new();
+    let mut singles = 0usize;
     let mut per_rule = vec![0usize; n_rules];
-    let mut current: Option<(usize, usize, f64)> = None; // (first hit, last hit, best value)
-    let flush = |cur: Option<(usize, usize, f64)>, out: &mut Vec<Window>| {
-        if let Some((a, b, v)) = cur {
-            let mut events: Vec<usize> = h[a..=b].iter().map(|x| x.event).collect();
+    let mut current: Option<Current> = None;
+    let flush = |cur: Option<Current>, out: &mut Vec<Triggered>| {
+        if let Some((a, b, v, trig)) = cur {
+            let items: Vec<usize> = h[a..=b].iter().map(|x| x.event).collect();
+            let mut events = items.clone();
             events.dedup();
-            out.push(Window { key: h[a].key.clone(), events, value: v });
+            let triggers =
+                trig.into_iter().map(|(f, l)| Trigger { time: h[l].time, first: f - a, last: l - a }).collect();
+            out.push(Triggered { window: Window { key: h[a].key.clone(), events, value: v }, items, triggers });
         }
     };
+    let counting = kind == CorrelationType::EventCount;
     for hi in 0..h.len() {
         let x = &h[hi];
         if let Some(v) = &x.value {
             *values.entry(v.as_str()).or_default() += 1;
+        }
+        if counting {
+            match unit(x.event) {
+                Some(u) => *units.entry(u).or_default() += 1,
+                None => singles += 1,
+            }
         }
         per_rule[x.rule] += 1;
         while x.time - h[lo].time > span {
@@ -80,12 +147,25 @@ fn group(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold], h
                     }
                 }
             }
+            if counting {
+                match unit(h[lo].event) {
+                    Some(u) => {
+                        if let Some(c) = units.get_mut(&u) {
+                            *c -= 1;
+                            if *c == 0 {
+                                units.remove(&u);
+                            }
+                        }
+                    }
+                    None => singles -= 1,
+                }
+            }
             per_rule[h[lo].rule] -= 1;
             lo += 1;
         }
         let (ok, v, from) = match kind {
             CorrelationType::EventCount => {
-                let n = (hi - lo + 1) as f64;
+                let n = (singles + units.len()) as f64;
                 (Threshold::test(cond, n), n, lo)
             }
             CorrelationType::ValueCount => {
@@ -105,10 +185,13 @@ fn group(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold], h
             continue;
         }
         current = match current {
-            Some((a, last, best)) if from <= last => Some((a, hi, best.max(v))),
+            Some((a, last, best, mut trig)) if from <= last => {
+                trig.push((from, hi));
+                Some((a, hi, best.max(v), trig))
+            }
             other => {
                 flush(other, out);
-                Some((from, hi, v))
+                Some((from, hi, v, vec![(from, hi)]))
             }
         };
     }
@@ -218,5 +301,34 @@ mod tests {
         assert!(run(CorrelationType::Temporal, 2, span, all2, only_one).is_empty());
         let too_far = vec![hit(0, 0, "ip", None, 0), hit(61, 1, "ip", None, 1)];
         assert!(run(CorrelationType::TemporalOrdered, 2, span, all2, too_far).is_empty());
+    }
+
+    #[test]
+    fn triggers_are_the_windows_that_met_the_condition_inside_a_merged_one() {
+        let span = 60_000_000;
+        let hits: Vec<Hit> = [0, 10, 20, 30, 100].iter().enumerate().map(|(i, &t)| hit(t, 0, "u", None, i)).collect();
+        let t = run_triggered(CorrelationType::EventCount, 1, span, GTE3, hits, &|_| None);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].window.events, [0, 1, 2, 3]);
+        assert_eq!(t[0].items, [0, 1, 2, 3]);
+        assert_eq!(
+            t[0].triggers,
+            [Trigger { time: 20_000_000, first: 0, last: 2 }, Trigger { time: 30_000_000, first: 0, last: 3 }]
+        );
+    }
+
+    #[test]
+    fn event_count_counts_a_unit_once() {
+        let span = 60_000_000;
+        // Events 10.. are triggers of two windows (units 0 and 1) of a referenced correlation.
+        let unit = |e: usize| e.checked_sub(10).map(|i| i / 3);
+        let one: Vec<Hit> = (0..3).map(|i| hit(i, 0, "ip", None, 10 + i as usize)).collect();
+        assert!(run_triggered(CorrelationType::EventCount, 1, span, GTE3, one.clone(), &unit).is_empty());
+        let mut three = one;
+        three.extend((3..6).map(|i| hit(i, 0, "ip", None, 10 + i as usize)));
+        three.push(hit(7, 0, "ip", None, 0));
+        let t = run_triggered(CorrelationType::EventCount, 1, span, GTE3, three, &unit);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].window.value, 3.0);
     }
 }

@@ -3,8 +3,10 @@
 //! Rules are parsed from YAML ([`rule`]), compiled once into matchers ([`matcher`]) and a
 //! condition tree ([`condition`]), routed by `logsource` to azir event sources ([`logsource`]),
 //! and evaluated per event against the normalized columns plus `raw` parsed once ([`fields`]).
-//! Correlation rules ([`correlation`]) aggregate the matches of their base rules. This crate never
-//! touches files: callers hand it rule texts and events.
+//! Correlation rules ([`correlation`]) aggregate the matches of their base rules, or the windows
+//! of other correlations (Sigma chaining). What no Sigma rule can state (Bastion from an IP never
+//! seen in a successful sign-in) is in [`novelty`]. This crate never touches files: callers hand
+//! it rule texts and events.
 //!
 //! ## Why our own engine, not rsigma
 //!
@@ -72,7 +74,30 @@
 //! * Correlation group keys and counted values are compared lower-cased (`Megan@…` and
 //!   `megan@…` from two export shapes are one user).
 //! * Base rules referenced by a correlation do not report on their own unless a correlation
-//!   referencing them says `generate: true` (Sigma 2).
+//!   referencing them says `generate: true` (Sigma 2). The same holds for a correlation
+//!   referenced by another one.
+//! * Chaining (Sigma 2 "correlation of correlations"): `rules:` may name correlations (by
+//!   `name` or `id`; a name shared with a detection rule means the detection), alone or mixed
+//!   with detection rules (`temporal_ordered: [burst_of_failures, successful_signin]`).
+//!   References are resolved in dependency order; a cycle, or a rule above one, is a
+//!   [`Problem`], as is a rule above a correlation that failed to load.
+//!   - **A hit is a window that met the condition**, at the time it completes: its last
+//!     event's time. A burst that goes on completes again at each further event (every window
+//!     of `timespan` ending there meets the condition), and each completion is a hit; so
+//!     "burst, then success within 1 h" fires for a success while the burst is still running
+//!     (a spray tool that finds a password and carries on) and for a success up to 1 h after
+//!     the burst's last completing event. A success at the same instant as the completion is
+//!     not after it. An `event_count` over a correlation counts each merged window (burst) once,
+//!     however many completions it has.
+//!   - A hit carries the events of its window, so the referencing correlation's finding lists
+//!     them (with their provenance) beside its own events; a `temporal_ordered` finding lists
+//!     the failures up to the success, not those after it.
+//!   - **Group keys:** a window carries only its group key, so the referencing correlation's
+//!     `group-by` fields (and a `value_count` field) must be among the referenced
+//!     correlation's `group-by` fields, matched by name case-insensitively after `aliases`;
+//!     otherwise the rule is a [`Problem`] ("cannot group by X: the referenced correlation …
+//!     groups by …"), not silently regrouped. Detection rules in the same `rules:` list
+//!     resolve the fields in their own events, as usual.
 //! * Flow tuples (`nsg_flow`, `vnet_flow`, `vpc_flow`) are in the case's `network` table, not in
 //!   `events`. [`Hunter::feed_flow`] presents each tuple ([`NetworkSession`]) as an event whose
 //!   `raw` is a small JSON object keyed by the ASIM NetworkSession column names (`SrcIpAddr`,
@@ -100,8 +125,6 @@
 //!   prefilter is differentially tested against full evaluation on every demo event.
 //! * Per-shape positive/negative events generated for every SigmaHQ cloud rule (today: loading
 //!   of all 142, and shape tests for a representative set).
-//! * Correlations over correlations (Sigma chaining) and the temporal "success after failures"
-//!   style rules of the pack. (Bastion-from-unseen-IP is done, outside Sigma: [`novelty`].)
 //! * Flow rules over whole connections (summing a flow's counters across tuples) and Sigma's
 //!   generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow tuples.
 
@@ -141,16 +164,36 @@ pub struct RuleSetBuilder {
     fingerprint: u64,
 }
 
+/// What a correlation references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ref {
+    /// A detection rule (index in [`RuleSet::detections`]).
+    Detection(usize),
+    /// Another correlation (index in [`RuleSet::correlations`], always lower: referenced
+    /// correlations are resolved first).
+    Correlation(usize),
+}
+
 /// A correlation with its references resolved.
 #[derive(Debug, Clone)]
 struct Correlation {
     def: CorrelationDef,
-    /// Detection index of each referenced rule.
-    rules: Vec<usize>,
-    /// Per referenced rule: the group-by fields resolved in that rule's alias family.
+    /// Each referenced rule.
+    rules: Vec<Ref>,
+    /// Per referenced detection: the group-by fields resolved in that rule's alias family
+    /// (empty for a referenced correlation).
     group_by: Vec<Vec<FieldRef>>,
-    /// Per referenced rule: the counted field (value_count).
+    /// Per referenced detection: the counted field (value_count).
     value: Vec<Option<FieldRef>>,
+    /// Per referenced correlation: where each of our group-by fields is in its group key
+    /// (empty for a referenced detection).
+    key_map: Vec<Vec<usize>>,
+    /// Per referenced correlation: where the counted field is in its group key (value_count).
+    value_map: Vec<Option<usize>>,
+    /// Correlations that reference this one: (correlation, position in its `rules`).
+    outers: Vec<(usize, usize)>,
+    /// Reports findings of its own.
+    standalone: bool,
 }
 
 /// The rules routed to one source, and the literals that must occur for each to match.
@@ -272,60 +315,138 @@ impl RuleSetBuilder {
         }
     }
 
-    /// Resolves correlation references and indexes rules by source.
+    /// Resolves correlation references (to detections and, Sigma chaining, to other
+    /// correlations, in dependency order) and indexes rules by source.
     pub fn build(self) -> RuleSet {
-        let RuleSetBuilder { opts, detections, correlations, mut problems, fingerprint } = self;
-        let mut by_ref: HashMap<&str, usize> = HashMap::new();
-        for (i, d) in detections.iter().enumerate() {
-            by_ref.insert(d.meta.id.as_str(), i);
-            if let Some(n) = &d.meta.name {
-                by_ref.insert(n.as_str(), i);
+        let RuleSetBuilder { opts, detections, correlations: defs, mut problems, fingerprint } = self;
+        // A name or id resolves to a detection first, else to a correlation.
+        let mut by_ref: HashMap<&str, Ref> = HashMap::new();
+        for (j, c) in defs.iter().enumerate() {
+            by_ref.insert(c.meta.id.as_str(), Ref::Correlation(j));
+            if let Some(n) = &c.meta.name {
+                by_ref.insert(n.as_str(), Ref::Correlation(j));
             }
         }
-        let mut refs = vec![Vec::new(); detections.len()];
-        let mut standalone = vec![true; detections.len()];
-        let mut generated = vec![false; detections.len()];
-        let mut resolved = Vec::new();
-        for def in correlations {
+        for (i, d) in detections.iter().enumerate() {
+            by_ref.insert(d.meta.id.as_str(), Ref::Detection(i));
+            if let Some(n) = &d.meta.name {
+                by_ref.insert(n.as_str(), Ref::Detection(i));
+            }
+        }
+        let problem = |def: &CorrelationDef, reason: String| Problem {
+            origin: def.meta.origin.clone(),
+            rule: def.meta.title.clone(),
+            reason,
+        };
+        #[derive(Clone, Copy, PartialEq)]
+        enum State {
+            Pending,
+            Done(usize),
+            Failed,
+        }
+        let mut state = vec![State::Pending; defs.len()];
+        // Per definition: its references (correlations by definition index).
+        let mut targets: Vec<Vec<Ref>> = Vec::with_capacity(defs.len());
+        for (j, def) in defs.iter().enumerate() {
             let mut rules = Vec::new();
             let mut missing = Vec::new();
             for r in &def.rules {
                 match by_ref.get(r.as_str()) {
-                    Some(&i) => rules.push(i),
+                    Some(&t) => rules.push(t),
                     None => missing.push(r.clone()),
                 }
             }
             if !missing.is_empty() {
-                problems.push(Problem {
-                    origin: def.meta.origin.clone(),
-                    rule: def.meta.title.clone(),
-                    reason: format!("correlation references unknown rules: {}", missing.join(", ")),
-                });
-                continue;
+                problems.push(problem(def, format!("correlation references unknown rules: {}", missing.join(", "))));
+                state[j] = State::Failed;
             }
-            let ci = resolved.len();
-            let mut group_by = Vec::new();
-            let mut value = Vec::new();
-            for (pos, (&di, r)) in rules.iter().zip(&def.rules).enumerate() {
-                let fam = logsource::family(&detections[di].logsource);
-                let field = |name: &str| {
-                    let name = def.aliases.get(name).and_then(|m| m.get(r)).map_or(name, String::as_str);
-                    if opts.aliases {
-                        fields::resolve(name, fam)
-                    } else {
-                        fields::literal(name)
+            targets.push(rules);
+        }
+        let mut refs = vec![Vec::new(); detections.len()];
+        let mut standalone = vec![true; detections.len()];
+        let mut generated = vec![false; detections.len()];
+        let mut corr_generated: Vec<bool> = Vec::new();
+        let mut resolved: Vec<Correlation> = Vec::new();
+        // Resolve a correlation once every correlation it references is resolved (or failed);
+        // passes in definition order, so unchained correlations keep their order.
+        loop {
+            let mut progress = false;
+            for j in 0..defs.len() {
+                if state[j] != State::Pending {
+                    continue;
+                }
+                let waiting =
+                    targets[j].iter().any(|t| matches!(t, Ref::Correlation(k) if state[*k] == State::Pending));
+                if waiting {
+                    continue;
+                }
+                progress = true;
+                let def = &defs[j];
+                let failed: Vec<&str> = targets[j]
+                    .iter()
+                    .zip(&def.rules)
+                    .filter(|(t, _)| matches!(t, Ref::Correlation(k) if state[*k] == State::Failed))
+                    .map(|(_, r)| r.as_str())
+                    .collect();
+                if !failed.is_empty() {
+                    let reason =
+                        format!("correlation references correlations that could not be loaded: {}", failed.join(", "));
+                    problems.push(problem(def, reason));
+                    state[j] = State::Failed;
+                    continue;
+                }
+                let rules: Vec<Ref> = targets[j]
+                    .iter()
+                    .map(|t| match *t {
+                        Ref::Correlation(k) => match state[k] {
+                            State::Done(ci) => Ref::Correlation(ci),
+                            _ => unreachable!("waiting or failed references are handled above"),
+                        },
+                        d => d,
+                    })
+                    .collect();
+                match resolve_correlation(def, &rules, &detections, &resolved, &opts) {
+                    Err(reason) => {
+                        problems.push(problem(def, reason));
+                        state[j] = State::Failed;
                     }
-                };
-                group_by.push(def.group_by.iter().map(|g| field(g)).collect());
-                value.push(def.value_field.as_deref().map(field));
-                refs[di].push((ci, pos));
-                standalone[di] = false;
-                generated[di] |= def.generate;
+                    Ok(c) => {
+                        let ci = resolved.len();
+                        for (pos, r) in c.rules.iter().enumerate() {
+                            match *r {
+                                Ref::Detection(di) => {
+                                    refs[di].push((ci, pos));
+                                    standalone[di] = false;
+                                    generated[di] |= def.generate;
+                                }
+                                Ref::Correlation(k) => {
+                                    resolved[k].outers.push((ci, pos));
+                                    resolved[k].standalone = false;
+                                    corr_generated[k] |= def.generate;
+                                }
+                            }
+                        }
+                        state[j] = State::Done(ci);
+                        resolved.push(c);
+                        corr_generated.push(false);
+                    }
+                }
             }
-            resolved.push(Correlation { def, rules, group_by, value });
+            if !progress {
+                break;
+            }
+        }
+        // What is still pending is on a reference cycle or waits for one.
+        for j in 0..defs.len() {
+            if state[j] == State::Pending {
+                problems.push(problem(&defs[j], cycle_reason(j, &defs, &targets, &|k| state[k] == State::Pending)));
+            }
         }
         for (s, g) in standalone.iter_mut().zip(generated) {
             *s |= g;
+        }
+        for (c, g) in resolved.iter_mut().zip(corr_generated) {
+            c.standalone |= g;
         }
         let mut by_source: HashMap<&'static str, Vec<usize>> = HashMap::new();
         for (i, d) in detections.iter().enumerate() {
@@ -336,6 +457,121 @@ impl RuleSetBuilder {
         let prefilter = by_source.iter().map(|(s, rules)| (*s, Prefilter::new(&detections, rules))).collect();
         RuleSet { detections, correlations: resolved, by_source, prefilter, refs, standalone, problems, fingerprint }
     }
+}
+
+/// A correlation whose references are resolved (`rules`, referenced correlations by their
+/// index in `resolved`): group-by and counted fields per referenced rule.
+fn resolve_correlation(
+    def: &CorrelationDef,
+    rules: &[Ref],
+    detections: &[Detection],
+    resolved: &[Correlation],
+    opts: &CompileOptions,
+) -> Result<Correlation, String> {
+    let n = rules.len();
+    let (mut group_by, mut value) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut key_map, mut value_map) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (&t, r) in rules.iter().zip(&def.rules) {
+        // `aliases` name the field per referenced rule.
+        let named = |name: &str| def.aliases.get(name).and_then(|m| m.get(r)).map_or(name, String::as_str).to_string();
+        match t {
+            Ref::Detection(di) => {
+                let fam = logsource::family(&detections[di].logsource);
+                let field = |name: &str| {
+                    let name = named(name);
+                    if opts.aliases {
+                        fields::resolve(&name, fam)
+                    } else {
+                        fields::literal(&name)
+                    }
+                };
+                group_by.push(def.group_by.iter().map(|g| field(g)).collect());
+                value.push(def.value_field.as_deref().map(field));
+                key_map.push(Vec::new());
+                value_map.push(None);
+            }
+            Ref::Correlation(k) => {
+                // A referenced correlation's windows carry only its group key: our fields must
+                // be among its group-by fields (names compared case-insensitively).
+                let inner = &resolved[k].def.group_by;
+                let groups_by = || {
+                    if inner.is_empty() {
+                        format!("the referenced correlation {r} groups by nothing")
+                    } else {
+                        format!("the referenced correlation {r} groups by {}", inner.join(", "))
+                    }
+                };
+                let find = |name: &str| {
+                    let name = named(name);
+                    inner.iter().position(|g| g.eq_ignore_ascii_case(&name))
+                };
+                let mut map = Vec::new();
+                for g in &def.group_by {
+                    map.push(find(g).ok_or_else(|| format!("cannot group by {g}: {}", groups_by()))?);
+                }
+                let v = match def.value_field.as_deref() {
+                    Some(f) => Some(find(f).ok_or_else(|| format!("cannot count {f}: {}", groups_by()))?),
+                    None => None,
+                };
+                group_by.push(Vec::new());
+                value.push(None);
+                key_map.push(map);
+                value_map.push(v);
+            }
+        }
+    }
+    Ok(Correlation {
+        def: def.clone(),
+        rules: rules.to_vec(),
+        group_by,
+        value,
+        key_map,
+        value_map,
+        outers: Vec::new(),
+        standalone: true,
+    })
+}
+
+/// Why correlation `j` (left pending) cannot be resolved: the reference cycle through it, or
+/// the correlations it waits for.
+fn cycle_reason(j: usize, defs: &[CorrelationDef], targets: &[Vec<Ref>], pending: &dyn Fn(usize) -> bool) -> String {
+    let label = |k: usize| defs[k].meta.name.clone().unwrap_or_else(|| defs[k].meta.id.clone());
+    // Breadth-first from j over pending correlations, back to j.
+    let mut parent: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([j]);
+    while let Some(k) = queue.pop_front() {
+        for t in &targets[k] {
+            let Ref::Correlation(m) = *t else { continue };
+            if !pending(m) {
+                continue;
+            }
+            if m == j {
+                let mut path = vec![j];
+                let mut at = k;
+                while at != j {
+                    path.push(at);
+                    at = parent[&at];
+                }
+                path.push(j);
+                path.reverse();
+                let names: Vec<String> = path.into_iter().map(label).collect();
+                return format!("correlation references form a cycle: {}", names.join(" -> "));
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(m) {
+                e.insert(k);
+                queue.push_back(m);
+            }
+        }
+    }
+    let mut waits: Vec<String> = targets[j]
+        .iter()
+        .filter_map(|t| match *t {
+            Ref::Correlation(m) if pending(m) => Some(label(m)),
+            _ => None,
+        })
+        .collect();
+    waits.dedup();
+    format!("correlation references correlations on a reference cycle: {}", waits.join(", "))
 }
 
 /// What a rule set holds, for reports.
@@ -372,12 +608,20 @@ impl RuleSet {
                 sources: logsource::sources(&d.logsource).iter().map(|s| s.to_string()).collect(),
             })
             .collect();
+        // Correlations come after those they reference: their sources are known by then.
+        let mut corr_sources: Vec<Vec<String>> = Vec::with_capacity(self.correlations.len());
         for c in &self.correlations {
             let mut sources: Vec<String> = Vec::new();
-            for &r in &c.rules {
-                for s in logsource::sources(&self.detections[r].logsource) {
-                    if !sources.iter().any(|x| x == s) {
-                        sources.push(s.to_string());
+            for r in &c.rules {
+                let of: Vec<String> = match *r {
+                    Ref::Detection(d) => {
+                        logsource::sources(&self.detections[d].logsource).iter().map(|s| s.to_string()).collect()
+                    }
+                    Ref::Correlation(k) => corr_sources[k].clone(),
+                };
+                for s in of {
+                    if !sources.contains(&s) {
+                        sources.push(s);
                     }
                 }
             }
@@ -386,8 +630,9 @@ impl RuleSet {
                 title: c.def.meta.title.clone(),
                 origin: c.def.meta.origin.clone(),
                 kind: kind_name(c.def.kind).into(),
-                sources,
+                sources: sources.clone(),
             });
+            corr_sources.push(sources);
         }
         out
     }
@@ -669,15 +914,98 @@ impl Hunter<'_> {
             let d = &set.detections[ri];
             out.push(finding(&d.meta, "detection", Vec::new(), &idx, &refs));
         }
-        for (c, hits) in set.correlations.iter().zip(corr_hits) {
-            let windows = correlation::run(c.def.kind, c.rules.len(), c.def.timespan_us, &c.def.condition, hits);
-            for w in windows {
-                let group = c.def.group_by.iter().zip(&w.key).map(|(g, v)| format!("{g}={v}")).collect();
-                out.push(finding(&c.def.meta, kind_name(c.def.kind), group, &w.events, &refs));
+        // Correlations in dependency order. A hit from a referenced correlation is one of its
+        // triggering windows: its `event` is `refs.len()` plus the window's index in
+        // `chain.bundles`.
+        let mut chain = Chain { n: refs.len(), windows: Vec::new(), bundles: Vec::new() };
+        for (ci, c) in set.correlations.iter().enumerate() {
+            let hits = std::mem::take(&mut corr_hits[ci]);
+            let unit = |e: usize| chain.unit(e);
+            let triggered =
+                correlation::run_triggered(c.def.kind, c.rules.len(), c.def.timespan_us, &c.def.condition, hits, &unit);
+            for t in triggered {
+                if c.standalone {
+                    let group = c.def.group_by.iter().zip(&t.window.key).map(|(g, v)| format!("{g}={v}")).collect();
+                    let idx = chain.events(&t.window.events);
+                    out.push(finding(&c.def.meta, kind_name(c.def.kind), group, &idx, &refs));
+                }
+                if c.outers.is_empty() {
+                    continue;
+                }
+                let w = chain.windows.len();
+                for tr in &t.triggers {
+                    let item = chain.n + chain.bundles.len();
+                    chain.bundles.push((w, tr.first, tr.last));
+                    for &(oi, pos) in &c.outers {
+                        let o = &set.correlations[oi];
+                        let key = o.key_map[pos].iter().map(|&k| t.window.key[k].clone()).collect();
+                        let value = o.value_map[pos].map(|k| t.window.key[k].clone());
+                        corr_hits[oi].push(correlation::Hit { time: tr.time, event: item, rule: pos, key, value });
+                    }
+                }
+                chain.windows.push(t.items);
             }
         }
         out.sort_by(|a, b| b.level.cmp(&a.level).then(a.first.cmp(&b.first)).then(a.rule_id.cmp(&b.rule_id)));
         out
+    }
+}
+
+/// The windows of referenced correlations, as hits of the correlations referencing them.
+struct Chain {
+    /// Matched events: items below are events, items from here on bundles.
+    n: usize,
+    /// Per merged window of a referenced correlation: the items of its hits.
+    windows: Vec<Vec<usize>>,
+    /// Per triggering window (item `n + i`): its merged window and the range of its items.
+    bundles: Vec<(usize, usize, usize)>,
+}
+
+impl Chain {
+    /// The unit an `event_count` counts an item as: the merged window of a bundle.
+    fn unit(&self, item: usize) -> Option<usize> {
+        item.checked_sub(self.n).map(|b| self.bundles[b].0)
+    }
+
+    /// The events of `items` (bundles expanded, recursively), sorted, without duplicates.
+    fn events(&self, items: &[usize]) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.expand(items, &mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn expand(&self, items: &[usize], out: &mut Vec<usize>) {
+        // Bundles of one merged window overlap: expand the union of their ranges once.
+        let mut ranges: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+        for &it in items {
+            match it.checked_sub(self.n) {
+                None => out.push(it),
+                Some(b) => {
+                    let (w, first, last) = self.bundles[b];
+                    ranges.entry(w).or_default().push((first, last));
+                }
+            }
+        }
+        for (w, mut rs) in ranges {
+            rs.sort_unstable();
+            let mut cur: Option<(usize, usize)> = None;
+            for (a, b) in rs {
+                cur = match cur {
+                    Some((ca, cb)) if a <= cb + 1 => Some((ca, cb.max(b))),
+                    other => {
+                        if let Some((ca, cb)) = other {
+                            self.expand(&self.windows[w][ca..=cb], out);
+                        }
+                        Some((a, b))
+                    }
+                };
+            }
+            if let Some((ca, cb)) = cur {
+                self.expand(&self.windows[w][ca..=cb], out);
+            }
+        }
     }
 }
 

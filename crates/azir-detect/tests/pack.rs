@@ -468,3 +468,117 @@ fn large_outbound_transfer_needs_100_mb_in_one_tuple_to_an_external_address() {
     }
     assert!(flow_fires(&[tuple(0, "10.0.0.4", "2001:db8::5", 443, "Outbound", "Allow", 150_000_000, 0)], t));
 }
+
+/// `n` failed passwords from `ip`, one a minute from `t0` (seconds), of distinct users, in
+/// export shape `shape` (0 Graph, 1 diagnostic, 2 LA; 3 rotates per event).
+fn failures(shape: usize, n: usize, t0: i64, ip: &str) -> Vec<Event> {
+    let codes = [50126, 50053, 50034, 50057, 50055];
+    (0..n)
+        .map(|i| {
+            let s = if shape == 3 { i } else { shape };
+            signin(s, t0 + i as i64 * 60, &format!("u{i}@c.com"), ip, codes[i % codes.len()])
+        })
+        .collect()
+}
+
+fn with(mut events: Vec<Event>, more: Event) -> Vec<Event> {
+    events.push(more);
+    events
+}
+
+#[test]
+fn success_after_a_run_of_failures_from_the_same_ip() {
+    let t = "Sign-in success after a run of failed passwords";
+    let ip = "198.51.100.23";
+    for shape in 0..4 {
+        let ok = |at: i64, user: &str, ip: &str| signin(shape % 3, at, user, ip, 0);
+        // Ten failures in nine minutes (the burst completes at 540 s), then a success.
+        let burst = failures(shape, 10, 0, ip);
+        let f = hunt(&with(burst.clone(), ok(1200, "megan@c.com", ip)));
+        let hit: Vec<&Finding> = f.iter().filter(|f| f.title.starts_with(t)).collect();
+        assert_eq!(hit.len(), 1, "shape {shape}: {f:#?}");
+        assert_eq!(hit[0].kind, "temporal_ordered");
+        assert_eq!(hit[0].group, [format!("IPAddress={ip}")]);
+        assert_eq!(hit[0].events.len(), 11);
+        assert_eq!(hit[0].last, 1_200_000_000);
+        for tag in ["attack.t1110", "attack.t1078"] {
+            assert!(hit[0].tags.iter().any(|x| x == tag), "{tag}");
+        }
+        // The chained parts do not report on their own.
+        assert!(!f
+            .iter()
+            .any(|f| f.title.starts_with("Burst of failed") || f.title == "Sign-in with the right password"));
+        // A password accepted but stopped at MFA (50076, 50074, 500121) is the spray's success too.
+        for code in [50076, 50074, 500121] {
+            assert!(fires(&with(burst.clone(), signin(shape % 3, 1200, "megan@c.com", ip, code)), t), "{code}");
+        }
+        // Exactly an hour after the burst completes still follows it; a second later does not.
+        assert!(fires(&with(burst.clone(), ok(540 + 3600, "megan@c.com", ip)), t), "shape {shape}");
+        assert!(!fires(&with(burst.clone(), ok(540 + 3601, "megan@c.com", ip)), t), "shape {shape}");
+        // The success before the burst, or before it reaches ten failures: nothing.
+        assert!(!fires(&with(burst.clone(), ok(-60, "megan@c.com", ip)), t), "shape {shape}");
+        assert!(!fires(&with(burst.clone(), ok(510, "megan@c.com", ip)), t), "shape {shape}");
+        // A success from another IP, nine failures, or ten spread over more than 30 minutes.
+        assert!(!fires(&with(burst.clone(), ok(1200, "megan@c.com", "203.0.113.77")), t), "shape {shape}");
+        assert!(!fires(&with(failures(shape, 9, 0, ip), ok(1200, "megan@c.com", ip)), t), "shape {shape}");
+        let slow: Vec<Event> = failures(shape, 10, 0, ip)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e.time = i as i64 * 240 * 1_000_000;
+                e
+            })
+            .collect();
+        assert!(!fires(&with(slow, ok(2400, "megan@c.com", ip)), t), "shape {shape}");
+        // Ten successes after one failure are not a run of failures either.
+        let mut many_ok = failures(shape, 1, 0, ip);
+        many_ok.extend((0..10).map(|i| ok(60 + i, "megan@c.com", ip)));
+        assert!(!fires(&many_ok, t), "shape {shape}");
+    }
+    // A success in the middle of a spray that goes on fires too (the burst completed before it).
+    let spray = failures(3, 30, 0, ip);
+    assert!(fires(&with(spray, signin(1, 900, "megan@c.com", ip, 0)), t));
+}
+
+#[test]
+fn mfa_fatigue_then_success_of_the_same_user() {
+    let t = "MFA fatigue then successful sign-in";
+    let (user, ip) = ("megan@c.com", "203.0.113.77");
+    for shape in 0..3 {
+        let denials = |n: usize, user: &str| -> Vec<Event> {
+            (0..n).map(|i| signin(shape, i as i64 * 120, user, ip, 500121)).collect()
+        };
+        let ok = |at: i64, user: &str, ip: &str| signin(shape, at, user, ip, 0);
+        // Five denials (the burst completes at 480 s), then the user's success.
+        let burst = denials(5, user);
+        let f = hunt(&with(burst.clone(), ok(1200, user, ip)));
+        let hit: Vec<&Finding> = f.iter().filter(|f| f.title.starts_with(t)).collect();
+        assert_eq!(hit.len(), 1, "shape {shape}: {f:#?}");
+        assert_eq!(hit[0].kind, "temporal_ordered");
+        assert_eq!(hit[0].group, [format!("UserPrincipalName={user}")]);
+        assert_eq!(hit[0].events.len(), 6);
+        for tag in ["attack.t1621", "attack.t1078"] {
+            assert!(hit[0].tags.iter().any(|x| x == tag), "{tag}");
+        }
+        // The MFA fatigue rule still reports the burst itself; the chained burst does not.
+        assert!(f.iter().any(|f| f.title.starts_with("MFA fatigue - repeated")));
+        assert!(!f
+            .iter()
+            .any(|f| f.title.starts_with("Burst of MFA denials") || f.title == "Sign-in with the right password"));
+        // The success may come from another address: the user is the group.
+        assert!(fires(&with(burst.clone(), ok(1200, user, "192.0.2.10")), t), "shape {shape}");
+        assert!(fires(&with(burst.clone(), ok(480 + 3600, user, ip)), t), "shape {shape}");
+        // The burst alone, the success before the burst or before its fifth denial, another
+        // user's success, four denials, or a success more than an hour after the burst: nothing.
+        assert!(!fires(&burst, t), "shape {shape}");
+        assert!(fires(&burst, "MFA fatigue - repeated"), "shape {shape}");
+        assert!(!fires(&with(burst.clone(), ok(-60, user, ip)), t), "shape {shape}");
+        assert!(!fires(&with(burst.clone(), ok(400, user, ip)), t), "shape {shape}");
+        assert!(!fires(&with(burst.clone(), ok(1200, "adele@c.com", ip)), t), "shape {shape}");
+        assert!(!fires(&with(denials(4, user), ok(1200, user, ip)), t), "shape {shape}");
+        assert!(!fires(&with(burst.clone(), ok(480 + 3601, user, ip)), t), "shape {shape}");
+        // Five denials spread over users are no burst.
+        let users: Vec<Event> = (0..5).map(|i| signin(shape, i * 60, &format!("u{i}@c.com"), ip, 500121)).collect();
+        assert!(!fires(&with(users, ok(1200, "u0@c.com", ip)), t), "shape {shape}");
+    }
+}

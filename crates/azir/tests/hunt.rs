@@ -96,11 +96,27 @@ fn the_identity_attacks_are_found_as_correlations() {
     assert!(spray["first"].as_i64() >= Some(at(story::SPRAY_START)));
     assert!(spray["last"].as_i64() <= Some(at(story::SPRAY_END)));
 
-    let mfa = attack("MFA fatigue", story::ATTACKER_IP);
+    // The spray found Megan's password (accepted, stopped at MFA) inside the spray window.
+    let found = attack("Sign-in success after a run of failed passwords", story::SPRAY_IP);
+    assert_eq!(found["kind"], "temporal_ordered");
+    assert!(strings(&found["users"]).contains(&story::COMPROMISED_USER.to_string()), "{found:#}");
+    assert!(found["last"].as_i64() <= Some(at(story::SPRAY_END)), "{found:#}");
+
+    let mfa = attack("MFA fatigue - repeated MFA failures", story::ATTACKER_IP);
     assert_eq!(mfa["kind"], "event_count");
     assert_eq!(strings(&mfa["users"]), [story::COMPROMISED_USER]);
     assert!(mfa["first"].as_i64() >= Some(at(story::MFA_FATIGUE_START)));
     assert!(mfa["last"].as_i64() < Some(at(story::COMPROMISE_TIME)));
+    // Chained: the fatigue burst, then Megan's approved sign-in (and the CLI one after it).
+    let approved = attack("MFA fatigue then successful sign-in of the same user", story::ATTACKER_IP);
+    assert_eq!(approved["kind"], "temporal_ordered");
+    assert_eq!(strings(&approved["group"]), [format!("UserPrincipalName={}", story::COMPROMISED_USER)]);
+    assert_eq!(strings(&approved["users"]), [story::COMPROMISED_USER]);
+    assert_eq!(strings(&approved["ips"]), [story::ATTACKER_IP]);
+    assert_eq!(approved["first"], mfa["first"]);
+    let times: Vec<i64> = approved["events"].as_array().unwrap().iter().filter_map(|e| e["time"].as_i64()).collect();
+    assert!(times.contains(&at(story::COMPROMISE_TIME)), "{approved:#}");
+    assert!(approved["events"].as_array().unwrap().len() > mfa["events"].as_array().unwrap().len());
 
     let ga = attack("privileged Entra ID directory role", story::ATTACKER_IP);
     assert_eq!(ga["level"], "critical");
