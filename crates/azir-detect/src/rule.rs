@@ -747,6 +747,11 @@ impl FieldTest {
 }
 
 fn compare_text(a: &str, b: &str, c: Compare, cased: bool) -> bool {
+    // Case folding beyond ASCII, as the value matchers do (`ÄRGER` = `ärger`); only non-ASCII
+    // text pays for the lower-cased copies.
+    if !cased && (!a.is_ascii() || !b.is_ascii()) {
+        return compare_text(&a.to_lowercase(), &b.to_lowercase(), c, true);
+    }
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let eq = |x: &[u8], y: &[u8]| if cased { x == y } else { x.eq_ignore_ascii_case(y) };
     match c {
@@ -766,6 +771,18 @@ pub fn scalar_text(v: Scalar<'_>) -> Option<String> {
 mod tests {
     use super::*;
     use azir_model::Event;
+
+    /// `fieldref` folds case like the value matchers, beyond ASCII (found by the rsigma
+    /// differential test, `bench/rsigma-peer`).
+    #[test]
+    fn fieldref_comparison_folds_non_ascii_case() {
+        assert!(compare_text("REF-É", "ref-é", Compare::Equals, false));
+        assert!(!compare_text("REF-É", "ref-é", Compare::Equals, true));
+        assert!(compare_text("xx ÄRGER yy", "ärger", Compare::Contains, false));
+        assert!(compare_text("Émile", "éMI", Compare::StartsWith, false));
+        assert!(!compare_text("Émile", "emi", Compare::StartsWith, false));
+        assert!(compare_text("abc", "ABC", Compare::Equals, false));
+    }
 
     /// Compiles one rule whose detection is `det` (YAML, indented 4) and says whether it matches `raw`.
     fn check(det: &str, raw: &str) -> bool {
