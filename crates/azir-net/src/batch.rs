@@ -102,7 +102,8 @@ pub struct FlowBatch<'a> {
     ev_tuple: Option<&'a UInt32Array>,
 }
 
-fn typed<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<Option<&'a T>, String> {
+/// Column `name` of `b` as `T`; `None` when projected away, an error naming it when of another type.
+pub(crate) fn typed<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<Option<&'a T>, String> {
     match b.column_by_name(name) {
         None => Ok(None),
         Some(c) => c

@@ -41,7 +41,7 @@
 //! Counts are kept per (NSG, outcome, reason); the earliest disagreements by time are kept as
 //! examples with their evidence (`evidence_path:line#tuple`).
 
-use crate::batch::{key, Evidence, Map, Names, Window};
+use crate::batch::{key, typed, Evidence, Map, Names, Window};
 use crate::nsg::history::History;
 use crate::nsg::rule::AddressSpec;
 use crate::nsg::tags::is_public;
@@ -728,17 +728,6 @@ struct Cols<'a> {
     ev_path: Strs<'a>,
     ev_line: Option<&'a UInt64Array>,
     ev_tuple: Option<&'a UInt32Array>,
-}
-
-fn typed<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<Option<&'a T>, String> {
-    match b.column_by_name(name) {
-        None => Ok(None),
-        Some(c) => c
-            .as_any()
-            .downcast_ref::<T>()
-            .map(Some)
-            .ok_or_else(|| format!("column {name} has type {}, not the network table's", c.data_type())),
-    }
 }
 
 impl<'a> Cols<'a> {
