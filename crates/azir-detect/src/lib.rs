@@ -947,7 +947,7 @@ impl Hunter<'_> {
                 chain.windows.push(t.items);
             }
         }
-        out.sort_by(|a, b| b.level.cmp(&a.level).then(a.first.cmp(&b.first)).then(a.rule_id.cmp(&b.rule_id)));
+        sort_findings(&mut out);
         out
     }
 }
@@ -1008,6 +1008,11 @@ impl Chain {
             }
         }
     }
+}
+
+/// The order findings are reported in: most severe first, then earliest, then by rule id.
+pub fn sort_findings(f: &mut [Finding]) {
+    f.sort_by(|a, b| b.level.cmp(&a.level).then(a.first.cmp(&b.first)).then(a.rule_id.cmp(&b.rule_id)));
 }
 
 /// Time, then where in the evidence: the order findings list their events in.

@@ -27,21 +27,39 @@ pub const BASTION_NEW_IP_ID: &str = "0c6f2d4e-7b1a-4f43-9d3e-5a8b2c1e9f70";
 /// Its title.
 pub const BASTION_NEW_IP_TITLE: &str = "Bastion session from an IP never seen in a successful sign-in";
 
-fn norm_ip(s: &str) -> String {
-    let t = s.trim();
-    match t.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string()),
-        Ok(ip) => ip.to_string(),
-        Err(_) => t.to_ascii_lowercase(),
+/// An address as compared: a parsed IP (IPv4-mapped IPv6 as IPv4), else the trimmed,
+/// lower-cased text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Addr {
+    Ip(IpAddr),
+    Text(String),
+}
+
+impl Addr {
+    fn of(s: &str) -> Addr {
+        let t = s.trim();
+        match t.parse::<IpAddr>() {
+            Ok(IpAddr::V6(v6)) => Addr::Ip(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
+            Ok(ip) => Addr::Ip(ip),
+            Err(_) => Addr::Text(t.to_ascii_lowercase()),
+        }
+    }
+
+    fn show(&self) -> String {
+        match self {
+            Addr::Ip(ip) => ip.to_string(),
+            Addr::Text(t) => t.clone(),
+        }
     }
 }
 
 /// State of the Bastion analytic.
 #[derive(Debug, Default, Clone)]
 pub struct BastionNewIp {
-    signin_ips: HashSet<String>,
+    /// Addresses of successful sign-ins (an IP is parsed, not allocated, per sign-in).
+    signin_ips: HashSet<Addr>,
     successful_signins: u64,
-    sessions: Vec<(String, EventRef)>,
+    sessions: Vec<(Addr, EventRef)>,
 }
 
 impl BastionNewIp {
@@ -51,10 +69,10 @@ impl BastionNewIp {
         match e.source.as_str() {
             "signin" if e.result.as_deref() == Some("Success") => {
                 self.successful_signins += 1;
-                self.signin_ips.insert(norm_ip(ip));
+                self.signin_ips.insert(Addr::of(ip));
             }
             "bastion" => self.sessions.push((
-                norm_ip(ip),
+                Addr::of(ip),
                 EventRef {
                     time: e.time,
                     provenance: e.provenance.clone(),
@@ -81,7 +99,7 @@ impl BastionNewIp {
         if self.successful_signins == 0 {
             return Vec::new();
         }
-        let mut by_ip: BTreeMap<String, Vec<EventRef>> = BTreeMap::new();
+        let mut by_ip: BTreeMap<Addr, Vec<EventRef>> = BTreeMap::new();
         for (ip, r) in self.sessions {
             if !self.signin_ips.contains(&ip) {
                 by_ip.entry(ip).or_default().push(r);
@@ -107,9 +125,9 @@ impl BastionNewIp {
                     origin: "builtin:novelty".to_string(),
                     first: events.first().map_or(0, |e| e.time),
                     last: events.last().map_or(0, |e| e.time),
-                    group: vec![format!("SrcIpAddr={ip}")],
+                    group: vec![format!("SrcIpAddr={}", ip.show())],
                     users: set(&|e| e.user.as_ref()),
-                    ips: vec![ip],
+                    ips: vec![ip.show()],
                     apps: Vec::new(),
                     resources: set(&|e| e.resource.as_ref()),
                     events,

@@ -346,9 +346,19 @@ impl Case {
         &self,
         items: &[(String, Option<String>, Option<String>, serde_json::Value)],
     ) -> Result<Vec<CustodyEntry>, StoreError> {
-        let log = self.custody()?;
-        let (mut seq, mut prev) = match log.last() {
-            Some(l) => (l.seq + 1, l.hash.clone()),
+        // Only the last committed entry matters: read the file's tail, not the whole log (a
+        // collection appends one entry per landed file; re-reading the log each time is quadratic).
+        let path = self.custody_path();
+        let last: Option<CustodyEntry> = match last_line(&path)? {
+            Some(line) => Some(serde_json::from_slice(&line).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                line: 0,
+                reason: format!("last entry: {e}"),
+            })?),
+            None => None,
+        };
+        let (mut seq, mut prev) = match last {
+            Some(l) => (l.seq + 1, l.hash),
             None => (0, "0".repeat(64)),
         };
         let actor = actor();
@@ -574,13 +584,70 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Sto
     Ok(out)
 }
 
+/// Where the committed part of a JSON Lines file ends (after its last `\n`; a torn last line,
+/// left by a kill mid-append, is not committed), and that last complete line. Reads the file
+/// backwards in blocks, so the cost follows the last line's length, not the file's.
+fn committed_tail(path: &Path) -> Result<(u64, Option<Vec<u8>>), StoreError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, None)),
+        Err(e) => return Err(StoreError::Io { path: path.to_path_buf(), source: e }),
+    };
+    let len = f.metadata().map_err(io_err(path))?.len();
+    // `buf` holds the bytes [start, len) read so far, from the end backwards.
+    let (mut start, mut buf) = (len, Vec::new());
+    let mut keep: Option<u64> = None; // just after the last '\n': the committed length
+    let mut line_end: Option<usize> = None; // in `buf`: the '\n' ending the line looked at
+    loop {
+        if keep.is_none() {
+            if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+                keep = Some(start + i as u64 + 1);
+                line_end = Some(i);
+            }
+        }
+        while let Some(e) = line_end {
+            match buf[..e].iter().rposition(|&b| b == b'\n') {
+                Some(b) => {
+                    if !buf[b + 1..e].iter().all(u8::is_ascii_whitespace) {
+                        return Ok((keep.unwrap_or(0), Some(buf[b + 1..e].to_vec())));
+                    }
+                    line_end = Some(b); // a blank line: look at the one before
+                }
+                None if start == 0 => {
+                    let line = &buf[..e];
+                    return Ok((keep.unwrap_or(0), (!line.iter().all(u8::is_ascii_whitespace)).then(|| line.to_vec())));
+                }
+                None => break, // the line starts before `start`: read more
+            }
+        }
+        if start == 0 {
+            return Ok((keep.unwrap_or(0), None));
+        }
+        let n = start.min(64 * 1024);
+        let mut block = vec![0u8; n as usize];
+        f.seek(SeekFrom::Start(start - n)).map_err(io_err(path))?;
+        f.read_exact(&mut block).map_err(io_err(path))?;
+        start -= n;
+        line_end = line_end.map(|e| e + n as usize);
+        block.extend_from_slice(&buf);
+        buf = block;
+    }
+}
+
+/// The last complete line of a JSON Lines file (see [`committed_tail`]).
+fn last_line(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(committed_tail(path)?.1)
+}
+
 fn append_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     // A torn last line (a kill mid-append) was never committed: cut it off before appending.
-    if let Ok(existing) = fs::read(path) {
-        if !existing.is_empty() && existing.last() != Some(&b'\n') {
-            let keep = existing.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let len = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if len > 0 {
+        let (keep, _) = committed_tail(path)?;
+        if keep < len {
             let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
-            f.set_len(keep as u64).map_err(io_err(path))?;
+            f.set_len(keep).map_err(io_err(path))?;
         }
     }
     let mut f = OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
@@ -602,6 +669,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tail reader agrees with reading the whole file: the committed length, and the last
+    /// non-blank complete line, across block boundaries, torn lines and blank lines.
+    #[test]
+    fn the_committed_tail_is_read_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        let long = "y".repeat(150_000);
+        for (text, keep, last) in [
+            ("", 0, None),
+            ("torn", 0, None),
+            ("a\n", 2, Some("a")),
+            ("a\nb\n", 4, Some("b")),
+            ("a\nb\ntorn", 4, Some("b")),
+            ("a\n\n  \n", 6, Some("a")),
+            ("\n\n", 2, None),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            assert_eq!(committed_tail(&p).unwrap(), (keep, last.map(|l: &str| l.as_bytes().to_vec())), "{text:?}");
+        }
+        // Lines longer than a block, and a torn line longer than a block.
+        let text = format!("first\n{long}\n{long}x");
+        std::fs::write(&p, &text).unwrap();
+        let (keep, last) = committed_tail(&p).unwrap();
+        assert_eq!(keep as usize, 6 + long.len() + 1);
+        assert_eq!(last.unwrap(), long.as_bytes());
+        // Appending cuts the torn line first, and the custody chain stays intact.
+        append_synced(&p, b"z\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), format!("first\n{long}\nz\n"));
+        assert_eq!(committed_tail(&p).unwrap().1.unwrap(), b"z");
+        assert_eq!(last_line(&dir.path().join("missing")).unwrap(), None);
+    }
 
     pub(crate) fn tmp(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("azir-case-{tag}-{}", std::process::id()));

@@ -169,25 +169,7 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// A duration like `90d`, `12h`, `30m`, `45s`.
-fn parse_span(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = n.parse().ok()?;
-    let secs = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => return None,
-    };
-    Some(Duration::from_secs(n.checked_mul(secs)?))
-}
-
 fn parse_time(s: &str, now: DateTime<Utc>, flag: &str) -> Result<DateTime<Utc>> {
-    if let Some(d) = parse_span(s) {
-        return Ok(now - chrono::Duration::from_std(d).context("span too long")?);
-    }
     let us = crate::timeline::parse_when(s, now.timestamp_micros()).with_context(|| format!("{flag} {s:?}"))?;
     Utc.timestamp_micros(us).single().with_context(|| format!("{flag} {s:?} is out of range"))
 }
@@ -401,8 +383,11 @@ pub fn run(a: &CollectArgs, json_out: bool, quiet: bool) -> Result<i32> {
     let since = parse_time(&a.since, now, "--since")?;
     let until = a.until.as_deref().map(|u| parse_time(u, now, "--until")).transpose()?.unwrap_or(now);
     let (api, want_storage) = sources(a)?;
-    let window =
-        parse_span(&a.window).filter(|d| d.as_secs() >= 60).context("--window: e.g. 1d, 6h, 30m (at least 1m)")?;
+    let window = crate::timeline::duration_secs(&a.window)
+        .ok()
+        .filter(|&s| s >= 60)
+        .map(|s| Duration::from_secs(s as u64))
+        .context("--window: e.g. 1d, 6h, 30m (at least 1m)")?;
     let mut opts = CollectOptions::new(since, until);
     opts.tenant = a.tenant.clone();
     opts.sources = api.clone();

@@ -276,7 +276,7 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
     let mut all = hunter.finish();
     if !a.no_builtin {
         all.extend(novel.finish());
-        all.sort_by(|a, b| b.level.cmp(&a.level).then(a.first.cmp(&b.first)).then(a.rule_id.cmp(&b.rule_id)));
+        azir_detect::sort_findings(&mut all);
     }
     let fingerprint = set.fingerprint();
     let rows: Vec<FindingRow> = all.iter().map(|f| to_row(&fingerprint, f)).collect();

@@ -74,6 +74,13 @@ pub fn parse_when(s: &str, now_us: i64) -> Result<i64> {
     if let Some(us) = parse_time(t) {
         return Ok(us);
     }
+    let secs = duration_secs(t)?;
+    Ok(now_us - secs * 1_000_000)
+}
+
+/// A duration such as `45s`, `30m`, `12h`, `7d` or `2w`, in seconds.
+pub fn duration_secs(s: &str) -> Result<i64> {
+    let t = s.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: i64 = num
         .parse()
@@ -86,7 +93,7 @@ pub fn parse_when(s: &str, now_us: i64) -> Result<i64> {
         "w" => 7 * 86_400,
         _ => bail!("unknown duration unit in {s:?}: use s, m, h, d or w"),
     };
-    Ok(now_us - n * secs * 1_000_000)
+    n.checked_mul(secs).with_context(|| format!("{s:?} is too long"))
 }
 
 struct Filter {
