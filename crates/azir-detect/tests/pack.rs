@@ -299,6 +299,44 @@ fn directory_role_and_credentials_in_graph_and_diagnostic_audits() {
 }
 
 #[test]
+fn app_consent_granted_in_graph_diagnostic_and_log_analytics_audits() {
+    let mods = json!([
+        { "displayName": "ConsentContext.IsAdminConsent", "oldValue": null, "newValue": "\"False\"" },
+        { "displayName": "ConsentAction.Permissions", "oldValue": null,
+          "newValue": "\"[] => [[Id: x, ClientId: y, ResourceId: z, ConsentType: Principal, Scope: Mail.Read offline_access]]\"" }
+    ]);
+    let graph = |activity: &str, result: &str| {
+        json!({ "activityDisplayName": activity, "category": "ApplicationManagement", "result": result,
+                "loggedByService": "Core Directory", "resultReason": "",
+                "initiatedBy": { "user": { "userPrincipalName": "megan@contoso.com", "ipAddress": "203.0.113.77" } },
+                "targetResources": [{ "displayName": "Mail Helper", "type": "ServicePrincipal",
+                                      "modifiedProperties": mods.clone() }] })
+    };
+    let shapes = |activity: &str, result: &str| {
+        let g = graph(activity, result);
+        let diag = json!({ "category": "AuditLogs", "operationName": activity, "resultSignature": "None",
+                           "properties": g.clone() });
+        let la = json!({ "OperationName": activity, "Category": "ApplicationManagement", "Result": result,
+                         "LoggedByService": "Core Directory",
+                         "TargetResources": g["targetResources"].to_string(),
+                         "InitiatedBy": g["initiatedBy"].to_string() });
+        [g, diag, la]
+    };
+    for raw in shapes("Consent to application", "success") {
+        assert!(fires(&[ev("audit", 0, raw.clone())], "Consent granted to an application"), "{raw}");
+        // The same record is not a sign-in.
+        assert!(!fires(&[ev("signin", 0, raw)], "Consent granted to an application"));
+    }
+    // A consent that failed (blocked by policy), and a neighbouring activity, are not reported.
+    for raw in shapes("Consent to application", "failure")
+        .into_iter()
+        .chain(shapes("Add delegated permission grant", "success"))
+    {
+        assert!(!fires(&[ev("audit", 0, raw.clone())], "Consent granted to an application"), "{raw}");
+    }
+}
+
+#[test]
 fn appgw_scanning_needs_fifty_404s_from_one_client_in_ten_minutes() {
     let req = |t: i64, ip: &str, status: i64| {
         ev(
