@@ -486,6 +486,11 @@ fn walk(v: &Node<'_>, path: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool
 
 fn leaf(v: &Node<'_>, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
     match v {
+        // A Log Analytics column holding JSON text (`InitiatedBy`, `TargetResources`) is the
+        // text itself and, like the object it serializes, every value inside it.
+        Node::Str(s) if s.trim_start().starts_with(['{', '[']) => {
+            f(Scalar::Str(s)) || parse(s).is_some_and(|inner| !matches!(inner, Node::Str(_)) && deep(&inner, f))
+        }
         Node::Str(s) => f(Scalar::Str(s)),
         Node::Num(n) => f(Scalar::Num(n)),
         Node::Bool(b) => f(Scalar::Bool(*b)),
@@ -520,6 +525,8 @@ pub enum Family {
     SignIn,
     /// Entra audit (and PIM).
     Audit,
+    /// Microsoft 365 unified audit log (`m365_audit`: AuditData records, `OfficeActivity` rows).
+    M365,
     /// Anything else.
     Other,
 }
@@ -589,9 +596,33 @@ fn aliases(family: Family, lower: &str) -> &'static [&'static str] {
             "operationName",
             "properties.message",
         ],
-        (Audit, "status" | "result" | "resultstatus") => {
-            &["Result", "result", "properties.result", "resultType", "@EventResult"]
+        (Audit, "activitytype") => &["ActivityDisplayName", "activityDisplayName", "properties.activityDisplayName"],
+        // `Status` in Sigma audit rules is the result, or the sentence of the result's reason.
+        (Audit, "status" | "result" | "resultstatus") => &[
+            "Result",
+            "result",
+            "properties.result",
+            "resultType",
+            "@EventResult",
+            "ResultReason",
+            "resultReason",
+            "properties.resultReason",
+        ],
+        (Audit, "failure_status_reason" | "failurestatusreason") => {
+            &["ResultReason", "resultReason", "properties.resultReason", "ResultDescription"]
         }
+        // Microsoft 365 audit: AuditData keys (Management Activity API, Purview exports) and
+        // `OfficeActivity` columns. Sigma's m365 threat_management rules name `eventSource`
+        // (the workload, `SecurityComplianceCenter` for alerts), `eventName` (the operation, or
+        // an alert's `Name`) and `status` (the result, matched through the normalized
+        // `EventResult` so `success` finds `Succeeded` and `True`).
+        (M365, "eventsource" | "workload") => &["Workload", "OfficeWorkload"],
+        (M365, "eventname") => &["Operation", "Name", "@Operation"],
+        (M365, "status" | "resultstatus") => &["ResultStatus", "@EventResult"],
+        (M365, "objectid") => &["ObjectId", "OfficeObjectId", "@TargetResourceId"],
+        // `RequestType` sits in the `ExtendedProperties` list of `{Name, Value}` entries.
+        (M365, "requesttype") => &["ExtendedProperties.Value"],
+        (M365, "payload") => &["Parameters", "Data"],
         (Audit, "category") => &["Category", "properties.category", "category"],
         (Audit, "initiatedby") => &["InitiatedBy", "initiatedBy", "properties.initiatedBy"],
         (Audit, "target" | "targetresources") => &["TargetResources", "targetResources", "properties.targetResources"],

@@ -19,9 +19,17 @@
 //! | azure | (none), category `network_connection` | `nsg_flow`, `vnet_flow` |
 //! | azure | (none), other or no category | every azure source above except the flows |
 //! | aws | vpcflow | `vpc_flow` |
-//! | m365 | any | none: azir does not ingest the Office 365 Management Activity API yet |
+//! | m365 | any (audit, exchange, threat_management, threat_detection, …) or none | `m365_audit` |
 //!
 //! A rule whose logsource routes to nothing still loads; the hunt reports it as not applicable.
+//!
+//! Every `m365` service is one source: the unified audit log carries Exchange, SharePoint,
+//! Entra (AzureActiveDirectory), threat-intelligence and Security & Compliance alert records
+//! alike (the `Workload` field tells them apart), in every export shape azir reads
+//! (Management Activity API / `Search-UnifiedAuditLog` AuditData, the Purview and `Export-Csv`
+//! CSVs, Log Analytics `OfficeActivity`). SigmaHQ's `threat_management` and `threat_detection`
+//! rules describe Security & Compliance alerts, which the UAL records as
+//! `SecurityComplianceAlerts` (Workload `SecurityComplianceCenter`), so they route there too.
 
 use crate::fields::Family;
 use serde::Serialize;
@@ -86,6 +94,7 @@ pub fn sources(ls: &LogSource) -> &'static [&'static str] {
             _ => &[],
         },
         (Some("aws"), Some("vpcflow" | "vpcflowlogs" | "vpc_flow")) => &["vpc_flow"],
+        (Some("m365"), _) => &["m365_audit"],
         _ => &[],
     }
 }
@@ -96,6 +105,7 @@ pub fn family(ls: &LogSource) -> Family {
         ["activity"] => Family::Activity,
         ["signin"] => Family::SignIn,
         ["audit"] | ["audit", "identity_protection"] => Family::Audit,
+        ["m365_audit"] => Family::M365,
         _ => Family::Other,
     }
 }
@@ -116,7 +126,11 @@ mod tests {
         assert_eq!(sources(&ls("azure", Some("pim"))), ["audit", "identity_protection"]);
         assert_eq!(sources(&ls("azure", Some("keyvault"))), ["keyvault"]);
         assert!(sources(&ls("azure", None)).contains(&"waf"));
-        assert!(sources(&ls("m365", Some("threat_management"))).is_empty());
+        for service in ["audit", "exchange", "threat_management", "threat_detection", "Audit", "something_new"] {
+            assert_eq!(sources(&ls("m365", Some(service))), ["m365_audit"], "{service}");
+        }
+        assert_eq!(sources(&ls("M365", None)), ["m365_audit"]);
+        assert!(!AZURE_ALL.contains(&"m365_audit"), "azure rules do not run on the UAL");
         assert!(sources(&ls("windows", Some("security"))).is_empty());
         assert_eq!(family(&ls("azure", Some("auditlogs"))), Family::Audit);
         assert_eq!(sources(&ls("azure", Some("nsgflow"))), ["nsg_flow"]);

@@ -44,6 +44,9 @@ pub enum Kind {
     GenericDiag,
     /// Network configuration: an ARM resource (NSG, VNet, NIC, …; see `parsers::arm::TYPES`).
     Resource,
+    /// Microsoft 365 unified audit log (Management Activity API / `Search-UnifiedAuditLog`
+    /// records, their CSV exports, the Log Analytics `OfficeActivity` table).
+    M365Audit,
 }
 
 impl Kind {
@@ -66,6 +69,7 @@ impl Kind {
             Kind::VnetFlow => "vnet_flow",
             Kind::GenericDiag => "diagnostic",
             Kind::Resource => "arm",
+            Kind::M365Audit => "m365_audit",
         }
     }
 }
@@ -75,13 +79,15 @@ impl Kind {
 pub enum Shape {
     /// Resource-log envelope (`time`, `category`, `properties`): diagnostic blob or Event Hub.
     Envelope,
-    /// ARM REST (Activity Log EventData).
+    /// ARM REST (Activity Log EventData); for Microsoft 365, an AuditData record as the
+    /// Management Activity API and `Search-UnifiedAuditLog` return it.
     Rest,
     /// Microsoft Graph resource (signIn, directoryAudit, …).
     Graph,
     /// Log Analytics row (`TimeGenerated`, `Type`, flattened columns).
     LogAnalytics,
-    /// The Azure portal's "Download as CSV".
+    /// The Azure portal's "Download as CSV"; for Microsoft 365, an export row (Purview CSV,
+    /// `Search-UnifiedAuditLog` output, Graph `auditLogRecord`) whose `AuditData` holds the record.
     PortalCsv,
 }
 
@@ -136,9 +142,46 @@ fn la_type_kind(t: &str) -> Option<Kind> {
         "microsoftazurebastionauditlogs" => Kind::Bastion,
         "azkvauditlogs" => Kind::KeyVault,
         "storagebloblogs" | "storagefilelogs" | "storagequeuelogs" | "storagetablelogs" => Kind::Storage,
+        "officeactivity" => Kind::M365Audit,
         _ if t.starts_with("azfw") => Kind::Firewall,
         _ => return None,
     })
+}
+
+/// Keys of the unified audit log's common schema (the Management Activity API's, which
+/// `Search-UnifiedAuditLog` returns as `AuditData`).
+const UAL_COMMON: &[&str] =
+    &["CreationTime", "Id", "OrganizationId", "RecordType", "UserKey", "UserType", "Workload", "UserId", "ClientIP"];
+
+/// The shape of a Microsoft 365 audit record, if `m` is one.
+///
+/// - An AuditData record: `Operation`, `RecordType` or `Workload`, and at least four of the
+///   common-schema keys ([`UAL_COMMON`]; a record missing `CreationTime` is still taken, so its
+///   parser can name what is missing). No `TimeGenerated`: the Log Analytics `OfficeActivity`
+///   row carries the same columns and is classified with the other Log Analytics rows.
+///   Nothing else azir reads has an `Operation` key (in any case: keys are matched
+///   case-insensitively) next to `RecordType`/`Workload`; the Azure logs say `operationName`.
+/// - An export row whose `AuditData` column holds the record: the Purview portal's CSV
+///   (`RecordId`, `CreationDate`, `RecordType`, `Operation`, `UserId`, `AuditData`),
+///   `Search-UnifiedAuditLog | Export-Csv` or `ConvertTo-Json` (`CreationDate`, `UserIds`,
+///   `Operations`, `AuditData`), and Graph's `auditLogRecord` (`auditLogRecordType`, `auditData`).
+fn m365_shape(m: &Map<String, Value>) -> Option<Shape> {
+    if has(m, "AuditData")
+        && ["CreationDate", "RecordType", "Operations", "Operation", "RecordId", "UserIds", "auditLogRecordType"]
+            .iter()
+            .any(|k| has(m, k))
+    {
+        return Some(Shape::PortalCsv);
+    }
+    if has(m, "Operation")
+        && (has(m, "RecordType") || has(m, "Workload"))
+        && !has(m, "TimeGenerated")
+        && !has(m, "TimeGenerated [UTC]")
+        && UAL_COMMON.iter().filter(|k| has(m, k)).count() >= 4
+    {
+        return Some(Shape::Rest);
+    }
+    None
 }
 
 /// Classifies a record. `None` when it is no log record azir knows (it is then quarantined
@@ -148,6 +191,10 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
     // ARM REST EventData: eventTimestamp plus structured operationName/category.
     if has(m, "eventTimestamp") && (has(m, "eventDataId") || get_in(m, "operationName").is_some_and(Value::is_object)) {
         return Some((Kind::Activity, Shape::Rest));
+    }
+    // Microsoft 365 unified audit log: an AuditData record, or an export row carrying one.
+    if let Some(shape) = m365_shape(m) {
+        return Some((Kind::M365Audit, shape));
     }
     // ARM resources (network configuration) name their type; the parser tells the shapes apart.
     if crate::parsers::arm::is_resource(m) {
@@ -182,6 +229,9 @@ pub fn classify(v: &Value) -> Option<(Kind, Shape)> {
         }
         if has(m, "ActivityDisplayName") && has(m, "InitiatedBy") {
             return Some((Kind::Audit, Shape::LogAnalytics));
+        }
+        if has(m, "OfficeWorkload") {
+            return Some((Kind::M365Audit, Shape::LogAnalytics));
         }
         if let Some(cat) = get_in(m, "Category").and_then(Value::as_str) {
             return Some((category_kind(cat), Shape::LogAnalytics));
@@ -287,8 +337,118 @@ mod tests {
             ),
             (json!({"category":"SomethingNew","operationName":"x"}), None),
             (json!([1, 2]), None),
+            (
+                json!({"CreationTime":"x","Id":"i","Operation":"UserLoggedIn","OrganizationId":"o","RecordType":15,"UserType":0,"Workload":"AzureActiveDirectory","UserId":"u"}),
+                Some((Kind::M365Audit, Shape::Rest)),
+            ),
+            (
+                json!({"RecordId":"i","CreationDate":"x","RecordType":"ExchangeAdmin","Operation":"Set-Mailbox","UserId":"u","AuditData":"{}"}),
+                Some((Kind::M365Audit, Shape::PortalCsv)),
+            ),
+            (
+                json!({"TimeGenerated":"x","Type":"OfficeActivity","OfficeWorkload":"Exchange","Operation":"x"}),
+                Some((Kind::M365Audit, Shape::LogAnalytics)),
+            ),
         ];
         for (v, want) in cases {
+            assert_eq!(classify(&v), want, "{v}");
+        }
+    }
+
+    /// The unified audit log's shapes classify as `m365_audit`, and no record of the other logs
+    /// (real-shaped, with the keys they share with the UAL: `Id`/`id`, `userId`, `Category`,
+    /// `OperationName`, `RecordType`-like names) is taken for one.
+    #[test]
+    fn m365_shapes_and_no_stealing() {
+        let m365 = [
+            // AuditData as the Management Activity API writes it.
+            (
+                json!({"CreationTime":"2024-01-15T10:30:00","Id":"5b3e","Operation":"Disable Strong Authentication.","OrganizationId":"72f9","RecordType":8,"ResultStatus":"Success","UserKey":"1003","UserType":0,"Version":1,"Workload":"AzureActiveDirectory","ClientIP":"203.0.113.42:53146","ObjectId":"megan@contoso.com","UserId":"admin@contoso.com"}),
+                Shape::Rest,
+            ),
+            // No CreationTime: still the UAL, so the parser names the missing time.
+            (
+                json!({"Id":"5b3e","Operation":"FileAccessed","OrganizationId":"72f9","RecordType":6,"UserType":0,"Workload":"SharePoint","UserId":"u"}),
+                Shape::Rest,
+            ),
+            // A SecurityComplianceAlerts record: its `Category` must not make it an Activity Log record.
+            (
+                json!({"CreationTime":"2024-01-15T10:30:00","Id":"a1","Operation":"AlertTriggered","OrganizationId":"72f9","RecordType":40,"ResultStatus":"Succeeded","UserKey":"SecurityComplianceCenter","UserType":4,"Version":1,"Workload":"SecurityComplianceCenter","UserId":"SecurityComplianceCenter","AlertId":"a2","Category":"Security","Name":"Suspicious inbox forwarding","Severity":"High","Status":"Active"}),
+                Shape::Rest,
+            ),
+            // Purview CSV row, Export-Csv / ConvertTo-Json of Search-UnifiedAuditLog, Graph auditLogRecord.
+            (
+                json!({"RecordId":"5b3e","CreationDate":"2024-01-15T10:30:00.0000000Z","RecordType":"AzureActiveDirectory","Operation":"x","UserId":"u","AuditData":{"CreationTime":"x"}}),
+                Shape::PortalCsv,
+            ),
+            (
+                json!({"RunspaceId":"r","RecordType":"ExchangeAdmin","CreationDate":"1/15/2024 10:30:00 AM","UserIds":"u","Operations":"Set-Mailbox","AuditData":"{not json"}),
+                Shape::PortalCsv,
+            ),
+            (
+                json!({"id":"1","createdDateTime":"x","auditLogRecordType":"exchangeAdmin","operation":"Set-Mailbox","userPrincipalName":"u","auditData":{}}),
+                Shape::PortalCsv,
+            ),
+            // OfficeActivity with and without `Type`.
+            (
+                json!({"TimeGenerated":"x","Type":"OfficeActivity","OfficeWorkload":"Exchange","Operation":"New-InboxRule","RecordType":"ExchangeAdmin","UserId":"u","ClientIP":"1.2.3.4","OrganizationId":"o","UserType":"Regular","UserKey":"k"}),
+                Shape::LogAnalytics,
+            ),
+            (
+                json!({"TimeGenerated [UTC]":"x","OfficeWorkload":"Exchange","Operation":"MailItemsAccessed","UserId":"u"}),
+                Shape::LogAnalytics,
+            ),
+        ];
+        for (v, shape) in m365 {
+            assert_eq!(classify(&v), Some((Kind::M365Audit, shape)), "{v}");
+        }
+        let others = [
+            (
+                json!({"id":"66ea","createdDateTime":"x","userDisplayName":"M","userPrincipalName":"m@contoso.com","userId":"d2a7","appId":"de8b","ipAddress":"1.2.3.4","clientAppUsed":"Browser","correlationId":"c","status":{"errorCode":0}}),
+                Some((Kind::SignIn, Shape::Graph)),
+            ),
+            (
+                json!({"id":"Directory_1","category":"UserManagement","correlationId":"c","result":"success","activityDisplayName":"Update user","activityDateTime":"x","operationType":"Update","initiatedBy":{},"targetResources":[]}),
+                Some((Kind::Audit, Shape::Graph)),
+            ),
+            (
+                json!({"TimeGenerated":"x","Type":"AuditLogs","OperationName":"Update user","Category":"UserManagement","Id":"Directory_1","Result":"success","InitiatedBy":"{}"}),
+                Some((Kind::Audit, Shape::LogAnalytics)),
+            ),
+            (
+                json!({"TimeGenerated":"x","Type":"StorageBlobLogs","OperationName":"GetBlob","Category":"StorageRead","StatusText":"Success","CallerIpAddress":"1.2.3.4:5"}),
+                Some((Kind::Storage, Shape::LogAnalytics)),
+            ),
+            (
+                json!({"time":"x","resourceId":"/S/1","category":"AuditEvent","operationName":"SecretGet","resultType":"Success","identity":{},"id":"https://kv/secrets/a"}),
+                Some((Kind::KeyVault, Shape::Envelope)),
+            ),
+            (
+                json!({"eventTimestamp":"x","eventDataId":"e","operationName":{"value":"a"},"category":{"value":"Administrative"},"id":"/s/1","status":{"value":"Succeeded"}}),
+                Some((Kind::Activity, Shape::Rest)),
+            ),
+            (
+                json!({"TimeGenerated":"x","Type":"SigninLogs","UserPrincipalName":"u","ResultType":"0","IPAddress":"1.2.3.4","UserId":"d2a7","Id":"66ea"}),
+                Some((Kind::SignIn, Shape::LogAnalytics)),
+            ),
+            (
+                json!({"name":"nsg1","id":"/s/1","type":"Microsoft.Network/networkSecurityGroups","properties":{}}),
+                Some((Kind::Resource, Shape::Rest)),
+            ),
+            (
+                json!({"Operation name":"x","Event initiated by":"y","Time":"t"}),
+                Some((Kind::Activity, Shape::PortalCsv)),
+            ),
+            (
+                json!({"Date (UTC)":"x","Activity":"Add user","ActorType":"User","Category":"UserManagement"}),
+                Some((Kind::Audit, Shape::PortalCsv)),
+            ),
+            // UAL-like but too thin to be one: an `Operation` and a `Workload` alone.
+            (json!({"Operation":"x","Workload":"y"}), None),
+            // `AuditData` alone, without any column of the UAL exports.
+            (json!({"AuditData":"{}"}), None),
+        ];
+        for (v, want) in others {
             assert_eq!(classify(&v), want, "{v}");
         }
     }

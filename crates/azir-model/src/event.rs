@@ -70,7 +70,8 @@ pub struct Event {
     /// `TimeGenerated`: when the event happened, microseconds since the Unix epoch, UTC.
     pub time: i64,
     /// `source`: activity, signin, audit, provisioning, identity_protection, graph_activity,
-    /// appgw_access, waf, firewall, bastion, keyvault, storage, or the diagnostic category.
+    /// appgw_access, waf, firewall, bastion, keyvault, storage, m365_audit, or the diagnostic
+    /// category.
     pub source: String,
     /// `source_format`: rest, diag, eventhub, loganalytics, csv, graph.
     pub source_format: String,

@@ -366,6 +366,7 @@ fn timestamp_desc(source: &str) -> &'static str {
         "audit" => "Directory audit event",
         "provisioning" => "Provisioning event",
         "identity_protection" => "Risk detection",
+        "m365_audit" => "Microsoft 365 audit event",
         "nsg_flow" | "vnet_flow" | "vpc_flow" => "Flow observed",
         "appgw_access" | "waf" => "HTTP request",
         _ => "Event recorded",

@@ -13,7 +13,8 @@
 //! the pcaps become flows. Not read (noted here, asserted as such): the other REST examples
 //! (effective route table, IP flow verify, next hop, disk beginGetAccess) are unwrapped from
 //! their REST-example envelope and quarantined as "unrecognised record"; Elastic's
-//! `*-expected.json` oracle files, rsigma's YAML and its M365 event are not Azure logs either.
+//! `*-expected.json` oracle files and rsigma's YAML are not logs either. rsigma's Microsoft 365
+//! event (an AuditData record) is read as `m365_audit` and checked field by field.
 
 use azir_model::{Event, NetworkSession};
 use azir_store::ingest::NoProgress;
@@ -227,10 +228,8 @@ fn expectation(rel: &str) -> Expect {
         _ if rel.ends_with("azure_auditlogs/test_event.json") || rel.ends_with("azure_signinlogs/test_event.json") => {
             NotALog { rows: 1, prefix: "no timestamp" }
         }
-        // Microsoft 365 unified audit log: not an Azure log source (yet).
-        _ if rel.ends_with("microsoft365_audit/test_event.json") => {
-            NotALog { rows: 1, prefix: "unrecognised record (keys: " }
-        }
+        // rsigma's Microsoft 365 unified audit log record (expected schema `m365_audit`).
+        _ if rel.ends_with("microsoft365_audit/test_event.json") => Valid(&[("m365_audit", 1)]),
         "pcap/assets/ntp.pcap" => Capture { format: "pcap", packets: 12, flows: 6 },
         "pcap/assets/test001-le.pcapng" => Capture { format: "pcapng", packets: 4, flows: 2 },
         _ => panic!("corpus file {rel} has no expectation in conformance.rs: add one"),
@@ -451,4 +450,29 @@ fn rest_activity_log_example_is_read_from_its_envelope() {
     let line = text.lines().nth(e.provenance.line as usize - 1).unwrap();
     assert_eq!(line.trim(), "{", "the record's line opens the record");
     assert!(text.lines().nth(e.provenance.line as usize).unwrap().contains("\"operationId\""));
+}
+
+/// rsigma's Microsoft 365 fixture, expected by rsigma to classify as schema `m365_audit`
+/// (logsource `product: m365, service: audit`): one `m365_audit` event with the AuditData
+/// fields normalized and `raw` the record's bytes.
+#[test]
+fn rsigma_m365_audit_event_is_read_as_m365_audit() {
+    let dir = corpus().join("rsigma/crates/rsigma-eval/tests/fixtures/schema-classification/microsoft365_audit");
+    let expected = std::fs::read_to_string(dir.join("expected_classification.yaml")).unwrap();
+    assert!(expected.contains("schema: m365_audit") && expected.contains("product: m365"), "{expected}");
+    let o = ingest_file(&dir.join("test_event.json"));
+    assert!(o.bad.is_empty(), "{:?}", o.bad);
+    assert_eq!(o.events.len(), 1);
+    let e = &o.events[0];
+    assert_eq!((e.source.as_str(), e.source_format.as_str()), ("m365_audit", "rest"));
+    assert_eq!(azir_model::format_micros(e.time), "2024-01-15T10:30:00.000000Z");
+    assert_eq!(e.operation.as_deref(), Some("Disable Strong Authentication."));
+    assert_eq!(e.category.as_deref(), Some("AzureActiveDirectory"));
+    assert_eq!(e.actor_username.as_deref(), Some("john.doe@example.com"));
+    assert_eq!((e.src_ip.as_deref(), e.src_port), (Some("203.0.113.42"), None));
+    assert_eq!(e.result.as_deref(), Some("Success"));
+    assert_eq!(e.tenant_id.as_deref(), Some("example.onmicrosoft.com-72f988bf-86f1-41af-91ab-2d7cd011db47"));
+    let raw: serde_json::Value = serde_json::from_str(&e.raw).unwrap();
+    assert_eq!(raw["Id"], "12345678-1234-1234-1234-123456789012");
+    assert_eq!(raw["RecordType"], 11);
 }

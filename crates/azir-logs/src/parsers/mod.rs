@@ -14,6 +14,7 @@ pub mod firewall;
 pub mod flows;
 pub mod generic;
 pub mod keyvault;
+pub mod m365;
 pub mod portal;
 pub mod signin;
 pub mod storage;
@@ -369,6 +370,7 @@ fn parse_json_record(info: &StreamInfo, bytes: &[u8], prov: Provenance, span: &S
         Kind::VnetFlow => flows::parse_vnet(&v, &ctx, out),
         Kind::GenericDiag => generic::parse(&v, &ctx, out),
         Kind::Resource => arm::parse(&v, &ctx, out),
+        Kind::M365Audit => m365::parse(&v, &ctx, out),
     };
     if let Err(reason) = result {
         let mut b = ctx.bad(reason);
@@ -412,7 +414,7 @@ fn rest_example_records<'a>(v: &Value, bytes: &'a [u8]) -> Option<Vec<&'a str>> 
     Some(vec![body.get()])
 }
 
-fn json_type(v: &Value) -> &'static str {
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
