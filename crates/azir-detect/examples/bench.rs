@@ -77,6 +77,15 @@ fn main() {
     let parse_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    let (mut admitted, mut scratch) = (0usize, Vec::new());
+    for _ in 0..rounds {
+        for e in &events {
+            admitted += set.prefilter_admits(e, &mut scratch);
+        }
+    }
+    let prefilter_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
     let mut findings = 0;
     let mut evaluated = 0;
     for _ in 0..rounds {
@@ -96,6 +105,11 @@ fn main() {
         findings
     );
     println!("parse raw only: {:>10.0} events/s ({parsed} parsed)", n as f64 / parse_s);
+    println!(
+        "prefilter only: {:>10.0} events/s ({:.2} rules admitted per event)",
+        n as f64 / prefilter_s,
+        admitted as f64 / n as f64
+    );
     println!(
         "whole hunt:     {:>10.0} events/s ({evaluated} of {} events parsed per round)",
         n as f64 / hunt_s,

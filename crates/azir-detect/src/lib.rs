@@ -675,6 +675,19 @@ impl RuleSet {
             .collect()
     }
 
+    /// How many rules the literal prefilter admits for `e` (the prefilter alone, for the engine
+    /// benchmark's breakdown; routed rules with no literal set count as admitted).
+    #[doc(hidden)]
+    pub fn prefilter_admits(&self, e: &Event, scratch: &mut Vec<bool>) -> usize {
+        match self.prefilter.get(e.source.as_str()) {
+            Some(pf) => {
+                pf.candidates(e, scratch);
+                scratch.iter().filter(|&&c| c).count()
+            }
+            None => 0,
+        }
+    }
+
     /// Titles of the rules the literal prefilter cannot skip (evaluated on every routed event).
     pub fn unfiltered_rules(&self) -> Vec<&str> {
         self.detections

@@ -603,17 +603,69 @@ pub fn timespan(t: &str) -> Result<i64, String> {
     n.checked_mul(secs * 1_000_000).ok_or_else(|| format!("timespan {t:?} too large"))
 }
 
-/// The longest piece of `pat` that JSON text always carries verbatim (no quote, backslash,
-/// slash, control or non-ASCII character, which an encoder may escape), lower-cased; `None`
-/// when shorter than 3 bytes (too common to be worth a prefilter).
-fn safe_piece(pat: &str) -> Option<String> {
+/// The best piece of `pat` that JSON text carries verbatim, lower-cased, as the literals the
+/// prefilter looks for; `None` when no piece is 3 bytes or longer (too common to be worth it).
+///
+/// Pieces stop at characters an encoder may escape: quote, backslash, controls and non-ASCII.
+/// A slash is kept, because a longer literal is a much better filter
+/// (`microsoft.authorization/roleassignments/write`, not `roleassignments`, which every
+/// role-assignment *read* also carries), but some encoders (.NET's DataContractJsonSerializer)
+/// write it as `\/`: a piece with a slash yields both spellings. A `\u002f` spelling, which no
+/// Azure export is known to write, would hide the value from the prefilter.
+///
+/// "Best" is the longest piece that is not [`common_piece`]: a common literal makes the rule a
+/// candidate for most records and costs the scan a match each time it occurs.
+fn safe_piece(pat: &str) -> Option<Vec<String>> {
+    const MAX_LITERAL: usize = 16;
     let best = pat
-        .split(|c: char| !(c.is_ascii_graphic() || c == ' ') || matches!(c, '"' | '\\' | '/'))
-        .max_by_key(|p| p.len())?;
-    (best.len() >= 3).then(|| best.to_ascii_lowercase())
+        .split(|c: char| !(c.is_ascii_graphic() || c == ' ') || matches!(c, '"' | '\\'))
+        .filter(|p| p.len() >= 3)
+        .max_by_key(|p| (!common_piece(p), p.len()))?;
+    // The tail is the specific end of operation names and keeps the automaton small.
+    let best = best[best.len().saturating_sub(MAX_LITERAL)..].to_ascii_lowercase();
+    if best.contains('/') {
+        let escaped = best.replace('/', "\\/");
+        Some(vec![best, escaped])
+    } else {
+        Some(vec![best])
+    }
 }
 
-fn matcher_literal(m: &Matcher) -> Option<String> {
+/// Pieces that most Azure records carry: the busiest provider namespaces, and the verbs and
+/// results that end operation names. Kept as literals only when a value has nothing better.
+fn common_piece(p: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "action",
+        "write",
+        "read",
+        "delete",
+        "success",
+        "succeeded",
+        "failure",
+        "failed",
+        "true",
+        "false",
+        "none",
+        "microsoft.compute",
+        "microsoft.network",
+        "microsoft.storage",
+        "microsoft.authorization",
+        "microsoft.resources",
+        "microsoft.keyvault",
+        "microsoft.insights",
+        "microsoft.web",
+    ];
+    p.len() < 5 || WORDS.iter().any(|w| w.eq_ignore_ascii_case(p.trim_matches('/')))
+}
+
+/// What a set of literals costs the prefilter: common literals admit the rule for most records,
+/// and among sets of equal weight the one whose shortest literal is longest is the rarer.
+fn cost(lits: &[String]) -> (usize, std::cmp::Reverse<usize>) {
+    let weight = lits.iter().map(|l| if common_piece(l) { 64 } else { 1 }).sum();
+    (weight, std::cmp::Reverse(lits.iter().map(String::len).min().unwrap_or(0)))
+}
+
+fn matcher_literal(m: &Matcher) -> Option<Vec<String>> {
     match m {
         Matcher::Exact { pat, .. }
         | Matcher::Contains { pat, .. }
@@ -625,7 +677,7 @@ fn matcher_literal(m: &Matcher) -> Option<String> {
 
 /// Union of the literals of alternatives: one of them must occur (`None` if one has none).
 fn any_of(alts: &[Matcher]) -> Option<Vec<String>> {
-    alts.iter().map(matcher_literal).collect()
+    union(alts.iter().map(matcher_literal))
 }
 
 fn union(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<String>> {
@@ -636,8 +688,9 @@ fn union(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<String>>
     Some(out)
 }
 
+/// The cheapest of the sets of an `and`: each is necessary, one is enough.
 fn smallest(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<String>> {
-    sets.flatten().min_by_key(|v| v.len())
+    sets.flatten().min_by_key(|v| cost(v))
 }
 
 impl FieldTest {
@@ -909,7 +962,7 @@ mod tests {
     fn the_prefilter_literals_are_necessary_pieces() {
         let text = "title: t\nlogsource: {product: azure}\ndetection:\n    s:\n        a: Microsoft.Compute/snapshots/beginGetAccess/action\n        b|re: x\n    f:\n        c: zz\n    condition: s and not f\n";
         let Ok(Parsed::Detection(d)) = parse_file(text, "t", &CompileOptions::default()).remove(0) else { panic!() };
-        assert_eq!(d.necessary(), Some(vec!["microsoft.compute".to_string()]));
+        assert_eq!(d.necessary(), Some(vec!["getaccess/action".to_string(), r"getaccess\/action".to_string()]));
         let neg = "title: t\nlogsource: {product: azure}\ndetection:\n    f:\n        c: zzz\n    condition: not f\n";
         let Ok(Parsed::Detection(d)) = parse_file(neg, "t", &CompileOptions::default()).remove(0) else { panic!() };
         assert_eq!(d.necessary(), None);
