@@ -46,7 +46,7 @@
 //! | 03-12 04:46–05:09 | exfiltration to [`EXFIL_DST`]:443: ~2 GB from `vm-app-01` (NSG flow v2 C/E deltas) and ~3.4 GB from `vm-db-01` after a denied try on 4444 (VNet flow log v4, state D) | NSG flow, VNet flow |
 //! | 03-12 05:15–05:35 | `GetBlob` burst from the attacker IP on `stcontosodata` (`backups`, `finance-exports`) | StorageRead |
 //! | 03-12 05:41 | `listKeys` on the dev storage account `stcontosodev` | AzureActivity (LA CSV) |
-//! | 03-12 05:52–06:10 | SSH from the attacker IP into the AWS instance (key read from Key Vault) | AWS VPC flow |
+//! | 03-12 05:52–06:10 | SSH from the attacker IP into the AWS instance (key read from Key Vault), then ~981 MB from it to [`EXFIL_DST`]:443 at 06:02 | AWS VPC flow |
 //! | 03-13 09:14–09:40 | response: Adele resets Megan's password, revokes sessions, removes the role; Rob deletes the NSG rule | Entra audit, Activity REST |
 //! | 03-13 11:30 | the attacker retries Megan's old password: 50126 | sign-ins |
 //!
@@ -161,6 +161,8 @@ pub const KEY_VAULT: &str = "kv-contoso-prod";
 pub const STORAGE_ACCOUNT: &str = "stcontosodata";
 /// AWS account in the cross-cloud part of the story.
 pub const AWS_ACCOUNT: &str = "742822827437";
+/// The AWS instance the attacker reaches with the key from Key Vault, and exfiltrates from.
+pub const AWS_INSTANCE_IP: &str = "172.31.9.12";
 /// CSV formula injection planted in a user agent.
 pub const HOSTILE_USER_AGENT: &str = "=cmd|' /C calc'!A0 Mozilla/5.0 (compatible; scan)";
 /// XSS planted in a request URI.

@@ -11,7 +11,7 @@ use crate::out::{records_object, resource_prefix, Out};
 use crate::resources::bastion_sessions;
 use crate::rng::name_guid;
 use crate::tenant::*;
-use crate::{Ctx, ATTACKER_IP, AWS_ACCOUNT, EXFIL_DST, OPENED_RULE, SCANNER_IP, SUB_PROD};
+use crate::{Ctx, ATTACKER_IP, AWS_ACCOUNT, AWS_INSTANCE_IP, EXFIL_DST, OPENED_RULE, SCANNER_IP, SUB_PROD};
 
 #[derive(Clone)]
 struct Flow {
@@ -535,7 +535,6 @@ fn write_vnet(ctx: &Ctx, out: &mut Out, nic: &Nic) -> io::Result<()> {
 // AWS VPC flow logs (version 2 default format)
 
 const AWS_ENI: &str = "eni-03aec391810141a74";
-const AWS_INSTANCE_IP: &str = "172.31.9.12";
 const AWS_PEER: &str = "54.239.28.85";
 const AWS_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 

@@ -5,7 +5,8 @@
 //! and evaluated per event against the normalized columns plus `raw` parsed once ([`fields`]).
 //! Correlation rules ([`correlation`]) aggregate the matches of their base rules, or the windows
 //! of other correlations (Sigma chaining). What no Sigma rule can state (Bastion from an IP never
-//! seen in a successful sign-in) is in [`novelty`]. This crate never touches files: callers hand
+//! seen in a successful sign-in) is in [`novelty`], and what needs a sum (bytes to one external
+//! address over many flow tuples) in [`volume`]. This crate never touches files: callers hand
 //! it rule texts and events.
 //!
 //! ## Why our own engine, not rsigma
@@ -136,6 +137,7 @@ pub mod logsource;
 pub mod matcher;
 pub mod novelty;
 pub mod rule;
+pub mod volume;
 
 use azir_model::{Event, NetworkSession, Provenance};
 use fields::{Doc, FieldRef};

@@ -485,28 +485,6 @@ fn denied_port_scan_needs_25_ports_of_one_address_from_one_source_in_ten_minutes
     assert!(!flow_fires(&fw, t));
 }
 
-#[test]
-fn large_outbound_transfer_needs_100_mb_in_one_tuple_to_an_external_address() {
-    let t = "Large outbound transfer";
-    let big = tuple(0, "10.0.0.4", "198.51.100.50", 443, "Outbound", "Allow", 150_000_000, 3);
-    let f = hunt_flows(std::slice::from_ref(&big));
-    let hit: Vec<_> = f.iter().filter(|f| f.title.starts_with(t)).collect();
-    assert_eq!(hit.len(), 1, "{f:#?}");
-    assert_eq!(hit[0].ips, ["10.0.0.4"]);
-    assert_eq!(hit[0].events[0].tuple, Some(3));
-    assert!(hit[0].tags.iter().any(|t| t == "attack.t1048"));
-    let mut v4 = big.clone();
-    v4.source = "vnet_flow".into();
-    assert!(flow_fires(&[v4], t));
-    // Small, inbound, or to private, shared, link-local or Azure platform space: nothing.
-    assert!(!flow_fires(&[tuple(0, "10.0.0.4", "198.51.100.50", 443, "Outbound", "Allow", 90_000_000, 0)], t));
-    assert!(!flow_fires(&[tuple(0, "198.51.100.50", "10.0.0.4", 443, "Inbound", "Allow", 150_000_000, 0)], t));
-    for dst in ["10.1.2.3", "172.20.0.5", "192.168.1.1", "100.64.0.9", "169.254.169.254", "168.63.129.16", "fd00::5"] {
-        assert!(!flow_fires(&[tuple(0, "10.0.0.4", dst, 443, "Outbound", "Allow", 150_000_000, 0)], t), "{dst}");
-    }
-    assert!(flow_fires(&[tuple(0, "10.0.0.4", "2001:db8::5", 443, "Outbound", "Allow", 150_000_000, 0)], t));
-}
-
 /// `n` failed passwords from `ip`, one a minute from `t0` (seconds), of distinct users, in
 /// export shape `shape` (0 Graph, 1 diagnostic, 2 LA; 3 rotates per event).
 fn failures(shape: usize, n: usize, t0: i64, ip: &str) -> Vec<Event> {

@@ -7,6 +7,7 @@ use crate::timeline::{csv_safe, parse_when, terminal_safe};
 use anyhow::{bail, Context, Result};
 use azir_detect::novelty::BastionNewIp;
 use azir_detect::rule::{CompileOptions, Level};
+use azir_detect::volume::OutboundVolume;
 use azir_detect::{Finding, RuleSetBuilder};
 use azir_store::findings::{self, FindingRow};
 use azir_store::schema::{event_id, events_from_batch, flows_from_batch};
@@ -52,7 +53,8 @@ pub struct HuntArgs {
     /// Sigma rule files or folders to run as well (repeatable; folders are walked for .yml/.yaml).
     #[arg(long)]
     sigma: Vec<PathBuf>,
-    /// Do not load the built-in rule pack.
+    /// Do not load the built-in rule pack, nor run the built-in analytics (Bastion session from an IP
+    /// never seen signing in; bytes to one external address summed over flow tuples).
     #[arg(long)]
     no_builtin: bool,
     /// Only events at or after this time (ISO 8601 or relative: `7d`, `12h`).
@@ -231,10 +233,11 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
     // takes with its own hunter, and the hunters are merged (findings do not depend on the split).
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let days = (from_day.as_deref(), to_day.as_deref());
-    // Each worker also keeps the built-in novelty analytics (values seen in one log and never in
-    // another: azir_detect::novelty), merged the same way.
-    let init = || (set.hunter(), BastionNewIp::default());
-    let fold_events = |(h, novel): &mut (azir_detect::Hunter, BastionNewIp), batch: &arrow_array::RecordBatch| {
+    // Each worker also keeps the built-in analytics (values seen in one log and never in another:
+    // azir_detect::novelty; bytes summed over flow tuples: azir_detect::volume), merged the same way.
+    let init = || (set.hunter(), BastionNewIp::default(), OutboundVolume::default());
+    type Workers<'a> = (azir_detect::Hunter<'a>, BastionNewIp, OutboundVolume);
+    let fold_events = |(h, novel, _): &mut Workers, batch: &arrow_array::RecordBatch| {
         for e in events_from_batch(batch) {
             if since.is_some_and(|s| e.time < s) || until.is_some_and(|u| e.time >= u) {
                 continue;
@@ -245,13 +248,15 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
         Ok(())
     };
     let mut hunters = azir_store::flowscan::par_scan(&case, Table::Events, days, None, threads, &init, &fold_events)?;
-    if set.routes_flows() {
-        let fold_flows = |(h, _): &mut (azir_detect::Hunter, BastionNewIp), batch: &arrow_array::RecordBatch| {
+    // Flow tuples feed the flow rules and the built-in volume analytic (azir_detect::volume).
+    if set.routes_flows() || !a.no_builtin {
+        let fold_flows = |(h, _, volume): &mut Workers, batch: &arrow_array::RecordBatch| {
             for s in flows_from_batch(batch) {
                 if since.is_some_and(|t| s.time < t) || until.is_some_and(|u| s.time >= u) {
                     continue;
                 }
                 h.feed_flow(&s);
+                volume.feed(&s);
             }
             Ok(())
         };
@@ -266,16 +271,18 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
         )?);
     }
     let mut hunters = hunters.into_iter();
-    let (mut hunter, mut novel) = hunters.next().unwrap_or_else(init);
-    for (h, n) in hunters {
+    let (mut hunter, mut novel, mut volume) = hunters.next().unwrap_or_else(init);
+    for (h, n, v) in hunters {
         hunter.merge(h);
         novel.merge(n);
+        volume.merge(v);
     }
     let (events, evaluated) = hunter.counts();
     let (flows, flows_evaluated) = hunter.flow_counts();
     let mut all = hunter.finish();
     if !a.no_builtin {
         all.extend(novel.finish());
+        all.extend(volume.finish());
         azir_detect::sort_findings(&mut all);
     }
     let fingerprint = set.fingerprint();

@@ -145,10 +145,15 @@ fn the_identity_attacks_are_found_as_correlations() {
     assert!(ports["first"].as_i64() >= Some(at(story::RECON_START)));
     assert!(ports["last"].as_i64() < Some(at(story::SPRAY_START)));
     assert_eq!(by_title("Port scan - denied inbound flows to many ports of one address").len(), 1, "only the scanner");
-    // Large outbound transfers: exactly the two exfiltrating hosts, no benign one.
-    let exfil: BTreeSet<String> =
-        by_title("Large outbound transfer to an external address").iter().flat_map(|f| strings(&f["ips"])).collect();
-    assert_eq!(exfil, story::EXFIL_SRC_IPS.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
+    // Large outbound transfers: exactly the exfiltrating hosts (the two Azure VMs and the AWS
+    // instance), each to the attacker's address, no benign one (the AWS instance's own traffic to
+    // an AWS endpoint stays far below the threshold).
+    let large = by_title("Large outbound transfer to an external address");
+    let exfil: BTreeSet<String> = large.iter().map(|f| strings(&f["ips"])[0].clone()).collect();
+    let expected: BTreeSet<String> =
+        story::EXFIL_SRC_IPS.iter().chain([&story::AWS_INSTANCE_IP]).map(|s| s.to_string()).collect();
+    assert_eq!(exfil, expected);
+    assert!(large.iter().all(|f| strings(&f["ips"])[1] == story::EXFIL_DST), "{large:#?}");
 }
 
 #[test]
@@ -193,6 +198,15 @@ fn every_finding_points_at_the_bytes_of_its_events() {
             }
             let bytes = std::fs::read(Path::new(path)).unwrap();
             let at = p["offset"].as_u64().unwrap() as usize;
+            if bytes.first() != Some(&b'{') && bytes.first() != Some(&b'[') {
+                // A text log (AWS VPC flow lines): the line at the offset holds the address.
+                let line = bytes[at..].split(|b| *b == b'\n').next().unwrap();
+                let line = String::from_utf8_lossy(line);
+                if let Some(ip) = e["ip"].as_str() {
+                    assert!(line.contains(ip), "{path}@{at} does not hold {ip}: {line}");
+                }
+                continue;
+            }
             let mut de = serde_json::Deserializer::from_slice(&bytes[at..]).into_iter::<Value>();
             let rec = de.next().expect("a record at the offset").expect("JSON at the offset");
             if let Some(ip) = e["ip"].as_str() {
@@ -411,7 +425,8 @@ fn flow_tuples_are_hunted_for_port_scans_and_large_outbound_transfers() {
         &[("DefaultRule_DenyAllInBound", [scan, retry, sweep].concat()), ("UserRule_allow-https", https)],
     );
     // Line 3: 150 MB from 10.0.0.7 to an external address in one tuple; 200 MB to a private
-    // address (a backup) and 2 MB to an external one.
+    // address (a backup) and 2 MB to an external one. Line 4: 120 MB from 10.0.0.10 to another
+    // external address as three 40 MB intervals of one connection (Continuing, Continuing, End).
     let out =
         |t: i64, src: &str, dst: &str, bytes: u64| format!("{t},{src},{dst},50001,443,T,O,A,E,1000,{bytes},800,40000");
     let line3 = nsg_flow_record(
@@ -425,13 +440,22 @@ fn flow_tuples_are_hunted_for_port_scans_and_large_outbound_transfers() {
             ],
         )],
     );
+    let part =
+        |t: i64, state: &str| format!("{t},10.0.0.10,203.0.113.62,50002,443,T,O,A,{state},1000,41943040,800,40000");
+    let line4 = nsg_flow_record(
+        "2026-03-12T03:08:00.0000000Z",
+        &[(
+            "DefaultRule_AllowInternetOutBound",
+            vec![part(t0 + 3660, "C"), part(t0 + 3720, "C"), part(t0 + 3780, "E")],
+        )],
+    );
     let log = tmp.path().join("nsg/PT1H.json");
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
-    std::fs::write(&log, format!("{{\"records\":[\n{line2},\n{line3}\n]}}\n")).unwrap();
+    std::fs::write(&log, format!("{{\"records\":[\n{line2},\n{line3},\n{line4}\n]}}\n")).unwrap();
     let case = tmp.path().join("case");
     azir(&["-q", "ingest", log.to_str().unwrap(), "--case", case.to_str().unwrap()]);
     let out: Value = serde_json::from_str(&azir(&["hunt", "--case", case.to_str().unwrap(), "--json"])).unwrap();
-    assert_eq!(out["flows"], 40 * 3 + 30 + 3, "{out:#}");
+    assert_eq!(out["flows"], 40 * 3 + 30 + 3 + 3, "{out:#}");
     let found = out["findings"].as_array().unwrap();
     let titled = |t: &str| -> Vec<&Value> {
         found.iter().filter(|f| f["title"].as_str().is_some_and(|x| x.starts_with(t))).collect()
@@ -455,13 +479,18 @@ fn flow_tuples_are_hunted_for_port_scans_and_large_outbound_transfers() {
         let ev = e["evidence"].as_str().unwrap();
         assert_eq!(ev, format!("{}:2#{}", log.display(), e["tuple"]));
     }
+    // Bytes are summed per (internal, external) pair over the connection's intervals.
     let large = titled("Large outbound transfer");
-    assert_eq!(large.len(), 1, "{found:#?}");
-    assert_eq!(strings(&large[0]["ips"]), ["10.0.0.7"]);
+    assert_eq!(large.len(), 2, "{found:#?}");
+    assert_eq!(strings(&large[0]["ips"]), ["10.0.0.7", "203.0.113.60"]);
     let evs = large[0]["events"].as_array().unwrap();
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0]["provenance"]["line"], 3);
     assert_eq!(evs[0]["tuple"], 2);
+    assert_eq!(strings(&large[1]["ips"]), ["10.0.0.10", "203.0.113.62"]);
+    assert!(strings(&large[1]["group"]).contains(&"OutboundBytes=125829120".to_string()), "{:#}", large[1]);
+    let evs = large[1]["events"].as_array().unwrap();
+    assert_eq!(evs.iter().map(|e| e["provenance"]["line"].as_u64().unwrap()).collect::<Vec<_>>(), [4, 4, 4]);
 
     // Benign sources appear in no finding.
     for f in found {
