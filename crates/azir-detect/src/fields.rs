@@ -219,6 +219,22 @@ pub enum Target {
     Path(Box<str>),
     /// A normalized column.
     Column(Column),
+    /// An entry of a list of name/value objects, by its name: the elements at `list` whose
+    /// `displayName`, `key` or `name` equals `name` (ASCII case-insensitively) yield their
+    /// `newValue` or `value`. Entra audit `modifiedProperties` and `additionalDetails`, M365
+    /// `ExtendedProperties` and `Parameters` carry their data this way.
+    Entry {
+        /// Path to the list, lower-cased.
+        list: Box<str>,
+        /// The entry's name, lower-cased.
+        name: Box<str>,
+    },
+    /// A sign-in's outcome from the error code at a path: `Success` for 0, else `Failure` (what
+    /// the parser puts in `EventResult`, for records evaluated without it).
+    SignInOutcome(Box<str>),
+    /// The resource provider namespace inside the ARM ids at a path (the segment after the last
+    /// `/providers/`): diagnostic-setting Activity Log records have no provider field.
+    Provider(Box<str>),
 }
 
 /// A rule field name resolved once, at compile time, to every place it can be found.
@@ -404,6 +420,15 @@ impl<'a> Doc<'a> {
                     v => f(v),
                 },
                 Target::Path(p) => walk(&self.raw, p, f),
+                Target::Entry { list, name } => walk_to(&self.raw, list, &mut |n| entry(n, name, f)),
+                Target::SignInOutcome(p) => walk(&self.raw, p, &mut |v| match v.as_f64() {
+                    Some(code) => f(Scalar::Str(if code == 0.0 { "Success" } else { "Failure" })),
+                    None => false,
+                }),
+                Target::Provider(p) => walk(&self.raw, p, &mut |v| match v {
+                    Scalar::Str(id) => provider(id).is_some_and(|ns| f(Scalar::Str(ns))),
+                    _ => false,
+                }),
             };
             if hit {
                 return true;
@@ -450,30 +475,35 @@ fn key_eq(key: &str, lower: &str) -> bool {
 /// counts (exports with `resultType` and `ResultType` side by side). Arrays: every element
 /// (any-of). Strings that hold a JSON object or array are parsed when the path goes on into them.
 fn walk(v: &Node<'_>, path: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    walk_to(v, path, &mut |x| leaf(x, f))
+}
+
+/// Follows `path` as [`walk`] does and calls `end` with each node it reaches.
+fn walk_to(v: &Node<'_>, path: &str, end: &mut dyn FnMut(&Node<'_>) -> bool) -> bool {
     match v {
         Node::Obj(m) => {
             let dot = memchr::memchr(b'.', path.as_bytes());
             for (k, x) in m {
-                if key_eq(k, path) && leaf(x, f) {
+                if key_eq(k, path) && end(x) {
                     return true;
                 }
             }
             match dot {
                 Some(i) => {
                     let (head, rest) = (&path[..i], &path[i + 1..]);
-                    m.iter().any(|(k, x)| key_eq(k, head) && walk(x, rest, f))
+                    m.iter().any(|(k, x)| key_eq(k, head) && walk_to(x, rest, end))
                 }
                 None => false,
             }
         }
-        Node::Arr(a) => a.iter().any(|e| walk(e, path, f)),
+        Node::Arr(a) => a.iter().any(|e| walk_to(e, path, end)),
         Node::Str(s) => {
             let t = s.trim_start();
             if t.starts_with('{') || t.starts_with('[') {
                 // Embedded JSON (`properties.requestbody`, LA `Properties` columns): parsed on
                 // demand, so only paths that go into such a string pay for it.
                 match parse(s) {
-                    Some(inner) => walk(&inner, path, f),
+                    Some(inner) => walk_to(&inner, path, end),
                     None => false,
                 }
             } else {
@@ -491,17 +521,50 @@ fn leaf(v: &Node<'_>, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
         Node::Str(s) if s.trim_start().starts_with(['{', '[']) => {
             f(Scalar::Str(s)) || parse(s).is_some_and(|inner| !matches!(inner, Node::Str(_)) && deep(&inner, f))
         }
+        // Entra audit `newValue`/`oldValue` hold JSON text: `"\"False\""` is also `False`.
+        Node::Str(s) if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') => {
+            f(Scalar::Str(s)) || parse(s).is_some_and(|inner| matches!(&inner, Node::Str(t) if f(Scalar::Str(t))))
+        }
         Node::Str(s) => f(Scalar::Str(s)),
         Node::Num(n) => f(Scalar::Num(n)),
         Node::Bool(b) => f(Scalar::Bool(*b)),
         Node::Null => f(Scalar::Null),
-        Node::Arr(a) if a.is_empty() => f(Scalar::Null),
+        // Empty: null, and the text Log Analytics prints for it (`NetworkLocationDetails: '[]'`).
+        Node::Arr(a) if a.is_empty() => f(Scalar::Null) || f(Scalar::Str("[]")),
         Node::Arr(a) => a.iter().any(|e| leaf(e, f)),
         // A path that ends on an object matches any value inside it (what `contains` on the
         // serialized column does in Log Analytics, and `operationName` vs `operationName.value`).
-        Node::Obj(m) if m.is_empty() => f(Scalar::Null),
+        Node::Obj(m) if m.is_empty() => f(Scalar::Null) || f(Scalar::Str("{}")),
         Node::Obj(_) => deep(v, f),
     }
+}
+
+/// The value of the name/value entry `n` (or of each such entry of the list `n`) named `name`.
+fn entry(n: &Node<'_>, name: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    match n {
+        Node::Arr(a) => a.iter().any(|e| entry(e, name, f)),
+        Node::Str(s) if s.trim_start().starts_with('[') => parse(s).is_some_and(|inner| entry(&inner, name, f)),
+        Node::Obj(m) => {
+            let named = m.iter().any(|(k, v)| {
+                ["displayname", "key", "name"].iter().any(|n| key_eq(k, n))
+                    && matches!(v, Node::Str(s) if key_eq(s, name))
+            });
+            named && m.iter().any(|(k, v)| ["newvalue", "value"].iter().any(|n| key_eq(k, n)) && leaf(v, f))
+        }
+        _ => false,
+    }
+}
+
+/// The namespace after the last `/providers/` of an ARM id (`Microsoft.Compute`).
+fn provider(id: &str) -> Option<&str> {
+    let b = id.as_bytes();
+    let needle = b"/providers/";
+    let at = (0..b.len().saturating_sub(needle.len() - 1))
+        .rev()
+        .find(|&i| b[i..i + needle.len()].eq_ignore_ascii_case(needle))?;
+    let rest = &id[at + needle.len()..];
+    let ns = rest.split('/').next()?;
+    (!ns.is_empty()).then_some(ns)
 }
 
 fn deep(v: &Node<'_>, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
@@ -620,8 +683,7 @@ fn aliases(family: Family, lower: &str) -> &'static [&'static str] {
         (M365, "eventname") => &["Operation", "Name", "@Operation"],
         (M365, "status" | "resultstatus") => &["ResultStatus", "@EventResult"],
         (M365, "objectid") => &["ObjectId", "OfficeObjectId", "@TargetResourceId"],
-        // `RequestType` sits in the `ExtendedProperties` list of `{Name, Value}` entries.
-        (M365, "requesttype") => &["ExtendedProperties.Value"],
+        // `RequestType` is the `ExtendedProperties` entry of that name (see `entries`).
         (M365, "payload") => &["Parameters", "Data"],
         (Audit, "category") => &["Category", "properties.category", "category"],
         (Audit, "initiatedby") => &["InitiatedBy", "initiatedBy", "properties.initiatedBy"],
@@ -667,7 +729,48 @@ pub fn resolve(name: &str, family: Family) -> FieldRef {
     if let Some(c) = Column::by_name(name) {
         push(Target::Column(c));
     }
+    for t in entries(family, &lower) {
+        push(t);
+    }
+    if family == Family::SignIn && lower == "status" {
+        for p in ["resulttype", "status.errorcode", "properties.status.errorcode"] {
+            push(Target::SignInOutcome(p.into()));
+        }
+    }
+    if family == Family::Activity && matches!(lower.as_str(), "resourceprovidervalue" | "resourceprovider") {
+        for p in ["resourceid", "_resourceid", "id"] {
+            push(Target::Provider(p.into()));
+        }
+    }
     FieldRef { name: name.into(), targets }
+}
+
+/// Name/value lists a field name can address: (family, list paths). A field `X` is also the
+/// entry named `X` of each list, and `L.X` the entry `X` of the list `L` (`additionalDetails.
+/// additionalInfo`). Sigma rules name Entra audit modified properties directly
+/// (`ConsentContext.IsAdminConsent`), and M365 rules name `ExtendedProperties` entries
+/// (`RequestType`).
+fn entries(family: Family, lower: &str) -> Vec<Target> {
+    const AUDIT_PROPS: &[&str] = &[
+        "targetresources.modifiedproperties",
+        "properties.targetresources.modifiedproperties",
+        "additionaldetails",
+        "properties.additionaldetails",
+    ];
+    const M365: &[&str] = &["extendedproperties", "parameters", "modifiedproperties", "operationproperties"];
+    let lists = match family {
+        Family::Audit => AUDIT_PROPS,
+        Family::M365 => M365,
+        _ => return Vec::new(),
+    };
+    let mut out: Vec<Target> = lists.iter().map(|l| Target::Entry { list: (*l).into(), name: lower.into() }).collect();
+    // `additionalDetails.additionalInfo`: the list named by the field's head, its entry the rest.
+    if let Some((head, rest)) = lower.split_once('.') {
+        for l in lists.iter().filter(|l| l.rsplit('.').next() == Some(head)) {
+            out.push(Target::Entry { list: (*l).into(), name: rest.into() });
+        }
+    }
+    out
 }
 
 /// The target list exactly as written (no aliases): for tests and differential runs.
@@ -699,6 +802,55 @@ mod tests {
         assert_eq!(values(&e, &literal("properties.targetResources.displayName")), ["a", "b"]);
         assert_eq!(values(&e, &literal("Properties.TargetResources.displayname")), ["a", "b"]);
         assert!(values(&e, &literal("properties.targetResources.id")).is_empty());
+    }
+
+    #[test]
+    fn name_value_entries_are_fields_and_their_json_text_is_unquoted() {
+        let graph = r#"{"targetResources":[{"modifiedProperties":[
+            {"displayName":"ConsentContext.IsAdminConsent","oldValue":null,"newValue":"\"False\""},
+            {"displayName":"ConsentAction.Permissions","newValue":"\"Mail.Read\""}]}],
+            "additionalDetails":[{"key":"AdditionalInfo","value":"Successfully recovered the password"}]}"#;
+        let la = r#"{"TargetResources":"[{\"modifiedProperties\":[{\"displayName\":\"ConsentContext.IsAdminConsent\",\"newValue\":\"\\\"False\\\"\"}]}]"}"#;
+        for raw in [graph, la] {
+            let v = values(&doc(raw), &resolve("ConsentContext.IsAdminConsent", Family::Audit));
+            assert!(v.iter().any(|x| x == "False"), "{raw}: {v:?}");
+        }
+        let info = values(&doc(graph), &resolve("additionalDetails.additionalInfo", Family::Audit));
+        assert!(info.iter().any(|x| x.starts_with("Successfully recovered")), "{info:?}");
+        // Another entry's value is not this entry's, and other families do not look into lists.
+        assert!(!values(&doc(graph), &resolve("ConsentContext.IsAdminConsent", Family::Audit))
+            .contains(&"Mail.Read".into()));
+        assert!(values(&doc(graph), &resolve("ConsentContext.IsAdminConsent", Family::Other)).is_empty());
+        let m365 =
+            r#"{"ExtendedProperties":[{"Name":"UserAgent","Value":"x"},{"Name":"RequestType","Value":"Cmsi:Cmsi"}]}"#;
+        assert_eq!(values(&doc(m365), &resolve("RequestType", Family::M365)), ["Cmsi:Cmsi"]);
+    }
+
+    #[test]
+    fn derived_values_provider_sign_in_outcome_empty_lists_and_json_text() {
+        let diag = r#"{"resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.ADHYBRIDHEALTHSERVICE/SERVICES/x"}"#;
+        let v = values(&doc(diag), &resolve("ResourceProviderValue", Family::Activity));
+        assert!(v.iter().any(|x| x == "MICROSOFT.ADHYBRIDHEALTHSERVICE"), "{v:?}");
+        assert_eq!(
+            provider("/subscriptions/s/providers/Microsoft.Compute/vms/v/providers/Microsoft.Insights/x"),
+            Some("Microsoft.Insights")
+        );
+        assert_eq!(provider("/subscriptions/s/resourceGroups/rg"), None);
+        // Raw sign-ins carry no word for success: the error code gives it.
+        let ok = values(&doc(r#"{"status":{"errorCode":0}}"#), &resolve("Status", Family::SignIn));
+        assert!(ok.iter().any(|x| x == "Success") && !ok.iter().any(|x| x == "Failure"), "{ok:?}");
+        let bad = values(&doc(r#"{"resultType":"50126"}"#), &resolve("Status", Family::SignIn));
+        assert!(bad.iter().any(|x| x == "Failure") && !bad.iter().any(|x| x == "Success"), "{bad:?}");
+        // An empty list is null and `[]`, as Log Analytics prints it.
+        assert_eq!(
+            values(&doc(r#"{"networkLocationDetails":[]}"#), &literal("networkLocationDetails")),
+            ["<null>", "[]"]
+        );
+        // A path ending on JSON text (an LA dynamic column) yields the text and the values inside.
+        let la = doc(r#"{"InitiatedBy":"{\"user\":{\"userPrincipalName\":\"adele@contoso.com\"}}"}"#);
+        let v = values(&la, &literal("InitiatedBy"));
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert_eq!(v[1], "adele@contoso.com");
     }
 
     #[test]
