@@ -438,8 +438,11 @@ impl<'a> Doc<'a> {
     }
 
     /// True when `field` has at least one non-null value.
+    ///
+    /// An empty list or object does not count, nor the text Log Analytics prints for one (`[]`,
+    /// `{}`): the field is empty in every export shape alike.
     pub fn exists(&self, field: &FieldRef) -> bool {
-        self.visit(field, &mut |v| !matches!(v, Scalar::Null))
+        self.visit(field, &mut |v| !matches!(v, Scalar::Null | Scalar::Str("[]" | "{}")))
     }
 
     /// The first non-empty value of `field`, as text (for group-by keys and entities).
@@ -846,6 +849,12 @@ mod tests {
             values(&doc(r#"{"networkLocationDetails":[]}"#), &literal("networkLocationDetails")),
             ["<null>", "[]"]
         );
+        // ... and exists in no shape.
+        for raw in [r#"{"n":[]}"#, r#"{"n":"[]"}"#, r#"{"n":{}}"#, r#"{"n":null}"#] {
+            let e = doc(raw);
+            assert!(!Doc::new(&e).exists(&literal("n")), "{raw}");
+        }
+        assert!(Doc::new(&doc(r#"{"n":[0]}"#)).exists(&literal("n")));
         // A path ending on JSON text (an LA dynamic column) yields the text and the values inside.
         let la = doc(r#"{"InitiatedBy":"{\"user\":{\"userPrincipalName\":\"adele@contoso.com\"}}"}"#);
         let v = values(&la, &literal("InitiatedBy"));
