@@ -246,8 +246,9 @@ pub struct FieldRef {
     pub targets: Vec<Target>,
 }
 
-/// Calls `f` with every text the event carries: `raw`, `message` and each string column. A
-/// value a rule can match through a string field is inside one of them.
+/// Calls `f` with every text the event carries: `raw`, `message`, each string column and the
+/// integer columns as decimal text. A value a rule can match through a field is inside one of
+/// them.
 pub fn for_each_text(e: &Event, f: &mut dyn FnMut(&str)) {
     f(&e.raw);
     f(&e.message);
@@ -282,6 +283,14 @@ pub fn for_each_text(e: &Event, f: &mut dyn FnMut(&str)) {
     .flatten()
     {
         f(o);
+    }
+    // Integer columns as the text a rule's literal would be (`404`), formatted on the stack.
+    for n in [e.src_port, e.dst_port, e.http_status].into_iter().flatten() {
+        let mut t = NumText { buf: [0; 48], len: 0 };
+        let _ = write!(t, "{n}");
+        if let Ok(s) = std::str::from_utf8(&t.buf[..t.len]) {
+            f(s);
+        }
     }
 }
 
@@ -393,22 +402,35 @@ pub fn parse(text: &str) -> Option<Node<'_>> {
 }
 
 /// The event as the evaluator sees it: the normalized columns and `raw` parsed once.
+///
+/// `raw` is parsed on first use, at most once: a rule decided by the normalized columns alone
+/// (a field's column targets are visited first, see [`resolve`]) never pays for the parse.
 pub struct Doc<'a> {
     /// The normalized event.
     pub event: &'a Event,
-    /// `raw` parsed (`Null` when it is not JSON).
-    pub raw: Node<'a>,
+    /// `raw` parsed (`Null` when it is not JSON), once something needed it.
+    raw: std::cell::OnceCell<Node<'a>>,
 }
 
 impl<'a> Doc<'a> {
-    /// Parses `event.raw` once.
+    /// The event, with `raw` not parsed yet.
     pub fn new(event: &'a Event) -> Doc<'a> {
-        Doc { event, raw: parse(&event.raw).unwrap_or(Node::Null) }
+        Doc { event, raw: std::cell::OnceCell::new() }
+    }
+
+    /// `raw` parsed (`Null` when it is not JSON).
+    pub fn raw(&self) -> &Node<'a> {
+        self.raw.get_or_init(|| parse(&self.event.raw).unwrap_or(Node::Null))
     }
 
     /// True when `raw` was JSON.
     pub fn has_raw(&self) -> bool {
-        self.raw != Node::Null
+        *self.raw() != Node::Null
+    }
+
+    /// True when `raw` has been parsed (for the engine's counters).
+    pub fn parsed(&self) -> bool {
+        self.raw.get().is_some()
     }
 
     /// Calls `f` for every scalar found at `field`; stops and returns true when `f` does.
@@ -419,13 +441,13 @@ impl<'a> Doc<'a> {
                     Scalar::Null => false,
                     v => f(v),
                 },
-                Target::Path(p) => walk(&self.raw, p, f),
-                Target::Entry { list, name } => walk_to(&self.raw, list, &mut |n| entry(n, name, f)),
-                Target::SignInOutcome(p) => walk(&self.raw, p, &mut |v| match v.as_f64() {
+                Target::Path(p) => walk(self.raw(), p, f),
+                Target::Entry { list, name } => walk_to(self.raw(), list, &mut |n| entry(n, name, f)),
+                Target::SignInOutcome(p) => walk(self.raw(), p, &mut |v| match v.as_f64() {
                     Some(code) => f(Scalar::Str(if code == 0.0 { "Success" } else { "Failure" })),
                     None => false,
                 }),
-                Target::Provider(p) => walk(&self.raw, p, &mut |v| match v {
+                Target::Provider(p) => walk(self.raw(), p, &mut |v| match v {
                     Scalar::Str(id) => provider(id).is_some_and(|ns| f(Scalar::Str(ns))),
                     _ => false,
                 }),
@@ -445,7 +467,8 @@ impl<'a> Doc<'a> {
         self.visit(field, &mut |v| !matches!(v, Scalar::Null | Scalar::Str("[]" | "{}")))
     }
 
-    /// The first non-empty value of `field`, as text (for group-by keys and entities).
+    /// The first non-empty value of `field`, as text (for group-by keys and entities): a
+    /// normalized column's when the field has one and the event fills it.
     pub fn first_text(&self, field: &FieldRef) -> Option<String> {
         let mut out = None;
         self.visit(field, &mut |v| {
@@ -463,7 +486,7 @@ impl<'a> Doc<'a> {
     /// Calls `f` for every string and number anywhere in the raw record and in `message`
     /// (keyword searches).
     pub fn visit_all(&self, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
-        deep(&self.raw, f) || f(Scalar::Str(&self.event.message))
+        deep(self.raw(), f) || f(Scalar::Str(&self.event.message))
     }
 }
 
@@ -695,6 +718,10 @@ fn aliases(family: Family, lower: &str) -> &'static [&'static str] {
             &["ResultDescription", "resultReason", "properties.resultReason", "ResultReason"]
         }
         (_, "useragent") => &["userAgent", "UserAgent", "properties.userAgent", "@HttpUserAgent"],
+        // Application Gateway and WAF: the parsers' columns hold the same values, so rules on
+        // them are decided without parsing `raw` (see `resolve`).
+        (Other, "httpstatus" | "httpstatuscode") => &["properties.httpStatus", "@HttpStatusCode"],
+        (Other, "clientip") => &["properties.clientIP", "@SrcIpAddr"],
         _ => &[],
     }
 }
@@ -745,6 +772,10 @@ pub fn resolve(name: &str, family: Family) -> FieldRef {
             push(Target::Provider(p.into()));
         }
     }
+    // Columns first: the normalized columns are at hand, `raw` needs a parse. A field is the
+    // union of its targets, so the order changes no decision; it makes a rule whose tests a
+    // column satisfies (and a group key a column holds) cost no parse.
+    targets.sort_by_key(|t| !matches!(t, Target::Column(_)));
     FieldRef { name: name.into(), targets }
 }
 

@@ -723,6 +723,7 @@ impl RuleSet {
             corr_hits: vec![Vec::new(); self.correlations.len()],
             events: 0,
             evaluated: 0,
+            parsed: 0,
             flows: 0,
             flows_evaluated: 0,
             cand: Vec::new(),
@@ -800,6 +801,8 @@ pub struct Hunter<'r> {
     corr_hits: Vec<Vec<correlation::Hit>>,
     events: u64,
     evaluated: u64,
+    /// Events whose `raw` had to be parsed (the others were decided from their columns).
+    parsed: u64,
     flows: u64,
     flows_evaluated: u64,
     /// Prefilter scratch (reused: no allocation per event).
@@ -819,10 +822,16 @@ fn event_ref(e: &Event, tuple: Option<u32>) -> EventRef {
 }
 
 impl Hunter<'_> {
-    /// Events fed so far, and how many of them were parsed and evaluated (rules routed to their
-    /// source and the literal prefilter admitting at least one).
+    /// Events fed so far, and how many of them were evaluated (rules routed to their source and
+    /// the literal prefilter admitting at least one).
     pub fn counts(&self) -> (u64, u64) {
         (self.events, self.evaluated)
+    }
+
+    /// How many events needed their `raw` parsed (the other evaluated ones were decided from
+    /// their normalized columns).
+    pub fn parsed(&self) -> u64 {
+        self.parsed
     }
 
     /// Flow tuples fed so far, and how many of them were evaluated.
@@ -890,6 +899,7 @@ impl Hunter<'_> {
                 self.corr_hits[ci].push(correlation::Hit { time: e.time, event: idx, rule: pos, key, value });
             }
         }
+        self.parsed += u64::from(doc.parsed());
         true
     }
 
@@ -911,6 +921,7 @@ impl Hunter<'_> {
         }
         self.events += other.events;
         self.evaluated += other.evaluated;
+        self.parsed += other.parsed;
         self.flows += other.flows;
         self.flows_evaluated += other.flows_evaluated;
     }

@@ -695,15 +695,9 @@ fn smallest(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<Strin
 
 impl FieldTest {
     fn necessary(&self) -> Option<Vec<String>> {
-        use crate::fields::{Column, Target};
-        // Integer columns are not in any text the prefilter scans.
-        let int_column = self
-            .field
-            .targets
-            .iter()
-            .any(|t| matches!(t, Target::Column(Column::SrcPort | Column::DstPort | Column::HttpStatus)));
+        // Integer columns are scanned as their decimal text too (`fields::for_each_text`).
         match &self.test {
-            Test::Values { entries, all } if !int_column => {
+            Test::Values { entries, all } => {
                 if *all {
                     smallest(entries.iter().map(|e| any_of(e)))
                 } else {
