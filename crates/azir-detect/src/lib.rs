@@ -39,31 +39,35 @@
 //! ## Evaluation cost
 //!
 //! `raw` is parsed at most once per event into a borrowed tree ([`fields::Node`]: strings and
-//! keys without escapes point into `raw`, objects are small vectors), and only for events that
-//! the prefilter below admits. Evaluation then allocates nothing: keys are compared
-//! ASCII-case-insensitively in place, numbers are formatted into a stack buffer to be compared as
-//! text, case-insensitive `contains` uses a `memchr2` scan on the first byte, and patterns that
-//! need more (wildcards in the middle, non-ASCII case folding, `re`) are `regex` matchers, which
-//! do not allocate per match. Two exceptions, paid only by rules that use them: a path that goes
-//! *into* a string holding JSON parses that string, and correlation group keys are copied for
-//! events that matched a correlated rule. (A `serde_json::Value` tree with case-insensitive key
-//! scans was measured first: 2.3x slower on the demo, a third of it in key comparison.)
+//! keys without escapes point into `raw`, objects are small vectors), lazily: a field's
+//! normalized-column targets are read first ([`fields::resolve`] puts them first; a field is the
+//! union of its targets, so the order changes no decision), and a rule those columns decide
+//! (the Application Gateway 2xx base rule, on the HTTP status column) does not parse the record.
+//! Evaluation then allocates nothing: keys are compared ASCII-case-insensitively in place,
+//! numbers are formatted into a stack buffer to be compared as text, case-insensitive
+//! `contains` uses a `memchr2` scan on the first byte, and patterns that need more (wildcards in
+//! the middle, non-ASCII case folding, `re`) are `regex` matchers, which do not allocate per
+//! match. Two exceptions, paid only by rules that use them: a path that goes *into* a string
+//! holding JSON parses that string, and correlation group keys are copied for events that
+//! matched a correlated rule. (A `serde_json::Value` tree with case-insensitive key scans was
+//! measured first: 2.3x slower on the demo, a third of it in key comparison.)
 //!
-//! Before parsing, a literal prefilter decides which routed rules can match at all: each rule
+//! Before that, a literal prefilter decides which routed rules can match at all: each rule
 //! has a set of literals of which one must occur in the record (derived from its condition:
-//! any child of an `and`, every child of an `or`, nothing under `not`; the longest piece of each
-//! value that JSON carries verbatim). One Aho-Corasick pass (ASCII case-insensitive) over `raw`,
-//! `message` and the string columns marks the candidates; a record with none is not parsed.
-//! Rules without such a set (negations only, numbers, regexes, null tests) are always evaluated.
+//! the cheapest child of an `and`, every child of an `or`, nothing under `not`; for each value,
+//! its longest piece that JSON carries verbatim and that is not a busy provider namespace or
+//! verb, cut to its last 16 bytes, with `/` and `\/` spellings). One Aho-Corasick pass (ASCII
+//! case-insensitive) over `raw`, `message` and the columns (integers as text) marks the
+//! candidates; a record with none is not evaluated. Rules without such a set (negations only,
+//! regexes, null tests) are always evaluated.
 //!
-//! Measured (2026-11-28, `examples/bench.rs`, release, one thread, AMD EPYC, 2 shared cores
-//! under a load average of 6–9 from parallel builds, so treat the figures as lower bounds): on
-//! the 13,118 events of `azir demo` (1.3–3.5 KB records), the built-in pack hunts ~215,000–
-//! 240,000 events/s and the SigmaHQ cloud set (142 rules) plus the pack ~100,000–110,000
-//! events/s; the prefilter lets 67–77% of the events skip parsing. Parsing `raw` alone runs at
-//! ~175,000–190,000 events/s, so parsing and the prefilter scan, not matching, are the cost; the
-//! issue's target (1 M events/s) needs a lazier representation (see "left to do").
-//!
+//! Measured (2026-11-28, `examples/bench.rs`, release, AMD EPYC, 2 cores, load ~1.3; see
+//! BENCHMARKS.md): on the 13,122 events of `azir demo`, the SigmaHQ cloud set plus the pack
+//! hunts 143,000–165,000 events/s on one thread and 244,000–261,000 on two; 8,559 events pass
+//! the prefilter and 4,614 are parsed. The prefilter's scan is now about half of the time, so
+//! the issue's target (1 M events/s) needs a cheaper way to find the literals than an
+//! overlapping automaton over every byte (see "left to do").
+
 //! ## Semantics worth knowing
 //!
 //! * Matching is case-insensitive unless `cased`; `re` is case-sensitive unless `i`.
@@ -131,11 +135,11 @@
 //!
 //! ## Left to do (issue 4)
 //!
-//! * Speed: the target (1 M events/s on 2 cores) is not met. The cost is the prefilter's scan
-//!   of `raw` (an overlapping Aho-Corasick DFA at ~3 ns/byte on 3 KB records) and building the
-//!   tree of `raw` for candidates. Next: decide rules from the normalized columns where the
-//!   parser guarantees the column is the field (sign-in result, HTTP status), so that the rules
-//!   most records match (successful sign-ins, 2xx answers) do not force a parse.
+//! * Speed: the target (1 M events/s on 2 cores) is not met. Half the time is the prefilter's
+//!   overlapping automaton over every byte of `raw` (~3 ns/byte); a hand-written anchor sieve
+//!   was no faster. Next: index the literals by the field they come from and scan only the
+//!   values of those fields (a skipping scan of `raw` that does not build a tree), and extend
+//!   column-first decisions to more rules.
 //! * Sigma's generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow
 //!   tuples.
 

@@ -225,7 +225,7 @@ fn main() {
         dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
     );
     println!(
-        "azir:   {azir_det} detections ({azir_routed} routed to an azir source; the others, M365, route nowhere), {azir_corr} correlations, {} not loaded",
+        "azir:   {azir_det} detections ({azir_routed} routed to an azir source, the others to none), {azir_corr} correlations, {} not loaded",
         set.problems.len()
     );
     for p in &set.problems {
@@ -262,7 +262,7 @@ fn main() {
             "azir hunt (routing, prefilter, findings, correlations)".into(),
             1,
             v,
-            format!("{found} findings, {evaluated} events parsed"),
+            format!("{found} findings, {evaluated} events evaluated"),
         ));
         let (v, m) = timed(n, rounds, || events.iter().map(|e| set.matching_routed(e).len()).sum::<usize>());
         rows.push(("azir detections, routed + prefilter".into(), 1, v, format!("{m} matches")));
