@@ -86,7 +86,7 @@ pub fn write_file(out: &Path, html: &str) -> std::io::Result<u64> {
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report.html".into());
-    let tmp = dir.join(format!(".{name}.tmp"));
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(html.as_bytes())?;

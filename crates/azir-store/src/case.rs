@@ -299,7 +299,7 @@ impl Case {
             })?;
             buf.push(b'\n');
         }
-        append_synced(&path, &buf)
+        locked(&path, || append_synced(&path, &buf))
     }
 
     /// The collection record (`collection.jsonl`): one JSON object per source and window asked
@@ -316,7 +316,8 @@ impl Case {
             serde_json::to_writer(&mut buf, l).unwrap_or_default();
             buf.push(b'\n');
         }
-        append_synced(&self.root.join("collection.jsonl"), &buf)
+        let path = self.root.join("collection.jsonl");
+        locked(&path, || append_synced(&path, &buf))
     }
 
     /// Segments that are committed (named by a manifest line).
@@ -348,7 +349,18 @@ impl Case {
     ) -> Result<Vec<CustodyEntry>, StoreError> {
         // Only the last committed entry matters: read the file's tail, not the whole log (a
         // collection appends one entry per landed file; re-reading the log each time is quadratic).
+        // Two processes on one case (two `azir hunt`, a hunt during a collection) must not both
+        // chain onto the same entry: the read and the append happen under the file's lock.
         let path = self.custody_path();
+        locked(&path, || self.append_custody_unlocked(&path, items))
+    }
+
+    fn append_custody_unlocked(
+        &self,
+        path: &Path,
+        items: &[(String, Option<String>, Option<String>, serde_json::Value)],
+    ) -> Result<Vec<CustodyEntry>, StoreError> {
+        let path = path.to_path_buf();
         let last: Option<CustodyEntry> = match last_line(&path)? {
             Some(line) => Some(serde_json::from_slice(&line).map_err(|e| StoreError::Corrupt {
                 path: path.clone(),
@@ -655,9 +667,30 @@ fn append_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     f.sync_data().map_err(io_err(path))
 }
 
+/// Runs `f` holding an exclusive advisory lock on `path` (created if missing), so that another
+/// process appending to the same JSON Lines file waits: its tail read and append do not
+/// interleave with ours. Locks are per open file, so `f` must not lock `path` again.
+fn locked<T>(path: &Path, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let lock = OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
+    lock.lock().map_err(io_err(path))?;
+    let out = f();
+    let _ = lock.unlock();
+    out
+}
+
+/// A temporary file name beside `path`, unique to this process and call: two writers of the
+/// same file (two `azir hunt` on one case) never share a temporary, so each rename publishes a
+/// complete file and none fails.
+pub fn temp_beside(path: &Path) -> PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
 /// Writes a file atomically (temp file in the same folder, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension("tmp");
+    let tmp = temp_beside(path);
     {
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
         f.write_all(bytes).map_err(io_err(&tmp))?;

@@ -130,7 +130,7 @@ pub fn write(case: &Case, rule_set: &str, rows: &[FindingRow]) -> Result<PathBuf
     let d = dir(case);
     fs::create_dir_all(&d).map_err(io_err(&d))?;
     let dest = d.join(format!("{rule_set}.parquet"));
-    let tmp = d.join(format!(".{rule_set}.parquet.tmp"));
+    let tmp = crate::case::temp_beside(&dest);
     let perr = |e: parquet::errors::ParquetError| StoreError::Parquet { path: tmp.clone(), reason: e.to_string() };
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
     let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();

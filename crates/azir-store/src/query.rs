@@ -292,7 +292,7 @@ impl QueryEngine {
         use datafusion::parquet::file::properties::WriterProperties;
         let mut stream = self.stream(sql, limit)?;
         let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = out.with_file_name(format!(".{name}.tmp"));
+        let tmp = out.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let oerr = |e: String| QueryError::Output { path: out.to_path_buf(), reason: e };
         let file = File::create(&tmp).map_err(|e| oerr(e.to_string()))?;
         let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();

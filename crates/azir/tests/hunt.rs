@@ -578,3 +578,48 @@ fn bastion_session_from_an_ip_never_seen_signing_in() {
     let quiet: Value = serde_json::from_str(&azir(&["hunt", "--case", &case, "--json", "--no-builtin"])).unwrap();
     assert!(quiet["findings"].as_array().unwrap().iter().all(|f| f["kind"] != "novelty"), "{quiet:#}");
 }
+
+/// Two analysts (or a script and an analyst) hunting one case at once: every run succeeds, the
+/// findings file is whole, and the custody chain stays one chain (each append reads the last
+/// entry and appends under the file's lock; each findings write has its own temporary file).
+#[test]
+fn concurrent_hunts_on_one_case_all_succeed_and_keep_the_custody_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("demo");
+    azir(&["demo", root.to_str().unwrap(), "--quiet"]);
+    let case = root.join("case").display().to_string();
+    let runs: Vec<std::process::Child> = (0..6)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["hunt", "--case", &case, "--json", "--threads", "1"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for r in runs {
+        let o = r.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        counts.push(v["findings"].as_array().unwrap().len());
+    }
+    assert!(counts.windows(2).all(|w| w[0] == w[1]), "{counts:?}");
+    let c = azir_store::Case::open(Path::new(&case)).unwrap();
+    assert_eq!(azir_store::findings::read(&c).unwrap().len(), counts[0]);
+    let leftovers: Vec<String> = std::fs::read_dir(azir_store::findings::dir(&c))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let v = Command::new(BIN).args(["case", "verify", &case]).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    let custody = std::fs::read_to_string(Path::new(&case).join("custody.jsonl")).unwrap();
+    let seqs: Vec<u64> =
+        custody.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "one chain, no forked entries");
+    assert_eq!(custody.lines().filter(|l| l.contains("\"action\":\"hunt\"")).count(), 1 + 6);
+}
