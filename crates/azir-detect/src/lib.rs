@@ -146,6 +146,7 @@
 pub mod condition;
 pub mod correlation;
 pub mod fields;
+pub mod literals;
 pub mod logsource;
 pub mod matcher;
 pub mod novelty;
@@ -212,10 +213,23 @@ struct Correlation {
     standalone: bool,
 }
 
+/// How the prefilter finds its literals: fingerprints with the SIMD packed searcher
+/// ([`literals`]), or, where that is unavailable (a literal under 3 bytes, no SIMD), one
+/// overlapping Aho-Corasick automaton.
+enum Scanner {
+    Packed(literals::Literals),
+    Automaton(aho_corasick::AhoCorasick),
+}
+
+thread_local! {
+    /// The prefilter's lower-cased copy of the text it scans.
+    static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The rules routed to one source, and the literals that must occur for each to match.
 struct Prefilter {
     /// Every literal of every rule that has a necessary set (`None`: no rule has one).
-    ac: Option<aho_corasick::AhoCorasick>,
+    ac: Option<Scanner>,
     /// Per literal: positions (in the source's rule list) of the rules it admits.
     admits: Vec<Vec<usize>>,
     /// Per position: the rule has no necessary set and is always evaluated.
@@ -244,14 +258,15 @@ impl Prefilter {
                 _ => always.push(true),
             }
         }
-        let ac = if pats.is_empty() {
-            None
-        } else {
-            aho_corasick::AhoCorasick::builder()
+        let ac = match literals::Literals::new(&pats) {
+            Some(l) => Some(Scanner::Packed(l)),
+            None if pats.is_empty() => None,
+            None => aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(&pats)
                 .ok()
+                .map(Scanner::Automaton),
         };
         if ac.is_none() {
             always.iter_mut().for_each(|a| *a = true);
@@ -264,13 +279,21 @@ impl Prefilter {
         cand.clear();
         cand.extend_from_slice(&self.always);
         if let Some(ac) = &self.ac {
-            fields::for_each_text(e, &mut |text| {
-                for m in ac.find_overlapping_iter(text) {
-                    for &p in &self.admits[m.pattern().as_usize()] {
-                        cand[p] = true;
-                    }
+            let admit = &mut |lit: usize| {
+                for &p in &self.admits[lit] {
+                    cand[p] = true;
                 }
-            });
+            };
+            match ac {
+                Scanner::Packed(l) => LOWER.with_borrow_mut(|lower| {
+                    fields::for_each_text(e, &mut |text| l.scan(text.as_bytes(), lower, admit))
+                }),
+                Scanner::Automaton(ac) => fields::for_each_text(e, &mut |text| {
+                    for m in ac.find_overlapping_iter(text) {
+                        admit(m.pattern().as_usize());
+                    }
+                }),
+            }
         }
         cand.iter().any(|&c| c)
     }
