@@ -285,8 +285,16 @@ impl Prefilter {
                 }
             };
             match ac {
+                // One scan over every text of the event, joined by line feeds (no literal holds
+                // a control character) and lower-cased once.
                 Scanner::Packed(l) => LOWER.with_borrow_mut(|lower| {
-                    fields::for_each_text(e, &mut |text| l.scan(text.as_bytes(), lower, admit))
+                    lower.clear();
+                    fields::for_each_text(e, &mut |text| {
+                        lower.extend_from_slice(text.as_bytes());
+                        lower.push(b'\n');
+                    });
+                    lower.make_ascii_lowercase();
+                    l.scan_lowered(lower, admit)
                 }),
                 Scanner::Automaton(ac) => fields::for_each_text(e, &mut |text| {
                     for m in ac.find_overlapping_iter(text) {

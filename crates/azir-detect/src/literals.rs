@@ -116,12 +116,18 @@ impl Literals {
     /// Calls `hit` with the index of each literal at each place it occurs in `text` (twice if it
     /// occurs twice; in no particular order). `lower` is scratch space for the lower-cased text.
     pub fn scan(&self, text: &[u8], lower: &mut Vec<u8>, hit: &mut impl FnMut(usize)) {
-        if text.len() < MIN_LEN {
+        lower.clear();
+        lower.extend_from_slice(text);
+        lower.make_ascii_lowercase();
+        self.scan_lowered(lower, hit);
+    }
+
+    /// [`Literals::scan`] over text already lower-cased (ASCII). Texts joined with a byte no
+    /// literal holds (a line feed: literals have no control characters) are scanned as one.
+    pub fn scan_lowered(&self, hay: &[u8], hit: &mut impl FnMut(usize)) {
+        if hay.len() < MIN_LEN {
             return;
         }
-        lower.clear();
-        lower.extend(text.iter().map(u8::to_ascii_lowercase));
-        let hay = lower.as_slice();
         for (s, carriers) in self.searchers.iter().zip(&self.carriers) {
             let mut at = 0;
             while at < hay.len() {
