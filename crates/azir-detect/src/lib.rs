@@ -56,17 +56,17 @@
 //! has a set of literals of which one must occur in the record (derived from its condition:
 //! the cheapest child of an `and`, every child of an `or`, nothing under `not`; for each value,
 //! its longest piece that JSON carries verbatim and that is not a busy provider namespace or
-//! verb, cut to its last 16 bytes, with `/` and `\/` spellings). One Aho-Corasick pass (ASCII
-//! case-insensitive) over `raw`, `message` and the columns (integers as text) marks the
-//! candidates; a record with none is not evaluated. Rules without such a set (negations only,
-//! regexes, null tests) are always evaluated.
+//! verb, cut to its last 16 bytes, with `/` and `\/` spellings). One scan over `raw`, `message`
+//! and the columns (integers as text), joined and lower-cased once, finds the literals by their
+//! fingerprints with a SIMD searcher ([`literals`]; an Aho-Corasick automaton where that is not
+//! available) and marks the candidates; a record with none is not evaluated. Rules without such
+//! a set (negations only, regexes, null tests) are always evaluated.
 //!
-//! Measured (2026-11-28, `examples/bench.rs`, release, AMD EPYC, 2 cores, load ~1.3; see
+//! Measured (2026-11-28, `examples/bench.rs`, release, AMD EPYC, 2 cores, load ~1.7; see
 //! BENCHMARKS.md): on the 13,122 events of `azir demo`, the SigmaHQ cloud set plus the pack
-//! hunts 143,000–165,000 events/s on one thread and 244,000–261,000 on two; 8,559 events pass
-//! the prefilter and 4,614 are parsed. The prefilter's scan is now about half of the time, so
-//! the issue's target (1 M events/s) needs a cheaper way to find the literals than an
-//! overlapping automaton over every byte (see "left to do").
+//! hunts 198,000–210,000 events/s on one thread and 260,000–292,000 on two (2.76× rsigma's
+//! correlation engine on the same events); 8,559 events pass the prefilter and 4,614 are
+//! parsed. The issue's target (1 M events/s) is not met (see "left to do").
 
 //! ## Semantics worth knowing
 //!
@@ -135,11 +135,11 @@
 //!
 //! ## Left to do (issue 4)
 //!
-//! * Speed: the target (1 M events/s on 2 cores) is not met. Half the time is the prefilter's
-//!   overlapping automaton over every byte of `raw` (~3 ns/byte); a hand-written anchor sieve
-//!   was no faster. Next: index the literals by the field they come from and scan only the
-//!   values of those fields (a skipping scan of `raw` that does not build a tree), and extend
-//!   column-first decisions to more rules.
+//! * Speed: the target (1 M events/s on 2 cores) is not met. A quarter of the time is
+//!   building the tree of `raw` for candidates and a third the fingerprint scan. Next: a
+//!   skipping scan of `raw` that resolves only the compiled paths of the candidate rules
+//!   instead of a tree, column-first decisions for more rules, and the end-of-hunt merge and
+//!   correlations on more than one thread.
 //! * Sigma's generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow
 //!   tuples.
 
