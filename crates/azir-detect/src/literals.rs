@@ -10,10 +10,10 @@
 //!
 //! Here each literal has a *fingerprint*, the 4-byte window of it least likely to be common
 //! in Azure records (`commonness`; a 3-byte literal is its own fingerprint). Fingerprints are
-//! few (literals share them) and short, so `aho-corasick`'s packed searcher (Teddy, SIMD, ≤ 64 patterns per searcher) finds them at
-//! several bytes per cycle; each fingerprint hit is then checked against the literals that
-//! carry it. The text is lower-cased once into a scratch buffer, so fingerprints and literals
-//! are compared exactly.
+//! few (literals share them) and short, so `aho-corasick`'s packed searcher (Teddy, SIMD, at
+//! most 64 patterns per searcher) finds them at several bytes per cycle; each fingerprint hit
+//! is then checked against the literals that carry it. The text is lower-cased once into a
+//! scratch buffer, so fingerprints and literals are compared exactly.
 //!
 //! Completeness: a fingerprint occurrence at `p` is found, because each search restarts one
 //! byte after the previous hit's start (never beyond `p`), and at `p` the leftmost search
