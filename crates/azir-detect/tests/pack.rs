@@ -598,3 +598,38 @@ fn mfa_fatigue_then_success_of_the_same_user() {
         assert!(!fires(&with(users, ok(1200, "u0@c.com", ip)), t), "shape {shape}");
     }
 }
+
+/// An Exchange cmdlet record of the unified audit log, as AuditData (the Management Activity
+/// API) or as an `OfficeActivity` row (Parameters as JSON text).
+fn exchange(operation: &str, params: &[(&str, &str)], la: bool) -> Event {
+    let p: Vec<Value> = params.iter().map(|(n, v)| json!({ "Name": n, "Value": v })).collect();
+    let raw = if la {
+        json!({ "TimeGenerated": "2026-03-12T04:05:00Z", "OfficeWorkload": "Exchange", "Operation": operation,
+                "UserId": "megan@contoso.com", "ResultStatus": "True", "Parameters": Value::Array(p).to_string() })
+    } else {
+        json!({ "CreationTime": "2026-03-12T04:05:00", "Workload": "Exchange", "RecordType": 1,
+                "Operation": operation, "UserId": "megan@contoso.com", "ResultStatus": "True",
+                "ObjectId": "megan@contoso.com\\fwd", "Parameters": p })
+    };
+    ev("m365_audit", 0, raw)
+}
+
+#[test]
+fn mailbox_forwarding_by_inbox_rule_or_on_the_mailbox() {
+    let t = "Mailbox forwarding set";
+    for la in [false, true] {
+        let fwd = [("Name", "fwd"), ("ForwardTo", "x@evil.example"), ("StopProcessingRules", "True")];
+        assert!(fires(&[exchange("New-InboxRule", &fwd, la)], t), "la={la}");
+        assert!(fires(&[exchange("Set-InboxRule", &[("RedirectTo", "SMTP:x@evil.example")], la)], t));
+        assert!(fires(&[exchange("Set-Mailbox", &[("ForwardingSmtpAddress", "smtp:x@evil.example")], la)], t));
+        // A rule that only moves mail, clearing forwarding, and forwarding parameters on an
+        // unrelated cmdlet are not reported.
+        assert!(!fires(&[exchange("New-InboxRule", &[("Name", "r"), ("MoveToFolder", "RSS Feeds")], la)], t));
+        assert!(!fires(&[exchange("Set-Mailbox", &[("ForwardingSmtpAddress", "")], la)], t));
+        assert!(!fires(&[exchange("Set-TransportRule", &[("RedirectMessageTo", "x@evil.example")], la)], t));
+    }
+    // The same record in an Entra audit source is not an M365 record.
+    let mut other = exchange("New-InboxRule", &[("ForwardTo", "x@evil.example")], false);
+    other.source = "audit".into();
+    assert!(!fires(&[other], t));
+}
