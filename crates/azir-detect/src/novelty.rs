@@ -37,11 +37,9 @@ enum Addr {
 
 impl Addr {
     fn of(s: &str) -> Addr {
-        let t = s.trim();
-        match t.parse::<IpAddr>() {
-            Ok(IpAddr::V6(v6)) => Addr::Ip(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
-            Ok(ip) => Addr::Ip(ip),
-            Err(_) => Addr::Text(t.to_ascii_lowercase()),
+        match parse_ip(s) {
+            Some(ip) => Addr::Ip(ip),
+            None => Addr::Text(s.trim().to_ascii_lowercase()),
         }
     }
 
@@ -50,6 +48,14 @@ impl Addr {
             Addr::Ip(ip) => ip.to_string(),
             Addr::Text(t) => t.clone(),
         }
+    }
+}
+
+/// An address as the analytics compare it: trimmed, parsed, IPv4-mapped IPv6 as IPv4.
+pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+    match s.trim().parse::<IpAddr>().ok()? {
+        IpAddr::V6(v6) => Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
+        ip => Some(ip),
     }
 }
 

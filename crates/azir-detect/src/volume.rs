@@ -23,16 +23,19 @@
 //! per device (ACL id, else device id, else resource, else source) and the pair's figure is the
 //! largest device's, never the sum over devices.
 //!
-//! "Internal" is private (RFC 1918), shared (RFC 6598), loopback, link-local, unspecified,
-//! the Azure platform address 168.63.129.16, and IPv6 unique-local and link-local; tuples between
-//! two internal or two external addresses, denied tuples and tuples without byte counters (NSG
-//! v1, `B` states) are not counted.
+//! "Internal" is what `azir flows` calls internal by default ([`DEFAULT_INTERNAL`]: RFC 1918,
+//! RFC 6598, link-local, loopback, IPv6 unique-local and link-local), plus the Azure platform
+//! address 168.63.129.16 and the unspecified, broadcast and IPv6 loopback addresses
+//! ([`PLATFORM`]). Tuples between two internal or two external addresses, denied tuples and
+//! tuples without byte counters (NSG v1, `B` states) are not counted.
 
+use crate::novelty::parse_ip;
 use crate::rule::Level;
 use crate::{EventRef, Finding};
+use azir_model::space::{AddressSpace, DEFAULT_INTERNAL};
 use azir_model::NetworkSession;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// Rule id of the analytic (stable: findings are keyed by it).
 pub const OUTBOUND_VOLUME_ID: &str = "16d90642-e510-4071-a17d-2258fcfdff7c";
@@ -46,6 +49,9 @@ pub const WINDOW: i64 = 3_600_000_000;
 const BUCKET: i64 = 60_000_000;
 /// Tuples kept per bucket as evidence (the largest).
 pub const REFS_PER_BUCKET: usize = 4;
+/// Addresses counted as internal beside [`DEFAULT_INTERNAL`]: Azure's platform address (DNS,
+/// health probes, the VM agent), and addresses no transfer really goes to.
+pub const PLATFORM: [&str; 5] = ["168.63.129.16/32", "0.0.0.0/32", "255.255.255.255/32", "::1/128", "::/128"];
 
 #[derive(Debug, Default, Clone)]
 struct Bucket {
@@ -80,38 +86,16 @@ impl Bucket {
 type Key = (IpAddr, IpAddr, String);
 
 /// State of the outbound-volume analytic.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct OutboundVolume {
+    internal: AddressSpace,
     sums: HashMap<Key, BTreeMap<i64, Bucket>>,
 }
 
-/// True for addresses inside the tenant's networks or Azure's platform (see the module docs).
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (64..128).contains(&b))
-                || v4 == Ipv4Addr::new(168, 63, 129, 16)
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_internal(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
-            }
-        },
-    }
-}
-
-fn addr(s: &str) -> Option<IpAddr> {
-    match s.trim().parse::<IpAddr>().ok()? {
-        IpAddr::V6(v6) => Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
-        ip => Some(ip),
+impl Default for OutboundVolume {
+    fn default() -> Self {
+        let internal = AddressSpace::parse(DEFAULT_INTERNAL.iter().chain(&PLATFORM)).expect("valid CIDRs");
+        OutboundVolume { internal, sums: HashMap::new() }
     }
 }
 
@@ -124,8 +108,8 @@ impl OutboundVolume {
         if s.action.as_deref().is_some_and(|a| !a.eq_ignore_ascii_case("allow")) {
             return;
         }
-        let (Some(src), Some(dst)) = (addr(&s.src_ip), addr(&s.dst_ip)) else { return };
-        let (internal, external, bytes) = match (is_internal(src), is_internal(dst)) {
+        let (Some(src), Some(dst)) = (parse_ip(&s.src_ip), parse_ip(&s.dst_ip)) else { return };
+        let (internal, external, bytes) = match (self.internal.contains(src), self.internal.contains(dst)) {
             (true, false) => (src, dst, s.bytes_s2d),
             (false, true) => (dst, src, s.bytes_d2s),
             _ => return,
@@ -324,7 +308,11 @@ mod tests {
         assert_eq!(x[0].events.len(), 12);
         assert!(x[0].events.iter().all(|e| e.tuple.unwrap() >= 2));
         assert_eq!(x[0].ips, ["10.0.0.4", "203.0.113.50"]);
-        assert!(is_internal("100.64.1.1".parse().unwrap()) && !is_internal("100.128.0.1".parse().unwrap()));
-        assert!(is_internal("fd00::1".parse().unwrap()) && !is_internal("2001:db8::1".parse().unwrap()));
+        let space = OutboundVolume::default().internal;
+        for (ip, internal) in [("100.64.1.1", true), ("100.128.0.1", false), ("fd00::1", true), ("2001:db8::1", false)]
+        {
+            assert_eq!(space.contains(ip.parse().unwrap()), internal, "{ip}");
+        }
+        assert!(space.contains("::ffff:168.63.129.16".parse().unwrap()));
     }
 }

@@ -9,6 +9,7 @@
 pub mod event;
 pub mod resource;
 pub mod secret;
+pub mod space;
 pub mod time;
 
 pub use event::{BadRecord, Event, NetworkSession, Provenance};

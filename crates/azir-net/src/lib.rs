@@ -91,7 +91,8 @@ pub mod ports;
 pub mod routes;
 pub mod rules;
 pub mod scans;
-pub mod space;
+/// The internal address space, shared with the hunt's volume analytic (defined in azir-model).
+pub use azir_model::space;
 pub mod talkers;
 #[cfg(test)]
 mod testutil;

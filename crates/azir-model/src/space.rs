@@ -1,4 +1,6 @@
-//! The internal address space and the direction class of a flow.
+//! The internal address space and the direction class of a flow: what `azir flows` calls
+//! internal (`--internal`, else [`DEFAULT_INTERNAL`]) and what the hunt's outbound-volume analytic
+//! (`azir_detect::volume`) does.
 
 use ipnet::IpNet;
 use serde::Serialize;
