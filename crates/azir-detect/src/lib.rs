@@ -135,11 +135,13 @@
 //!
 //! ## Left to do (issue 4)
 //!
-//! * Speed: the target (1 M events/s on 2 cores) is not met. A quarter of the time is
-//!   building the tree of `raw` for candidates and a third the fingerprint scan. Next: a
-//!   skipping scan of `raw` that resolves only the compiled paths of the candidate rules
-//!   instead of a tree, column-first decisions for more rules, and the end-of-hunt merge and
-//!   correlations on more than one thread.
+//! * Speed: the target (1 M events/s on 2 cores) is not met. From the bench's own phase rates
+//!   (demo, one thread: whole hunt ~4.6 µs per event, prefilter alone ~1.55 µs, parsing every
+//!   `raw` ~2.7 µs of which the hunt pays for the 35% it parses): about a third is the
+//!   fingerprint scan, a fifth or more parsing, the rest evaluation, bookkeeping and the
+//!   findings. Next: a skipping scan of `raw` that resolves only the compiled paths of the
+//!   candidate rules instead of a tree, column-first decisions for more rules, and the
+//!   end-of-hunt merge and correlations on more than one thread.
 //! * Sigma's generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow
 //!   tuples.
 
