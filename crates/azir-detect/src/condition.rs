@@ -24,6 +24,32 @@ impl Cond {
             Cond::Or(cs) => cs.iter().any(|c| c.eval(search)),
         }
     }
+
+    /// Evaluates in three-valued (Kleene) logic, `search(i)` giving `None` for a search whose
+    /// result is unknown: `Some` when the known searches decide the condition whatever the
+    /// unknown ones turn out to be.
+    pub fn decide(&self, search: &mut dyn FnMut(usize) -> Option<bool>) -> Option<bool> {
+        match self {
+            Cond::Search(i) => search(*i),
+            Cond::Not(c) => c.decide(search).map(|b| !b),
+            Cond::And(cs) => kleene(cs.iter().map(|c| c.decide(search)), false),
+            Cond::Or(cs) => kleene(cs.iter().map(|c| c.decide(search)), true),
+        }
+    }
+}
+
+/// Kleene `or` (`dominant` true) or `and` (`dominant` false) of three-valued operands: the
+/// dominant value as soon as one operand has it, else unknown if one is unknown.
+pub fn kleene(ops: impl Iterator<Item = Option<bool>>, dominant: bool) -> Option<bool> {
+    let mut unknown = false;
+    for o in ops {
+        match o {
+            Some(b) if b == dominant => return Some(dominant),
+            Some(_) => {}
+            None => unknown = true,
+        }
+    }
+    (!unknown).then_some(!dominant)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +223,35 @@ pub fn parse(cond: &str, names: &[String]) -> Result<Cond, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn three_valued_decisions_settle_only_what_the_known_searches_settle() {
+        let c = parse("a and not (b or c)", &["a".into(), "b".into(), "c".into()]).unwrap();
+        let known = |a: Option<bool>, b: Option<bool>, c: Option<bool>| {
+            let v = [a, b, c];
+            parse("a and not (b or c)", &["a".into(), "b".into(), "c".into()]).unwrap().decide(&mut |i| v[i])
+        };
+        // `a` false decides; `b` true decides; otherwise an unknown leaves it open.
+        assert_eq!(known(Some(false), None, None), Some(false));
+        assert_eq!(known(None, Some(true), None), Some(false));
+        assert_eq!(known(Some(true), Some(false), None), None);
+        assert_eq!(known(Some(true), Some(false), Some(false)), Some(true));
+        // Whenever it decides, it agrees with the two-valued evaluation.
+        let all = [None, Some(false), Some(true)];
+        for a in all {
+            for b in all {
+                for cc in all {
+                    let v = [a, b, cc];
+                    if let Some(d) = c.decide(&mut |i| v[i]) {
+                        for fill in 0..8u8 {
+                            let full: Vec<bool> = (0..3).map(|i| v[i].unwrap_or(fill & (1 << i) != 0)).collect();
+                            assert_eq!(c.eval(&mut |i| full[i]), d, "{v:?} filled {full:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     fn names(ns: &[&str]) -> Vec<String> {
         ns.iter().map(|s| s.to_string()).collect()

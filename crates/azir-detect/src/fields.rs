@@ -175,7 +175,7 @@ impl Column {
         COLUMNS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, c)| *c)
     }
 
-    fn get<'a>(&self, e: &'a Event) -> Scalar<'a> {
+    pub(crate) fn get<'a>(&self, e: &'a Event) -> Scalar<'a> {
         let s = |o: &'a Option<String>| o.as_deref().map_or(Scalar::Null, Scalar::Str);
         let i = |o: Option<i32>| o.map_or(Scalar::Null, |v| Scalar::Int(i64::from(v)));
         match self {
@@ -244,6 +244,77 @@ pub struct FieldRef {
     pub name: Box<str>,
     /// Where to look; values found at any target count (any-of semantics).
     pub targets: Vec<Target>,
+    /// For records of some sources, a normalized column that *is* this field (see
+    /// [`Authority`]); at most one per source.
+    pub authority: Vec<Authority>,
+}
+
+/// A normalized column that is a field's value for the records of some sources: when the
+/// column is filled, the field's other targets are not consulted.
+///
+/// The alias layer lists every place the export shapes of one log carry a field; in one record
+/// they hold the same datum, and the source's parser has already read it from whichever shape
+/// the record has into a column. Where that reading is faithful (the column is the field's
+/// value, in every shape of the source), looking in `raw` again can only find the same value,
+/// so a rule on the field is decided from the column without parsing `raw`, and the hunt's
+/// column pass can rule it out before scanning the record's text ([`crate`] docs, "Evaluation
+/// cost"). When the column is empty the field is looked up everywhere, as without authority.
+///
+/// The list ([`AUTHORITIES`]) is short on purpose: a field whose export shapes carry *more*
+/// than the column holds is not in it. Sign-in `Status` is not (rules match the reason text in
+/// the record's `status` object: `Status|contains: 'MFA Denied'`), nor audit `Result`.
+/// Activity `operationName` is the canonical operation (`Microsoft.Compute/virtualMachines/
+/// write`, as every SigmaHQ rule writes it), not the display name Log Analytics' `OperationName`
+/// column and the REST `localizedValue` carry ("Create or Update Virtual Machine").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Authority {
+    /// The column.
+    pub column: Column,
+    /// The sources whose parsers fill it with the field's value.
+    pub sources: &'static [&'static str],
+}
+
+/// (sources, field names lower-cased, column): the [`Authority`] table.
+const AUTHORITIES: &[(&[&str], &[&str], Column)] = &[
+    // `properties.httpStatus` (diagnostic) / `httpStatus_d` (LA) as an integer.
+    (&["appgw_access", "waf"], &["httpstatus", "httpstatuscode"], Column::HttpStatus),
+    // `operationName.value` (REST), `operationName` (diagnostic), `OperationNameValue` (LA).
+    (&["activity"], &["operationname", "operationnamevalue"], Column::Operation),
+    // `operationName` (diagnostic), `OperationName` (LA AzureDiagnostics).
+    (&["keyvault"], &["operationname"], Column::Operation),
+    // The error code: `status.errorCode` (Graph, diagnostic) or `ResultType` (LA), as text.
+    (&["signin"], &["resulttype", "errorcode"], Column::ResultDetails),
+];
+
+/// The authoritative columns of `source`'s records ([`Authority`]).
+pub fn authority_columns(source: &str) -> Vec<Column> {
+    let mut out: Vec<Column> = Vec::new();
+    for &(sources, _, c) in AUTHORITIES {
+        if sources.contains(&source) && !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl FieldRef {
+    /// The column that decides this field for `e`, when it has one and `e` fills it.
+    #[inline]
+    pub fn authoritative<'a>(&self, e: &'a Event) -> Option<Scalar<'a>> {
+        if self.authority.is_empty() {
+            return None;
+        }
+        let a = self.authority.iter().find(|a| a.sources.contains(&e.source.as_str()))?;
+        match a.column.get(e) {
+            Scalar::Null => None,
+            v => Some(v),
+        }
+    }
+
+    /// True when some source gives this field an authoritative column.
+    pub fn has_authority(&self, source: &str) -> bool {
+        self.authority.iter().any(|a| a.sources.contains(&source))
+    }
 }
 
 /// Calls `f` with every text the event carries: `raw`, `message`, each string column and the
@@ -435,6 +506,9 @@ impl<'a> Doc<'a> {
 
     /// Calls `f` for every scalar found at `field`; stops and returns true when `f` does.
     pub fn visit(&self, field: &FieldRef, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+        if let Some(v) = field.authoritative(self.event) {
+            return f(v);
+        }
         for t in &field.targets {
             let hit = match t {
                 Target::Column(c) => match c.get(self.event) {
@@ -780,7 +854,12 @@ pub fn resolve(name: &str, family: Family) -> FieldRef {
     // union of its targets, so the order changes no decision; it makes a rule whose tests a
     // column satisfies (and a group key a column holds) cost no parse.
     targets.sort_by_key(|t| !matches!(t, Target::Column(_)));
-    FieldRef { name: name.into(), targets }
+    let authority = AUTHORITIES
+        .iter()
+        .filter(|(_, names, _)| names.contains(&lower.as_str()))
+        .map(|&(sources, _, column)| Authority { column, sources })
+        .collect();
+    FieldRef { name: name.into(), targets, authority }
 }
 
 /// Name/value lists a field name can address: (family, list paths). A field `X` is also the
@@ -813,7 +892,7 @@ fn entries(family: Family, lower: &str) -> Vec<Target> {
 
 /// The target list exactly as written (no aliases): for tests and differential runs.
 pub fn literal(name: &str) -> FieldRef {
-    FieldRef { name: name.into(), targets: vec![Target::Path(name.to_ascii_lowercase().into())] }
+    FieldRef { name: name.into(), targets: vec![Target::Path(name.to_ascii_lowercase().into())], authority: Vec::new() }
 }
 
 #[cfg(test)]
@@ -912,6 +991,32 @@ mod tests {
         assert_eq!(v, ["Write X", "X/write"]);
         assert_eq!(values(&e, &literal("n")), ["50053"]);
         assert_eq!(values(&e, &literal("f")), ["1.5"]);
+    }
+
+    #[test]
+    fn an_authoritative_column_is_the_field_when_filled_and_raw_is_consulted_when_not() {
+        let raw =
+            r#"{"operationName":{"value":"Microsoft.Compute/virtualMachines/write","localizedValue":"Create VM"}}"#;
+        let f = resolve("operationName", Family::Activity);
+        let filled = Event {
+            source: "activity".into(),
+            operation: Some("Microsoft.Compute/virtualMachines/write".into()),
+            ..doc(raw)
+        };
+        // The column alone: the display name in `raw` is not a value of the field.
+        assert_eq!(values(&filled, &f), ["Microsoft.Compute/virtualMachines/write"]);
+        let d = Doc::new(&filled);
+        assert!(d.exists(&f));
+        assert!(!d.parsed(), "decided without parsing raw");
+        // Empty column, or a source the column is not authoritative for: every target.
+        let empty = Event { source: "activity".into(), ..doc(raw) };
+        assert_eq!(values(&empty, &f).len(), 3, "{:?}", values(&empty, &f));
+        let other = Event { source: "audit".into(), ..filled.clone() };
+        assert!(values(&other, &f).contains(&"Create VM".to_string()));
+        // Per source: Key Vault's `operationName` is its own column too.
+        let kv =
+            Event { source: "keyvault".into(), operation: Some("SecretGet".into()), ..doc(r#"{"operationName":"x"}"#) };
+        assert_eq!(values(&kv, &resolve("operationName", Family::Other)), ["SecretGet"]);
     }
 
     #[test]

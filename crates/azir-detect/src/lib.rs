@@ -228,39 +228,50 @@ thread_local! {
     static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The rules routed to one source, and the literals that must occur for each to match.
-struct Prefilter {
-    /// Every literal of every rule that has a necessary set (`None`: no rule has one).
-    ac: Option<Scanner>,
-    /// Per literal: positions (in the source's rule list) of the rules it admits.
-    admits: Vec<Vec<usize>>,
-    /// Per position: the rule has no necessary set and is always evaluated.
-    always: Vec<bool>,
+/// A routed rule's state for one event, after the column pass and the literal scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cand {
+    /// Cannot match.
+    No,
+    /// Matches: decided by the authoritative columns.
+    Yes,
+    /// May match: evaluate.
+    Maybe,
+    /// May match only if one of its literals occurs (before the scan).
+    Literal,
+    /// May match only if one of its column literals occurs in the authoritative columns
+    /// (before the column scan).
+    Column,
+    /// Not ruled out by the column scan: decide from the columns, else as `Maybe`/`Literal`.
+    Open,
 }
 
-impl Prefilter {
-    fn new(detections: &[Detection], rules: &[usize]) -> Prefilter {
+/// Calls its argument with each text to scan.
+type Texts<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&str));
+
+/// Literals and, per literal, the positions (in a source's rule list) of the rules it admits.
+struct LiteralSet {
+    scanner: Option<Scanner>,
+    admits: Vec<Vec<usize>>,
+}
+
+impl LiteralSet {
+    /// The set of `sets[pos]` (a rule without a set is not in it).
+    fn new(sets: &[Option<Vec<String>>]) -> LiteralSet {
         let mut pats: Vec<String> = Vec::new();
         let mut admits: Vec<Vec<usize>> = Vec::new();
-        let mut always = Vec::new();
-        for (pos, &ri) in rules.iter().enumerate() {
-            match detections[ri].necessary() {
-                Some(lits) if !lits.is_empty() => {
-                    always.push(false);
-                    for l in lits {
-                        match pats.iter().position(|p| *p == l) {
-                            Some(i) => admits[i].push(pos),
-                            None => {
-                                pats.push(l);
-                                admits.push(vec![pos]);
-                            }
-                        }
+        for (pos, lits) in sets.iter().enumerate() {
+            for l in lits.iter().flatten() {
+                match pats.iter().position(|p| p == l) {
+                    Some(i) => admits[i].push(pos),
+                    None => {
+                        pats.push(l.clone());
+                        admits.push(vec![pos]);
                     }
                 }
-                _ => always.push(true),
             }
         }
-        let ac = match literals::Literals::new(&pats) {
+        let scanner = match literals::Literals::new(&pats) {
             Some(l) => Some(Scanner::Packed(l)),
             None if pats.is_empty() => None,
             None => aho_corasick::AhoCorasick::builder()
@@ -270,42 +281,152 @@ impl Prefilter {
                 .ok()
                 .map(Scanner::Automaton),
         };
-        if ac.is_none() {
-            always.iter_mut().for_each(|a| *a = true);
-        }
-        Prefilter { ac, admits, always }
+        LiteralSet { scanner, admits }
     }
 
-    /// Marks in `cand` the rules that may match `e`; false when none may.
-    fn candidates(&self, e: &Event, cand: &mut Vec<bool>) -> bool {
+    /// Scans `texts` (each text once) and turns the rules in state `from` that a literal found
+    /// admits to `to`.
+    fn scan(&self, texts: Texts<'_>, cand: &mut [Cand], from: Cand, to: Cand) {
+        let Some(ac) = &self.scanner else { return };
+        let admit = &mut |lit: usize| {
+            for &p in &self.admits[lit] {
+                if cand[p] == from {
+                    cand[p] = to;
+                }
+            }
+        };
+        match ac {
+            // One scan over the texts joined by line feeds (no literal holds a control
+            // character) and lower-cased once.
+            Scanner::Packed(l) => LOWER.with_borrow_mut(|lower| {
+                lower.clear();
+                texts(&mut |text| {
+                    lower.extend_from_slice(text.as_bytes());
+                    lower.push(b'\n');
+                });
+                lower.make_ascii_lowercase();
+                l.scan_lowered(lower, admit)
+            }),
+            Scanner::Automaton(ac) => texts(&mut |text| {
+                for m in ac.find_overlapping_iter(text) {
+                    admit(m.pattern().as_usize());
+                }
+            }),
+        }
+    }
+}
+
+/// The rules routed to one source, and how to rule them out for an event before evaluating:
+/// authoritative columns first, then literals in the record's text.
+struct Prefilter {
+    /// The source's authoritative columns ([`fields::Authority`]).
+    columns: Vec<fields::Column>,
+    /// Literals that must occur in those columns' text (rules with a column-literal set).
+    column_lits: LiteralSet,
+    /// Per position: the rule has a column-literal set.
+    column_gated: Vec<bool>,
+    /// Per position: the rule reads a field with an authoritative column.
+    decidable: Vec<bool>,
+    /// Per position: the rule has no literal set and is evaluated unless the columns decide it.
+    always: Vec<bool>,
+    /// Literals that must occur in the record's texts, of every rule that has a set.
+    all_lits: LiteralSet,
+    /// The same for the rules the columns can never decide (fewer literals, a faster scan when
+    /// only such rules are left).
+    raw_only_lits: LiteralSet,
+}
+
+impl Prefilter {
+    fn new(source: &str, detections: &[Detection], rules: &[usize]) -> Prefilter {
+        let columns = fields::authority_columns(source);
+        let decidable: Vec<bool> = rules.iter().map(|&ri| detections[ri].decidable(source)).collect();
+        let sets: Vec<Option<Vec<String>>> =
+            rules.iter().map(|&ri| detections[ri].necessary().filter(|l| !l.is_empty())).collect();
+        let column_sets: Vec<Option<Vec<String>>> = rules
+            .iter()
+            .map(|&ri| if columns.is_empty() { None } else { detections[ri].column_necessary(source) })
+            .map(|l| l.filter(|l| !l.is_empty()))
+            .collect();
+        let raw_only: Vec<Option<Vec<String>>> =
+            sets.iter().zip(&decidable).map(|(s, &d)| if d { None } else { s.clone() }).collect();
+        let all_lits = LiteralSet::new(&sets);
+        let always = sets.iter().map(|s| s.is_none() || all_lits.scanner.is_none()).collect();
+        let column_lits = LiteralSet::new(&column_sets);
+        let column_gated = column_sets.iter().map(|s| s.is_some() && column_lits.scanner.is_some()).collect();
+        Prefilter {
+            columns,
+            column_lits,
+            column_gated,
+            decidable,
+            always,
+            all_lits,
+            raw_only_lits: LiteralSet::new(&raw_only),
+        }
+    }
+
+    /// Sets `cand` to each routed rule's state for the event; false when none may match.
+    ///
+    /// 1. Column literals: a rule whose tests on authoritative columns need a literal the
+    ///    columns' text lacks cannot match (when the event fills those columns).
+    /// 2. Column pass: a rule reading authoritative columns is decided from them when they
+    ///    settle it ([`Detection::decide`]).
+    /// 3. Literals: only if a rule with literals is left undecided is the event's text
+    ///    scanned, with the smaller literal set when every such rule is one the columns can
+    ///    never decide.
+    fn candidates(&self, detections: &[Detection], rules: &[usize], doc: &Doc<'_>, cand: &mut Vec<Cand>) -> bool {
+        let e = doc.event;
         cand.clear();
-        cand.extend_from_slice(&self.always);
-        if let Some(ac) = &self.ac {
-            let admit = &mut |lit: usize| {
-                for &p in &self.admits[lit] {
-                    cand[p] = true;
+        let filled = !self.columns.is_empty() && self.columns.iter().all(|c| !matches!(c.get(e), fields::Scalar::Null));
+        let mut column_scan = false;
+        for &gated in &self.column_gated {
+            let c = if filled && gated { Cand::Column } else { Cand::Open };
+            column_scan |= c == Cand::Column;
+            cand.push(c);
+        }
+        if column_scan {
+            let columns = &self.columns;
+            self.column_lits.scan(
+                &mut |f| {
+                    for c in columns {
+                        c.get(e).with_text(|t| t.map(&mut *f));
+                    }
+                },
+                cand,
+                Cand::Column,
+                Cand::Open,
+            );
+        }
+        let (mut scan, mut scan_all) = (false, false);
+        for (pos, &ri) in rules.iter().enumerate() {
+            if cand[pos] != Cand::Open {
+                cand[pos] = Cand::No;
+                continue;
+            }
+            let decided = if self.decidable[pos] { detections[ri].decide(doc) } else { None };
+            cand[pos] = match decided {
+                Some(true) => Cand::Yes,
+                Some(false) => Cand::No,
+                None if self.always[pos] => Cand::Maybe,
+                None => {
+                    scan = true;
+                    scan_all |= self.decidable[pos];
+                    Cand::Literal
                 }
             };
-            match ac {
-                // One scan over every text of the event, joined by line feeds (no literal holds
-                // a control character) and lower-cased once.
-                Scanner::Packed(l) => LOWER.with_borrow_mut(|lower| {
-                    lower.clear();
-                    fields::for_each_text(e, &mut |text| {
-                        lower.extend_from_slice(text.as_bytes());
-                        lower.push(b'\n');
-                    });
-                    lower.make_ascii_lowercase();
-                    l.scan_lowered(lower, admit)
-                }),
-                Scanner::Automaton(ac) => fields::for_each_text(e, &mut |text| {
-                    for m in ac.find_overlapping_iter(text) {
-                        admit(m.pattern().as_usize());
-                    }
-                }),
-            }
         }
-        cand.iter().any(|&c| c)
+        if scan {
+            let lits =
+                if scan_all || self.raw_only_lits.scanner.is_none() { &self.all_lits } else { &self.raw_only_lits };
+            lits.scan(&mut |f| fields::for_each_text(e, f), cand, Cand::Literal, Cand::Maybe);
+        }
+        let mut any = false;
+        for c in cand.iter_mut() {
+            if *c == Cand::Literal {
+                *c = Cand::No;
+            }
+            any |= *c != Cand::No;
+        }
+        any
     }
 }
 
@@ -503,7 +624,7 @@ impl RuleSetBuilder {
                 by_source.entry(s).or_default().push(i);
             }
         }
-        let prefilter = by_source.iter().map(|(s, rules)| (*s, Prefilter::new(&detections, rules))).collect();
+        let prefilter = by_source.iter().map(|(s, rules)| (*s, Prefilter::new(s, &detections, rules))).collect();
         RuleSet { detections, correlations: resolved, by_source, prefilter, refs, standalone, problems, fingerprint }
     }
 }
@@ -700,14 +821,14 @@ impl RuleSet {
             return Vec::new();
         };
         let mut cand = Vec::new();
-        if !pf.candidates(e, &mut cand) {
+        let doc = Doc::new(e);
+        if !pf.candidates(&self.detections, rules, &doc, &mut cand) {
             return Vec::new();
         }
-        let doc = Doc::new(e);
         rules
             .iter()
             .zip(&cand)
-            .filter(|(&ri, &c)| c && self.detections[ri].matches(&doc))
+            .filter(|(&ri, &c)| c == Cand::Yes || (c == Cand::Maybe && self.detections[ri].matches(&doc)))
             .map(|(&ri, _)| self.detections[ri].meta.id.as_str())
             .collect()
     }
@@ -723,16 +844,17 @@ impl RuleSet {
             .collect()
     }
 
-    /// How many rules the literal prefilter admits for `e` (the prefilter alone, for the engine
+    /// How many rules the column pass and the literal prefilter admit for `e` (for the engine
     /// benchmark's breakdown; routed rules with no literal set count as admitted).
     #[doc(hidden)]
-    pub fn prefilter_admits(&self, e: &Event, scratch: &mut Vec<bool>) -> usize {
-        match self.prefilter.get(e.source.as_str()) {
-            Some(pf) => {
-                pf.candidates(e, scratch);
-                scratch.iter().filter(|&&c| c).count()
+    pub fn prefilter_admits(&self, e: &Event) -> usize {
+        match (self.by_source.get(e.source.as_str()), self.prefilter.get(e.source.as_str())) {
+            (Some(rules), Some(pf)) => {
+                let mut cand = Vec::new();
+                pf.candidates(&self.detections, rules, &Doc::new(e), &mut cand);
+                cand.iter().filter(|&&c| c != Cand::No).count()
             }
-            None => 0,
+            _ => 0,
         }
     }
 
@@ -843,7 +965,7 @@ pub struct Hunter<'r> {
     flows: u64,
     flows_evaluated: u64,
     /// Prefilter scratch (reused: no allocation per event).
-    cand: Vec<bool>,
+    cand: Vec<Cand>,
 }
 
 fn event_ref(e: &Event, tuple: Option<u32>) -> EventRef {
@@ -900,17 +1022,18 @@ impl Hunter<'_> {
     fn eval(&mut self, e: &Event, tuple: Option<u32>) -> bool {
         let Some(rules) = self.set.by_source.get(e.source.as_str()) else { return false };
         let Some(pf) = self.set.prefilter.get(e.source.as_str()) else { return false };
-        if !pf.candidates(e, &mut self.cand) {
+        let doc = Doc::new(e);
+        if !pf.candidates(&self.set.detections, rules, &doc, &mut self.cand) {
             return false;
         }
-        let doc = Doc::new(e);
         let mut this: Option<usize> = None;
         for (pos, &ri) in rules.iter().enumerate() {
-            if !self.cand[pos] {
-                continue;
-            }
-            let d = &self.set.detections[ri];
-            if !d.matches(&doc) {
+            let matched = match self.cand[pos] {
+                Cand::Yes => true,
+                Cand::Maybe => self.set.detections[ri].matches(&doc),
+                Cand::No | Cand::Literal | Cand::Column | Cand::Open => false,
+            };
+            if !matched {
                 continue;
             }
             let idx = *this.get_or_insert_with(|| {

@@ -693,8 +693,15 @@ fn smallest(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<Strin
     sets.flatten().min_by_key(|v| cost(v))
 }
 
+/// Which field tests count for a necessary literal set: every one, or only those on fields
+/// with an authoritative column for a source.
+type Only<'a> = Option<&'a dyn Fn(&FieldRef) -> bool>;
+
 impl FieldTest {
-    fn necessary(&self) -> Option<Vec<String>> {
+    fn necessary(&self, only: Only<'_>) -> Option<Vec<String>> {
+        if only.is_some_and(|keep| !keep(&self.field)) {
+            return None;
+        }
         // Integer columns are scanned as their decimal text too (`fields::for_each_text`).
         match &self.test {
             Test::Values { entries, all } => {
@@ -710,20 +717,21 @@ impl FieldTest {
 }
 
 impl Search {
-    fn necessary(&self) -> Option<Vec<String>> {
+    fn necessary(&self, only: Only<'_>) -> Option<Vec<String>> {
         match self {
-            Search::Maps(ms) => union(ms.iter().map(|m| smallest(m.iter().map(FieldTest::necessary)))),
+            Search::Maps(ms) => union(ms.iter().map(|m| smallest(m.iter().map(|t| t.necessary(only))))),
+            Search::Keywords(_) if only.is_some() => None,
             Search::Keywords(ks) => union(ks.iter().map(|k| any_of(k))),
         }
     }
 }
 
-fn necessary(c: &Cond, s: &[Search]) -> Option<Vec<String>> {
+fn necessary(c: &Cond, s: &[Search], only: Only<'_>) -> Option<Vec<String>> {
     match c {
-        Cond::Search(i) => s[*i].necessary(),
+        Cond::Search(i) => s[*i].necessary(only),
         Cond::Not(_) => None,
-        Cond::And(cs) => smallest(cs.iter().map(|c| necessary(c, s))),
-        Cond::Or(cs) => union(cs.iter().map(|c| necessary(c, s))),
+        Cond::And(cs) => smallest(cs.iter().map(|c| necessary(c, s, only))),
+        Cond::Or(cs) => union(cs.iter().map(|c| necessary(c, s, only))),
     }
 }
 
@@ -733,12 +741,37 @@ impl Detection {
     /// records no rule can match. `None` when the rule has no such set (negations, numbers,
     /// regexes, null tests, integer columns).
     pub fn necessary(&self) -> Option<Vec<String>> {
-        necessary(&self.cond, &self.searches)
+        necessary(&self.cond, &self.searches, None)
+    }
+
+    /// Literals of which at least one must occur in the text of the authoritative columns
+    /// of a record of `source` for the rule to match, when that record fills them: the
+    /// necessary set built from the tests on fields with such a column only
+    /// ([`crate::fields::Authority`]). `None` when those tests give none.
+    pub fn column_necessary(&self, source: &str) -> Option<Vec<String>> {
+        necessary(&self.cond, &self.searches, Some(&|f: &FieldRef| f.has_authority(source)))
     }
 
     /// True when the rule's detection matches the event.
     pub fn matches(&self, doc: &Doc<'_>) -> bool {
         self.cond.eval(&mut |i| self.searches[i].matches(doc))
+    }
+
+    /// The rule's decision from the event's authoritative columns alone
+    /// ([`crate::fields::Authority`]): `Some` when the tests those columns decide settle the
+    /// condition whatever the other tests would give, `None` when `raw` is needed. Equal to
+    /// [`Detection::matches`] whenever it is `Some`.
+    pub fn decide(&self, doc: &Doc<'_>) -> Option<bool> {
+        self.cond.decide(&mut |i| self.searches[i].decide(doc))
+    }
+
+    /// True when some test of the rule has an authoritative column for records of `source`
+    /// (only then can [`Detection::decide`] be `Some` for them).
+    pub fn decidable(&self, source: &str) -> bool {
+        self.searches.iter().any(|s| match s {
+            Search::Maps(ms) => ms.iter().flatten().any(|t| t.field.has_authority(source)),
+            Search::Keywords(_) => false,
+        })
     }
 
     /// Field names the rule reads (for reports).
@@ -766,7 +799,30 @@ impl Search {
     }
 }
 
+impl Search {
+    fn decide(&self, doc: &Doc<'_>) -> Option<bool> {
+        match self {
+            Search::Maps(ms) => crate::condition::kleene(
+                ms.iter().map(|m| crate::condition::kleene(m.iter().map(|t| t.decide(doc)), false)),
+                true,
+            ),
+            Search::Keywords(_) => None,
+        }
+    }
+}
+
 impl FieldTest {
+    /// The test's result when the event's authoritative columns hold every field it reads.
+    fn decide(&self, doc: &Doc<'_>) -> Option<bool> {
+        self.field.authoritative(doc.event)?;
+        if let Test::FieldRef { others, .. } = &self.test {
+            if others.iter().any(|o| o.authoritative(doc.event).is_none()) {
+                return None;
+            }
+        }
+        Some(self.matches(doc))
+    }
+
     fn matches(&self, doc: &Doc<'_>) -> bool {
         match &self.test {
             Test::Exists(b) => doc.exists(&self.field) == *b,

@@ -112,13 +112,35 @@ fn event(source: &str, raw: &Value) -> Event {
     Event { source: source.into(), raw: raw.to_string(), ..Default::default() }
 }
 
+/// Events checked both raw-only and as ingestion makes them (`fires`).
+static INGESTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `e` as ingestion makes it from its raw record (normalized columns filled by the source's
+/// parser), when the parser files it under the same source.
+fn ingested(e: &Event) -> Option<Event> {
+    let out = azir_logs::parsers::run_one("shape.json", &e.raw, azir_logs::split::Container::Lines);
+    out.events.into_iter().next().filter(|p| p.source == e.source && out.bad.is_empty())
+}
+
 /// Whether rule `id` fires on `e` as the hunt decides it (routing and literal prefilter), with
-/// the prefilter checked against evaluating every routed rule.
+/// the prefilter checked against evaluating every routed rule, and the verdict checked against
+/// the one on the same record as ingestion makes it: the parser's columns decide some fields
+/// for some sources (`fields::Authority`), and they must decide them as `raw` does.
 fn fires(set: &RuleSet, e: &Event, id: &str, failures: &mut Vec<String>, what: &str) -> bool {
     let routed = set.matching_routed(e).contains(&id);
     let unfiltered = set.matching_routed_unfiltered(e).contains(&id);
     if routed != unfiltered {
         failures.push(format!("{what}: the literal prefilter changes the verdict ({unfiltered} -> {routed})"));
+    }
+    if let Some(p) = ingested(e) {
+        INGESTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let parsed = set.matching_routed(&p).contains(&id);
+        if parsed != routed {
+            failures.push(format!("{what}: the ingested record's columns change the verdict ({routed} -> {parsed})"));
+        }
+        if set.matching_routed_unfiltered(&p).contains(&id) != parsed {
+            failures.push(format!("{what}: the prefilter changes the ingested record's verdict"));
+        }
     }
     routed
 }
@@ -340,6 +362,8 @@ fn every_sigmahq_azure_rule_fires_in_every_export_shape_and_its_near_misses_do_n
     for (c, (n, rules)) in &by_cause {
         println!("  {c:?} ({:?}): {n} rule-shape-field entries, {} rules", c.kind(), rules.len());
     }
+    let ingested = INGESTED.load(std::sync::atomic::Ordering::Relaxed);
+    println!("  also checked as ingestion makes them (parser columns filled): {ingested} events");
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(
         stats.positives_fired + stats.positives_known_missed,

@@ -437,9 +437,9 @@ pub fn result_of(s: &str) -> &'static str {
     }
 }
 
-/// Test helper: runs one JSON record through the driver as if read from `display`.
-#[cfg(test)]
-pub(crate) fn run_one(display: &str, record: &str, container: Container) -> Output {
+/// Runs one JSON record through the driver as if read from a file named `display` (tests, and
+/// other crates' tests that need events exactly as ingestion makes them).
+pub fn run_one(display: &str, record: &str, container: Container) -> Output {
     let info = StreamInfo::new("00".repeat(32), display, Payload::Json);
     let mut chunk = Chunk::default();
     chunk.buf.extend_from_slice(record.as_bytes());
