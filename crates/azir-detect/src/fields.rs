@@ -5,7 +5,7 @@
 //! carry it.
 
 use azir_model::Event;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -472,6 +472,169 @@ pub fn parse(text: &str) -> Option<Node<'_>> {
     serde_json::from_str(text).ok()
 }
 
+/// The parts of a record a set of rules can read: a trie of lower-cased path segments. Parsing
+/// `raw` through it ([`Doc::projected`]) builds the tree of those parts only and skips the
+/// rest of the text without building anything (sign-ins carry kilobytes of conditional-access
+/// policies and authentication details that no rule reads).
+///
+/// It keeps, at each object, the keys that begin a path (ASCII case-insensitively), the keys
+/// equal to a whole remaining path (flat dotted keys, which [`walk`] also tries), and under a
+/// path's end the whole value (a path ending on an object matches every value inside it). A
+/// kept string is kept whole, so paths into JSON held in strings still work. Field-less
+/// (keyword) searches read everything: [`Doc::visit_all`] parses the whole record.
+#[derive(Debug, Default, Clone)]
+pub struct Projection {
+    root: PNode,
+}
+
+#[derive(Debug, Default, Clone)]
+struct PNode {
+    /// Keep the whole value.
+    all: bool,
+    /// Keys that begin a remaining path, lower-cased.
+    children: Vec<(Box<str>, PNode)>,
+    /// Remaining paths with a dot: a key equal to one is a flat key holding the value.
+    flat: Vec<Box<str>>,
+}
+
+impl PNode {
+    fn child(&mut self, key: &str) -> &mut PNode {
+        let i = match self.children.iter().position(|(k, _)| &**k == key) {
+            Some(i) => i,
+            None => {
+                self.children.push((key.into(), PNode::default()));
+                self.children.len() - 1
+            }
+        };
+        &mut self.children[i].1
+    }
+}
+
+impl Projection {
+    /// Keeps what `path` (lower-cased, dotted) can reach.
+    pub fn add_path(&mut self, path: &str) {
+        let mut n = &mut self.root;
+        let mut rest = path;
+        loop {
+            if n.all {
+                return;
+            }
+            if rest.contains('.') && !n.flat.iter().any(|f| &**f == rest) {
+                n.flat.push(rest.into());
+            }
+            match rest.split_once('.') {
+                Some((head, tail)) => {
+                    n = n.child(head);
+                    rest = tail;
+                }
+                None => {
+                    let leaf = n.child(rest);
+                    leaf.all = true;
+                    leaf.children.clear();
+                    leaf.flat.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Keeps what `field` can reach in `raw`.
+    pub fn add_field(&mut self, field: &FieldRef) {
+        for t in &field.targets {
+            match t {
+                Target::Column(_) => {}
+                Target::Path(p) | Target::SignInOutcome(p) | Target::Provider(p) => self.add_path(p),
+                Target::Entry { list, .. } => self.add_path(list),
+            }
+        }
+    }
+
+    /// Keeps everything.
+    pub fn everything() -> Projection {
+        Projection { root: PNode { all: true, ..PNode::default() } }
+    }
+
+    /// Parses `text` keeping only what the projection reaches (`None` when it is not JSON).
+    pub fn parse<'a>(&self, text: &'a str) -> Option<Node<'a>> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let v = Proj(&self.root).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(v)
+    }
+}
+
+/// A projected parse at one trie node.
+struct Proj<'p>(&'p PNode);
+
+impl<'de> DeserializeSeed<'de> for Proj<'_> {
+    type Value = Node<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        if self.0.all {
+            Node::deserialize(d)
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Proj<'_> {
+    type Value = Node<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_bool(v)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_i64(v)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_u64(v)
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_f64(v)
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_borrowed_str(v)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_str(v)
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Node<'de>, E> {
+        NodeVisitor.visit_string(v)
+    }
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        self.deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node<'de>, A::Error> {
+        let mut v = Vec::new();
+        while let Some(x) = a.next_element_seed(Proj(self.0))? {
+            v.push(x);
+        }
+        Ok(Node::Arr(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Node<'de>, A::Error> {
+        let n = self.0;
+        let mut v = Vec::new();
+        while let Some(Key(k)) = a.next_key()? {
+            if let Some((_, c)) = n.children.iter().find(|(c, _)| key_eq(&k, c)) {
+                v.push((k, a.next_value_seed(Proj(c))?));
+            } else if n.flat.iter().any(|f| key_eq(&k, f)) {
+                v.push((k, a.next_value()?));
+            } else {
+                a.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Node::Obj(v))
+    }
+}
+
 /// The event as the evaluator sees it: the normalized columns and `raw` parsed once.
 ///
 /// `raw` is parsed on first use, at most once: a rule decided by the normalized columns alone
@@ -481,17 +644,41 @@ pub struct Doc<'a> {
     pub event: &'a Event,
     /// `raw` parsed (`Null` when it is not JSON), once something needed it.
     raw: std::cell::OnceCell<Node<'a>>,
+    /// What of `raw` to build (`None`: all of it).
+    projection: Option<&'a Projection>,
+    /// `raw` parsed whole, for keyword searches when `raw` was projected.
+    whole: std::cell::OnceCell<Node<'a>>,
 }
 
 impl<'a> Doc<'a> {
     /// The event, with `raw` not parsed yet.
     pub fn new(event: &'a Event) -> Doc<'a> {
-        Doc { event, raw: std::cell::OnceCell::new() }
+        Doc { event, raw: std::cell::OnceCell::new(), projection: None, whole: std::cell::OnceCell::new() }
+    }
+
+    /// The event, `raw` to be parsed through `projection`: only the fields it reaches are
+    /// visible to [`Doc::visit`] (keyword searches still see the whole record).
+    pub fn projected(event: &'a Event, projection: &'a Projection) -> Doc<'a> {
+        Doc { projection: Some(projection), ..Doc::new(event) }
     }
 
     /// `raw` parsed (`Null` when it is not JSON).
     pub fn raw(&self) -> &Node<'a> {
-        self.raw.get_or_init(|| parse(&self.event.raw).unwrap_or(Node::Null))
+        self.raw.get_or_init(|| {
+            match self.projection {
+                Some(p) => p.parse(&self.event.raw),
+                None => parse(&self.event.raw),
+            }
+            .unwrap_or(Node::Null)
+        })
+    }
+
+    /// `raw` parsed whole.
+    fn whole(&self) -> &Node<'a> {
+        match self.projection {
+            None => self.raw(),
+            Some(_) => self.whole.get_or_init(|| parse(&self.event.raw).unwrap_or(Node::Null)),
+        }
     }
 
     /// True when `raw` was JSON.
@@ -501,7 +688,7 @@ impl<'a> Doc<'a> {
 
     /// True when `raw` has been parsed (for the engine's counters).
     pub fn parsed(&self) -> bool {
-        self.raw.get().is_some()
+        self.raw.get().is_some() || self.whole.get().is_some()
     }
 
     /// Calls `f` for every scalar found at `field`; stops and returns true when `f` does.
@@ -560,7 +747,7 @@ impl<'a> Doc<'a> {
     /// Calls `f` for every string and number anywhere in the raw record and in `message`
     /// (keyword searches).
     pub fn visit_all(&self, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
-        deep(self.raw(), f) || f(Scalar::Str(&self.event.message))
+        deep(self.whole(), f) || f(Scalar::Str(&self.event.message))
     }
 }
 
@@ -1017,6 +1204,49 @@ mod tests {
         let kv =
             Event { source: "keyvault".into(), operation: Some("SecretGet".into()), ..doc(r#"{"operationName":"x"}"#) };
         assert_eq!(values(&kv, &resolve("operationName", Family::Other)), ["SecretGet"]);
+    }
+
+    #[test]
+    fn a_projected_parse_keeps_what_the_fields_reach_and_nothing_else() {
+        let raw = r#"{"properties":{"status":{"errorCode":50126,"failureReason":"bad"},
+            "appliedConditionalAccessPolicies":[{"id":"p1","displayName":"Require MFA"}],
+            "deviceDetail":{"isCompliant":false,"browser":"Edge"},
+            "requestbody":"{\"properties\":{\"access\":\"Allow\"}}",
+            "list":[{"a":{"b":1}},{"a":{"b":2,"c":3}}]},
+            "a.b":"flat","ResultType":"50126","resultType":"0"}"#;
+        let fields: Vec<FieldRef> = [
+            "properties.status",
+            "properties.deviceDetail.isCompliant",
+            "a.b",
+            "resulttype",
+            "properties.requestbody.properties.access",
+            "properties.list.a.b",
+        ]
+        .iter()
+        .map(|p| literal(p))
+        .collect();
+        let mut proj = Projection::default();
+        fields.iter().for_each(|f| proj.add_field(f));
+        let e = doc(raw);
+        for f in &fields {
+            let full = values(&e, f);
+            let d = Doc::projected(&e, &proj);
+            let mut got = Vec::new();
+            d.visit(f, &mut |v| {
+                v.with_text(|t| got.push(t.unwrap_or("<null>").to_string()));
+                false
+            });
+            assert_eq!(got, full, "{}", f.name);
+            assert!(!full.is_empty(), "{}", f.name);
+        }
+        // What no field reaches is not built; keyword searches still see the whole record.
+        let d = Doc::projected(&e, &proj);
+        assert!(d.visit(&literal("properties.appliedConditionalAccessPolicies.displayName"), &mut |_| true) == false);
+        assert!(d.visit_all(&mut |v| matches!(v, Scalar::Str("Require MFA"))));
+        assert!(Projection::everything().parse(raw).is_some_and(|n| n == parse(raw).unwrap()));
+        // Not JSON, or JSON with trailing text: nothing, as a whole parse.
+        assert!(proj.parse(r#"{"properties":{"status":1}"#).is_none());
+        assert!(proj.parse(r#"{"a":1} x"#).is_none());
     }
 
     #[test]

@@ -334,10 +334,21 @@ struct Prefilter {
     /// The same for the rules the columns can never decide (fewer literals, a faster scan when
     /// only such rules are left).
     raw_only_lits: LiteralSet,
+    /// What of `raw` the routed rules and the group-by and counted fields of the correlations
+    /// referencing them can read.
+    projection: fields::Projection,
+    /// Per position: the rule has a keyword search (reads the whole record).
+    keywords: Vec<bool>,
 }
 
 impl Prefilter {
-    fn new(source: &str, detections: &[Detection], rules: &[usize]) -> Prefilter {
+    fn new(source: &str, detections: &[Detection], rules: &[usize], correlated: &[&FieldRef]) -> Prefilter {
+        let mut projection = fields::Projection::default();
+        for &ri in rules {
+            detections[ri].field_refs().into_iter().for_each(|f| projection.add_field(f));
+        }
+        correlated.iter().for_each(|f| projection.add_field(f));
+        let keywords = rules.iter().map(|&ri| detections[ri].has_keywords()).collect();
         let columns = fields::authority_columns(source);
         let decidable: Vec<bool> = rules.iter().map(|&ri| detections[ri].decidable(source)).collect();
         let sets: Vec<Option<Vec<String>>> =
@@ -361,6 +372,8 @@ impl Prefilter {
             always,
             all_lits,
             raw_only_lits: LiteralSet::new(&raw_only),
+            projection,
+            keywords,
         }
     }
 
@@ -624,7 +637,21 @@ impl RuleSetBuilder {
                 by_source.entry(s).or_default().push(i);
             }
         }
-        let prefilter = by_source.iter().map(|(s, rules)| (*s, Prefilter::new(s, &detections, rules))).collect();
+        let prefilter = by_source
+            .iter()
+            .map(|(s, rules)| {
+                // Group-by and counted fields of the correlations the routed rules feed.
+                let correlated: Vec<&FieldRef> = rules
+                    .iter()
+                    .flat_map(|&ri| &refs[ri])
+                    .flat_map(|&(ci, pos)| {
+                        let c = &resolved[ci];
+                        c.group_by[pos].iter().chain(c.value[pos].as_ref())
+                    })
+                    .collect();
+                (*s, Prefilter::new(s, &detections, rules, &correlated))
+            })
+            .collect();
         RuleSet { detections, correlations: resolved, by_source, prefilter, refs, standalone, problems, fingerprint }
     }
 }
@@ -813,15 +840,15 @@ impl RuleSet {
         self.detections.iter().filter(|d| d.matches(&doc)).map(|d| d.meta.id.as_str()).collect()
     }
 
-    /// Detection rules routed to the event's source that match it, through the literal
-    /// prefilter the hunt uses (ids).
+    /// Detection rules routed to the event's source that match it, through the column pass, the
+    /// literal prefilter and the projected parse the hunt uses (ids).
     pub fn matching_routed(&self, e: &Event) -> Vec<&str> {
         let (Some(rules), Some(pf)) = (self.by_source.get(e.source.as_str()), self.prefilter.get(e.source.as_str()))
         else {
             return Vec::new();
         };
         let mut cand = Vec::new();
-        let doc = Doc::new(e);
+        let doc = Doc::projected(e, &pf.projection);
         if !pf.candidates(&self.detections, rules, &doc, &mut cand) {
             return Vec::new();
         }
@@ -1022,15 +1049,24 @@ impl Hunter<'_> {
     fn eval(&mut self, e: &Event, tuple: Option<u32>) -> bool {
         let Some(rules) = self.set.by_source.get(e.source.as_str()) else { return false };
         let Some(pf) = self.set.prefilter.get(e.source.as_str()) else { return false };
-        let doc = Doc::new(e);
+        let doc = Doc::projected(e, &pf.projection);
         if !pf.candidates(&self.set.detections, rules, &doc, &mut self.cand) {
             return false;
         }
+        // A keyword search reads the whole record: parse it whole once rather than twice.
+        let keywords = self.cand.iter().zip(&pf.keywords).any(|(c, &k)| k && *c == Cand::Maybe);
+        let whole;
+        let doc = if keywords {
+            whole = Doc::new(e);
+            &whole
+        } else {
+            &doc
+        };
         let mut this: Option<usize> = None;
         for (pos, &ri) in rules.iter().enumerate() {
             let matched = match self.cand[pos] {
                 Cand::Yes => true,
-                Cand::Maybe => self.set.detections[ri].matches(&doc),
+                Cand::Maybe => self.set.detections[ri].matches(doc),
                 Cand::No | Cand::Literal | Cand::Column | Cand::Open => false,
             };
             if !matched {

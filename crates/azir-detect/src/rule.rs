@@ -774,6 +774,27 @@ impl Detection {
         })
     }
 
+    /// Every field the rule reads (its tests' fields and the fields they compare with).
+    pub fn field_refs(&self) -> Vec<&FieldRef> {
+        let mut out = Vec::new();
+        for s in &self.searches {
+            if let Search::Maps(ms) = s {
+                for t in ms.iter().flatten() {
+                    out.push(&t.field);
+                    if let Test::FieldRef { others, .. } = &t.test {
+                        out.extend(others);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// True when the rule has a field-less (keyword) search, which reads the whole record.
+    pub fn has_keywords(&self) -> bool {
+        self.searches.iter().any(|s| matches!(s, Search::Keywords(_)))
+    }
+
     /// Field names the rule reads (for reports).
     pub fn fields(&self) -> Vec<String> {
         let mut out = Vec::new();
