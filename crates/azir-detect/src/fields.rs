@@ -1241,7 +1241,7 @@ mod tests {
         }
         // What no field reaches is not built; keyword searches still see the whole record.
         let d = Doc::projected(&e, &proj);
-        assert!(d.visit(&literal("properties.appliedConditionalAccessPolicies.displayName"), &mut |_| true) == false);
+        assert!(!d.visit(&literal("properties.appliedConditionalAccessPolicies.displayName"), &mut |_| true));
         assert!(d.visit_all(&mut |v| matches!(v, Scalar::Str("Require MFA"))));
         assert!(Projection::everything().parse(raw).is_some_and(|n| n == parse(raw).unwrap()));
         // Not JSON, or JSON with trailing text: nothing, as a whole parse.
