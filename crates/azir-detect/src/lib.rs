@@ -448,8 +448,10 @@ pub struct RuleSet {
     detections: Vec<Detection>,
     correlations: Vec<Correlation>,
     by_source: HashMap<&'static str, Vec<usize>>,
-    /// Per source: the literal prefilter of the rules routed there.
-    prefilter: HashMap<&'static str, Prefilter>,
+
+    /// Per source with routed rules: its name, the rules and their prefilter. A short list,
+    /// searched from the previous event's source in a hunt (events come in runs of a source).
+    prefilter: Vec<(&'static str, Vec<usize>, Prefilter)>,
     /// Per detection: (correlation, position) pairs that reference it.
     refs: Vec<Vec<(usize, usize)>>,
     /// Per detection: reports findings of its own.
@@ -649,7 +651,7 @@ impl RuleSetBuilder {
                         c.group_by[pos].iter().chain(c.value[pos].as_ref())
                     })
                     .collect();
-                (*s, Prefilter::new(s, &detections, rules, &correlated))
+                (*s, rules.clone(), Prefilter::new(s, &detections, rules, &correlated))
             })
             .collect();
         RuleSet { detections, correlations: resolved, by_source, prefilter, refs, standalone, problems, fingerprint }
@@ -843,8 +845,7 @@ impl RuleSet {
     /// Detection rules routed to the event's source that match it, through the column pass, the
     /// literal prefilter and the projected parse the hunt uses (ids).
     pub fn matching_routed(&self, e: &Event) -> Vec<&str> {
-        let (Some(rules), Some(pf)) = (self.by_source.get(e.source.as_str()), self.prefilter.get(e.source.as_str()))
-        else {
+        let Some((_, rules, pf)) = self.prefilter.iter().find(|r| r.0 == e.source) else {
             return Vec::new();
         };
         let mut cand = Vec::new();
@@ -875,13 +876,13 @@ impl RuleSet {
     /// benchmark's breakdown; routed rules with no literal set count as admitted).
     #[doc(hidden)]
     pub fn prefilter_admits(&self, e: &Event) -> usize {
-        match (self.by_source.get(e.source.as_str()), self.prefilter.get(e.source.as_str())) {
-            (Some(rules), Some(pf)) => {
+        match self.prefilter.iter().find(|r| r.0 == e.source) {
+            Some((_, rules, pf)) => {
                 let mut cand = Vec::new();
                 pf.candidates(&self.detections, rules, &Doc::new(e), &mut cand);
                 cand.iter().filter(|&&c| c != Cand::No).count()
             }
-            _ => 0,
+            None => 0,
         }
     }
 
@@ -913,6 +914,7 @@ impl RuleSet {
             flows: 0,
             flows_evaluated: 0,
             cand: Vec::new(),
+            last_route: 0,
         }
     }
 }
@@ -993,6 +995,8 @@ pub struct Hunter<'r> {
     flows_evaluated: u64,
     /// Prefilter scratch (reused: no allocation per event).
     cand: Vec<Cand>,
+    /// Position in the rule set's routes of the previous event's source.
+    last_route: usize,
 }
 
 fn event_ref(e: &Event, tuple: Option<u32>) -> EventRef {
@@ -1007,7 +1011,23 @@ fn event_ref(e: &Event, tuple: Option<u32>) -> EventRef {
     }
 }
 
-impl Hunter<'_> {
+impl<'r> Hunter<'r> {
+    /// The rules routed to `source` and their prefilter.
+    #[inline]
+    fn route(&mut self, source: &str) -> Option<(&'r [usize], &'r Prefilter)> {
+        let set = self.set;
+        let i = match set.prefilter.get(self.last_route) {
+            Some(&(n, _, _)) if n == source => self.last_route,
+            _ => {
+                let i = set.prefilter.iter().position(|&(n, _, _)| n == source)?;
+                self.last_route = i;
+                i
+            }
+        };
+        let (_, rules, pf) = &set.prefilter[i];
+        Some((rules.as_slice(), pf))
+    }
+
     /// Events fed so far, and how many of them were evaluated (rules routed to their source and
     /// the literal prefilter admitting at least one).
     pub fn counts(&self) -> (u64, u64) {
@@ -1047,8 +1067,7 @@ impl Hunter<'_> {
 
     /// Evaluates `e` against the rules routed to its source; false when the prefilter skipped it.
     fn eval(&mut self, e: &Event, tuple: Option<u32>) -> bool {
-        let Some(rules) = self.set.by_source.get(e.source.as_str()) else { return false };
-        let Some(pf) = self.set.prefilter.get(e.source.as_str()) else { return false };
+        let Some((rules, pf)) = self.route(&e.source) else { return false };
         let doc = Doc::projected(e, &pf.projection);
         if !pf.candidates(&self.set.detections, rules, &doc, &mut self.cand) {
             return false;
