@@ -481,7 +481,7 @@ pub fn parse(text: &str) -> Option<Node<'_>> {
 /// equal to a whole remaining path (flat dotted keys, which [`walk`] also tries), and under a
 /// path's end the whole value (a path ending on an object matches every value inside it). A
 /// kept string is kept whole, so paths into JSON held in strings still work. Field-less
-/// (keyword) searches read everything: [`Doc::visit_all`] parses the whole record.
+/// (keyword) searches read everything: [`Doc::visit_all`] streams the whole record's values.
 #[derive(Debug, Default, Clone)]
 pub struct Projection {
     root: PNode,
@@ -646,14 +646,12 @@ pub struct Doc<'a> {
     raw: std::cell::OnceCell<Node<'a>>,
     /// What of `raw` to build (`None`: all of it).
     projection: Option<&'a Projection>,
-    /// `raw` parsed whole, for keyword searches when `raw` was projected.
-    whole: std::cell::OnceCell<Node<'a>>,
 }
 
 impl<'a> Doc<'a> {
     /// The event, with `raw` not parsed yet.
     pub fn new(event: &'a Event) -> Doc<'a> {
-        Doc { event, raw: std::cell::OnceCell::new(), projection: None, whole: std::cell::OnceCell::new() }
+        Doc { event, raw: std::cell::OnceCell::new(), projection: None }
     }
 
     /// The event, `raw` to be parsed through `projection`: only the fields it reaches are
@@ -673,14 +671,6 @@ impl<'a> Doc<'a> {
         })
     }
 
-    /// `raw` parsed whole.
-    fn whole(&self) -> &Node<'a> {
-        match self.projection {
-            None => self.raw(),
-            Some(_) => self.whole.get_or_init(|| parse(&self.event.raw).unwrap_or(Node::Null)),
-        }
-    }
-
     /// True when `raw` was JSON.
     pub fn has_raw(&self) -> bool {
         *self.raw() != Node::Null
@@ -688,7 +678,7 @@ impl<'a> Doc<'a> {
 
     /// True when `raw` has been parsed (for the engine's counters).
     pub fn parsed(&self) -> bool {
-        self.raw.get().is_some() || self.whole.get().is_some()
+        self.raw.get().is_some()
     }
 
     /// Calls `f` for every scalar found at `field`; stops and returns true when `f` does.
@@ -744,10 +734,89 @@ impl<'a> Doc<'a> {
         out
     }
 
-    /// Calls `f` for every string and number anywhere in the raw record and in `message`
-    /// (keyword searches).
+    /// Calls `f` for every string, number and boolean anywhere in the raw record and for
+    /// `message` (keyword searches); stops and returns true when `f` does.
+    ///
+    /// When the whole record has not been parsed into a tree, its values are streamed from the
+    /// text instead (no tree is built): the same values, and none when `raw` is not JSON.
     pub fn visit_all(&self, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
-        deep(self.whole(), f) || f(Scalar::Str(&self.event.message))
+        let tree = self.raw.get().filter(|_| self.projection.is_none());
+        let found = match tree {
+            Some(t) => deep(t, f),
+            None => stream_values(&self.event.raw, f),
+        };
+        found || f(Scalar::Str(&self.event.message))
+    }
+}
+
+/// Calls `f` with every string, number and boolean of the JSON `text` (keys excluded), in
+/// document order, until it returns true; true if it did and `text` is JSON.
+fn stream_values(text: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    let mut s = Stream { f, found: false };
+    let mut de = serde_json::Deserializer::from_str(text);
+    // The whole text is read even after a value is found: text that is not JSON has no values.
+    (&mut s).deserialize(&mut de).is_ok() && de.end().is_ok() && s.found
+}
+
+struct Stream<'f> {
+    f: &'f mut dyn FnMut(Scalar<'_>) -> bool,
+    found: bool,
+}
+
+impl Stream<'_> {
+    fn see(&mut self, v: Scalar<'_>) {
+        if !self.found {
+            self.found = (self.f)(v);
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for &mut Stream<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut Stream<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        self.see(Scalar::Bool(v));
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        self.see(Scalar::Num(&v.into()));
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        self.see(Scalar::Num(&v.into()));
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        if let Some(n) = serde_json::Number::from_f64(v) {
+            self.see(Scalar::Num(&n));
+        }
+        Ok(())
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.see(Scalar::Str(v));
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        while a.next_element_seed(&mut *self)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        while a.next_key::<IgnoredAny>()?.is_some() {
+            a.next_value_seed(&mut *self)?;
+        }
+        Ok(())
     }
 }
 
@@ -1247,6 +1316,34 @@ mod tests {
         // Not JSON, or JSON with trailing text: nothing, as a whole parse.
         assert!(proj.parse(r#"{"properties":{"status":1}"#).is_none());
         assert!(proj.parse(r#"{"a":1} x"#).is_none());
+    }
+
+    #[test]
+    fn keyword_searches_stream_the_values_of_the_record_as_the_tree_holds_them() {
+        let raw = r#"{"Microsoft.Compute/x":"key","a":[1,true,{"b":"Microsoft.Compute/virtualMachines/write"}],"n":null,"f":1.5}"#;
+        let e = Event { message: "the message".into(), ..doc(raw) };
+        let seen = |d: &Doc<'_>| {
+            let mut out = Vec::new();
+            d.visit_all(&mut |v| {
+                v.with_text(|t| out.push(t.unwrap_or("<null>").to_string()));
+                false
+            });
+            out
+        };
+        // Streamed (nothing parsed yet), and from the tree once `raw` is parsed: the same values,
+        // keys excluded, the message last.
+        let streamed = seen(&Doc::new(&e));
+        assert_eq!(streamed, ["key", "1", "true", "Microsoft.Compute/virtualMachines/write", "1.5", "the message"]);
+        let d = Doc::new(&e);
+        d.raw();
+        assert_eq!(seen(&d), streamed);
+        // A hit is found; text that is not JSON has no values (a value read before the text
+        // breaks off does not count), only the message.
+        let write = &mut |v: Scalar<'_>| matches!(v, Scalar::Str(s) if s.ends_with("/write"));
+        assert!(Doc::new(&e).visit_all(write));
+        let bad = Event { message: "m".into(), ..doc(r#"{"a":"Microsoft.Compute/virtualMachines/write""#) };
+        assert!(!Doc::new(&bad).visit_all(write));
+        assert!(Doc::new(&bad).visit_all(&mut |v| matches!(v, Scalar::Str("m"))));
     }
 
     #[test]

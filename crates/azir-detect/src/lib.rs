@@ -337,8 +337,6 @@ struct Prefilter {
     /// What of `raw` the routed rules and the group-by and counted fields of the correlations
     /// referencing them can read.
     projection: fields::Projection,
-    /// Per position: the rule has a keyword search (reads the whole record).
-    keywords: Vec<bool>,
 }
 
 impl Prefilter {
@@ -348,7 +346,6 @@ impl Prefilter {
             detections[ri].field_refs().into_iter().for_each(|f| projection.add_field(f));
         }
         correlated.iter().for_each(|f| projection.add_field(f));
-        let keywords = rules.iter().map(|&ri| detections[ri].has_keywords()).collect();
         let columns = fields::authority_columns(source);
         let decidable: Vec<bool> = rules.iter().map(|&ri| detections[ri].decidable(source)).collect();
         let sets: Vec<Option<Vec<String>>> =
@@ -373,7 +370,6 @@ impl Prefilter {
             all_lits,
             raw_only_lits: LiteralSet::new(&raw_only),
             projection,
-            keywords,
         }
     }
 
@@ -1072,20 +1068,11 @@ impl<'r> Hunter<'r> {
         if !pf.candidates(&self.set.detections, rules, &doc, &mut self.cand) {
             return false;
         }
-        // A keyword search reads the whole record: parse it whole once rather than twice.
-        let keywords = self.cand.iter().zip(&pf.keywords).any(|(c, &k)| k && *c == Cand::Maybe);
-        let whole;
-        let doc = if keywords {
-            whole = Doc::new(e);
-            &whole
-        } else {
-            &doc
-        };
         let mut this: Option<usize> = None;
         for (pos, &ri) in rules.iter().enumerate() {
             let matched = match self.cand[pos] {
                 Cand::Yes => true,
-                Cand::Maybe => self.set.detections[ri].matches(doc),
+                Cand::Maybe => self.set.detections[ri].matches(&doc),
                 Cand::No | Cand::Literal | Cand::Column | Cand::Open => false,
             };
             if !matched {

@@ -790,11 +790,6 @@ impl Detection {
         out
     }
 
-    /// True when the rule has a field-less (keyword) search, which reads the whole record.
-    pub fn has_keywords(&self) -> bool {
-        self.searches.iter().any(|s| matches!(s, Search::Keywords(_)))
-    }
-
     /// Field names the rule reads (for reports).
     pub fn fields(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -815,7 +810,8 @@ impl Search {
     fn matches(&self, doc: &Doc<'_>) -> bool {
         match self {
             Search::Maps(ms) => ms.iter().any(|m| m.iter().all(|t| t.matches(doc))),
-            Search::Keywords(ks) => ks.iter().any(|alts| doc.visit_all(&mut |v| alts.iter().any(|m| m.is_match(v)))),
+            // One pass over the record for all the keywords (any of them, anywhere).
+            Search::Keywords(ks) => doc.visit_all(&mut |v| ks.iter().flatten().any(|m| m.is_match(v))),
         }
     }
 }
