@@ -495,10 +495,20 @@ struct PNode {
     children: Vec<(Box<str>, PNode)>,
     /// Remaining paths with a dot: a key equal to one is a flat key holding the value.
     flat: Vec<Box<str>>,
+    /// Bit `n` set: a child or flat path is `n` bytes long (`n` < 63), bit 63 for longer ones:
+    /// most keys of a record are ruled out by their length alone.
+    lengths: u64,
+}
+
+/// The bit of [`PNode::lengths`] for a key of `len` bytes.
+#[inline]
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 impl PNode {
     fn child(&mut self, key: &str) -> &mut PNode {
+        self.lengths |= length_bit(key.len());
         let i = match self.children.iter().position(|(k, _)| &**k == key) {
             Some(i) => i,
             None => {
@@ -521,6 +531,7 @@ impl Projection {
             }
             if rest.contains('.') && !n.flat.iter().any(|f| &**f == rest) {
                 n.flat.push(rest.into());
+                n.lengths |= length_bit(rest.len());
             }
             match rest.split_once('.') {
                 Some((head, tail)) => {
@@ -532,6 +543,7 @@ impl Projection {
                     leaf.all = true;
                     leaf.children.clear();
                     leaf.flat.clear();
+                    leaf.lengths = 0;
                     return;
                 }
             }
@@ -623,7 +635,9 @@ impl<'de> Visitor<'de> for Proj<'_> {
         let n = self.0;
         let mut v = Vec::new();
         while let Some(Key(k)) = a.next_key()? {
-            if let Some((_, c)) = n.children.iter().find(|(c, _)| key_eq(&k, c)) {
+            if n.lengths & length_bit(k.len()) == 0 {
+                a.next_value::<IgnoredAny>()?;
+            } else if let Some((_, c)) = n.children.iter().find(|(c, _)| key_eq(&k, c)) {
                 v.push((k, a.next_value_seed(Proj(c))?));
             } else if n.flat.iter().any(|f| key_eq(&k, f)) {
                 v.push((k, a.next_value()?));
