@@ -902,7 +902,7 @@ impl RuleSet {
         Hunter {
             set: self,
             refs: Vec::new(),
-            detection_hits: BTreeMap::new(),
+            detection_hits: Vec::new(),
             corr_hits: vec![Vec::new(); self.correlations.len()],
             events: 0,
             evaluated: 0,
@@ -981,7 +981,8 @@ pub struct Finding {
 pub struct Hunter<'r> {
     set: &'r RuleSet,
     refs: Vec<EventRef>,
-    detection_hits: BTreeMap<(usize, Option<String>, Option<String>), Vec<usize>>,
+    /// (standalone detection, matched event): grouped by user and IP into findings at the end.
+    detection_hits: Vec<(usize, usize)>,
     corr_hits: Vec<Vec<correlation::Hit>>,
     events: u64,
     evaluated: u64,
@@ -993,6 +994,16 @@ pub struct Hunter<'r> {
     cand: Vec<Cand>,
     /// Position in the rule set's routes of the previous event's source.
     last_route: usize,
+}
+
+/// `s` lower-cased (in place when it is ASCII): correlation group keys and counted values.
+fn lowercase(mut s: String) -> String {
+    if s.is_ascii() {
+        s.make_ascii_lowercase();
+        s
+    } else {
+        s.to_lowercase()
+    }
 }
 
 fn event_ref(e: &Event, tuple: Option<u32>) -> EventRef {
@@ -1083,17 +1094,16 @@ impl<'r> Hunter<'r> {
                 self.refs.len() - 1
             });
             if self.set.standalone[ri] {
-                let r = &self.refs[idx];
-                self.detection_hits.entry((ri, r.user.clone(), r.ip.clone())).or_default().push(idx);
+                self.detection_hits.push((ri, idx));
             }
             for &(ci, pos) in &self.set.refs[ri] {
                 let c = &self.set.correlations[ci];
                 let key: Option<Vec<String>> =
-                    c.group_by[pos].iter().map(|f| doc.first_text(f).map(|v| v.to_lowercase())).collect();
+                    c.group_by[pos].iter().map(|f| doc.first_text(f).map(lowercase)).collect();
                 let Some(key) = key else { continue };
                 let value = match &c.value[pos] {
                     Some(f) => match doc.first_text(f) {
-                        Some(v) => Some(v.to_lowercase()),
+                        Some(v) => Some(lowercase(v)),
                         None => continue,
                     },
                     None => None,
@@ -1112,9 +1122,7 @@ impl<'r> Hunter<'r> {
         assert!(std::ptr::eq(self.set, other.set), "hunters of different rule sets");
         let off = self.refs.len();
         self.refs.extend(other.refs);
-        for (k, v) in other.detection_hits {
-            self.detection_hits.entry(k).or_default().extend(v.into_iter().map(|i| i + off));
-        }
+        self.detection_hits.extend(other.detection_hits.into_iter().map(|(ri, i)| (ri, i + off)));
         for (mine, theirs) in self.corr_hits.iter_mut().zip(other.corr_hits) {
             mine.extend(theirs.into_iter().map(|mut h| {
                 h.event += off;
@@ -1130,7 +1138,7 @@ impl<'r> Hunter<'r> {
 
     /// Ends the hunt: detection findings and correlation windows, most severe first.
     pub fn finish(self) -> Vec<Finding> {
-        let Hunter { set, refs, mut detection_hits, mut corr_hits, .. } = self;
+        let Hunter { set, refs, detection_hits, mut corr_hits, .. } = self;
         // Number the matched events in (time, evidence) order, so that ties inside correlation
         // windows break the same way whatever order the events came in.
         let mut order: Vec<usize> = (0..refs.len()).collect();
@@ -1141,14 +1149,17 @@ impl<'r> Hunter<'r> {
         }
         let mut slots: Vec<Option<EventRef>> = refs.into_iter().map(Some).collect();
         let refs: Vec<EventRef> = order.iter().filter_map(|&i| slots[i].take()).collect();
-        for v in detection_hits.values_mut() {
-            v.iter_mut().for_each(|i| *i = renumber[*i]);
+        // Standalone detections: one finding per rule, user and source IP.
+        let mut by_group: BTreeMap<(usize, Option<&String>, Option<&String>), Vec<usize>> = BTreeMap::new();
+        for (ri, i) in detection_hits {
+            let i = renumber[i];
+            by_group.entry((ri, refs[i].user.as_ref(), refs[i].ip.as_ref())).or_default().push(i);
         }
         for hits in &mut corr_hits {
             hits.iter_mut().for_each(|h| h.event = renumber[h.event]);
         }
         let mut out = Vec::new();
-        for ((ri, _, _), idx) in detection_hits {
+        for ((ri, _, _), idx) in by_group {
             let d = &set.detections[ri];
             out.push(finding(&d.meta, "detection", Vec::new(), &idx, &refs));
         }
