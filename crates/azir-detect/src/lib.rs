@@ -1150,7 +1150,8 @@ impl<'r> Hunter<'r> {
         let mut slots: Vec<Option<EventRef>> = refs.into_iter().map(Some).collect();
         let refs: Vec<EventRef> = order.iter().filter_map(|&i| slots[i].take()).collect();
         // Standalone detections: one finding per rule, user and source IP.
-        let mut by_group: BTreeMap<(usize, Option<&String>, Option<&String>), Vec<usize>> = BTreeMap::new();
+        type Group<'a> = (usize, Option<&'a String>, Option<&'a String>);
+        let mut by_group: BTreeMap<Group<'_>, Vec<usize>> = BTreeMap::new();
         for (ri, i) in detection_hits {
             let i = renumber[i];
             by_group.entry((ri, refs[i].user.as_ref(), refs[i].ip.as_ref())).or_default().push(i);
