@@ -488,27 +488,64 @@ pub struct Projection {
 }
 
 #[derive(Debug, Default, Clone)]
-struct PNode {
+pub(crate) struct PNode {
     /// Keep the whole value.
-    all: bool,
+    pub(crate) all: bool,
     /// Keys that begin a remaining path, lower-cased.
     children: Vec<(Box<str>, PNode)>,
     /// Remaining paths with a dot: a key equal to one is a flat key holding the value.
     flat: Vec<Box<str>>,
-    /// Bit `n` set: a child or flat path is `n` bytes long (`n` < 63), bit 63 for longer ones:
-    /// most keys of a record are ruled out by their length alone.
-    lengths: u64,
+    /// The children's and flat paths' names by length (up to [`INDEXED`] bytes, longer ones
+    /// in the last slot), each with its first byte and its child (`None`: a flat path): a key
+    /// is compared only with names of its length and first byte.
+    index: Vec<Vec<Indexed>>,
 }
 
-/// The bit of [`PNode::lengths`] for a key of `len` bytes.
-#[inline]
-fn length_bit(len: usize) -> u64 {
-    1 << len.min(63)
-}
+/// An entry of [`PNode::index`]: first byte, name, child (`None`: a flat path).
+type Indexed = (u8, Box<str>, Option<usize>);
+
+/// Name lengths [`PNode::index`] tells apart.
+const INDEXED: usize = 48;
 
 impl PNode {
+    /// What to do with the value of `key` in an object this node applies to.
+    #[inline]
+    pub(crate) fn keep(&self, key: &str) -> crate::skim::Keep<'_> {
+        use crate::skim::Keep;
+        let Some(slot) = self.index.get(key.len().min(INDEXED)) else { return Keep::Skip };
+        let first = key.as_bytes().first().map_or(0, u8::to_ascii_lowercase);
+        for (f, name, child) in slot {
+            if *f == first && key_eq(key, name) {
+                return match child {
+                    Some(i) if !self.children[*i].1.all => Keep::Child(&self.children[*i].1),
+                    _ => Keep::Whole,
+                };
+            }
+        }
+        Keep::Skip
+    }
+
+    /// Rebuilds [`PNode::index`] here and below.
+    fn reindex(&mut self) {
+        let mut index: Vec<Vec<Indexed>> = Vec::new();
+        let names = self
+            .children
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), Some(i)))
+            .chain(self.flat.iter().map(|f| (f.clone(), None)));
+        for (name, child) in names {
+            let l = name.len().min(INDEXED);
+            if index.len() <= l {
+                index.resize(l + 1, Vec::new());
+            }
+            index[l].push((name.as_bytes().first().copied().unwrap_or(0), name, child));
+        }
+        self.index = index;
+        self.children.iter_mut().for_each(|(_, c)| c.reindex());
+    }
+
     fn child(&mut self, key: &str) -> &mut PNode {
-        self.lengths |= length_bit(key.len());
         let i = match self.children.iter().position(|(k, _)| &**k == key) {
             Some(i) => i,
             None => {
@@ -531,7 +568,6 @@ impl Projection {
             }
             if rest.contains('.') && !n.flat.iter().any(|f| &**f == rest) {
                 n.flat.push(rest.into());
-                n.lengths |= length_bit(rest.len());
             }
             match rest.split_once('.') {
                 Some((head, tail)) => {
@@ -543,11 +579,11 @@ impl Projection {
                     leaf.all = true;
                     leaf.children.clear();
                     leaf.flat.clear();
-                    leaf.lengths = 0;
-                    return;
+                    break;
                 }
             }
         }
+        self.root.reindex();
     }
 
     /// Keeps what `field` can reach in `raw`.
@@ -566,8 +602,15 @@ impl Projection {
         Projection { root: PNode { all: true, ..PNode::default() } }
     }
 
-    /// Parses `text` keeping only what the projection reaches (`None` when it is not JSON).
+    /// Parses `text` keeping only what the projection reaches (`None` when its structure is
+    /// not JSON; see [`crate::skim`] for what is checked).
     pub fn parse<'a>(&self, text: &'a str) -> Option<Node<'a>> {
+        crate::skim::skim(text, &self.root)
+    }
+
+    /// [`Projection::parse`] through `serde_json` (every byte decoded): the reference the skim
+    /// is tested against.
+    pub fn parse_serde<'a>(&self, text: &'a str) -> Option<Node<'a>> {
         let mut de = serde_json::Deserializer::from_str(text);
         let v = Proj(&self.root).deserialize(&mut de).ok()?;
         de.end().ok()?;
@@ -635,14 +678,15 @@ impl<'de> Visitor<'de> for Proj<'_> {
         let n = self.0;
         let mut v = Vec::new();
         while let Some(Key(k)) = a.next_key()? {
-            if n.lengths & length_bit(k.len()) == 0 {
-                a.next_value::<IgnoredAny>()?;
-            } else if let Some((_, c)) = n.children.iter().find(|(c, _)| key_eq(&k, c)) {
-                v.push((k, a.next_value_seed(Proj(c))?));
-            } else if n.flat.iter().any(|f| key_eq(&k, f)) {
-                v.push((k, a.next_value()?));
-            } else {
-                a.next_value::<IgnoredAny>()?;
+            match n.keep(&k) {
+                crate::skim::Keep::Skip => {
+                    a.next_value::<IgnoredAny>()?;
+                }
+                crate::skim::Keep::Whole => v.push((k, a.next_value()?)),
+                crate::skim::Keep::Child(c) => {
+                    let x = a.next_value_seed(Proj(c))?;
+                    v.push((k, x));
+                }
             }
         }
         Ok(Node::Obj(v))

@@ -153,6 +153,7 @@ pub mod logsource;
 pub mod matcher;
 pub mod novelty;
 pub mod rule;
+mod skim;
 pub mod volume;
 
 use azir_model::{Event, NetworkSession, Provenance};
@@ -316,6 +317,58 @@ impl LiteralSet {
     }
 }
 
+/// What the literal scan did for one event.
+#[derive(Debug, Default, Clone, Copy)]
+struct ScanOutcome {
+    /// The record's text was scanned.
+    scanned: bool,
+    /// The scan left no rule to evaluate: the parse (if any rule needed one) was spared.
+    spared: bool,
+}
+
+/// Whether a source's literal scan pays for itself, per hunter. The scan costs a pass over the
+/// record's text; it pays when it rules out every rule that would parse the record. When a
+/// sample of [`ScanBudget::SAMPLE`] scans spares the parse less than a quarter of the time (a
+/// Sigma rule on a value most records carry, `DeviceDetail.isCompliant: 'false'` on sign-ins),
+/// the next [`ScanBudget::PAUSE`] events of the source are evaluated without it, then the
+/// sampling starts again. Only the work changes: a rule the scan would rule out does not match.
+#[derive(Debug, Default, Clone, Copy)]
+struct ScanBudget {
+    scanned: u32,
+    spared: u32,
+    paused: u32,
+}
+
+impl ScanBudget {
+    const SAMPLE: u32 = 256;
+    const PAUSE: u32 = 4096;
+
+    /// Whether to scan the next event.
+    #[inline]
+    fn allow(&mut self) -> bool {
+        if self.paused > 0 {
+            self.paused -= 1;
+            return false;
+        }
+        true
+    }
+
+    fn record(&mut self, o: ScanOutcome) {
+        if !o.scanned {
+            return;
+        }
+        self.scanned += 1;
+        self.spared += u32::from(o.spared);
+        if self.scanned == Self::SAMPLE {
+            if self.spared * 4 < self.scanned {
+                self.paused = Self::PAUSE;
+            }
+            self.scanned = 0;
+            self.spared = 0;
+        }
+    }
+}
+
 /// The rules routed to one source, and how to rule them out for an event before evaluating:
 /// authoritative columns first, then literals in the record's text.
 struct Prefilter {
@@ -383,6 +436,20 @@ impl Prefilter {
     ///    scanned, with the smaller literal set when every such rule is one the columns can
     ///    never decide.
     fn candidates(&self, detections: &[Detection], rules: &[usize], doc: &Doc<'_>, cand: &mut Vec<Cand>) -> bool {
+        self.candidates_with(detections, rules, doc, cand, true).0
+    }
+
+    /// [`Prefilter::candidates`], the literal scan only when `scan` (else every rule left with
+    /// literals is evaluated); also tells whether the scan ran and whether it spared the parse
+    /// (it ruled out every rule it was asked about).
+    fn candidates_with(
+        &self,
+        detections: &[Detection],
+        rules: &[usize],
+        doc: &Doc<'_>,
+        cand: &mut Vec<Cand>,
+        scan_allowed: bool,
+    ) -> (bool, ScanOutcome) {
         let e = doc.event;
         cand.clear();
         let filled = !self.columns.is_empty() && self.columns.iter().all(|c| !matches!(c.get(e), fields::Scalar::Null));
@@ -423,19 +490,22 @@ impl Prefilter {
                 }
             };
         }
-        if scan {
+        let mut outcome = ScanOutcome::default();
+        if scan && scan_allowed {
             let lits =
                 if scan_all || self.raw_only_lits.scanner.is_none() { &self.all_lits } else { &self.raw_only_lits };
             lits.scan(&mut |f| fields::for_each_text(e, f), cand, Cand::Literal, Cand::Maybe);
+            outcome.scanned = true;
+            outcome.spared = !cand.contains(&Cand::Maybe);
         }
         let mut any = false;
         for c in cand.iter_mut() {
             if *c == Cand::Literal {
-                *c = Cand::No;
+                *c = if scan_allowed { Cand::No } else { Cand::Maybe };
             }
             any |= *c != Cand::No;
         }
-        any
+        (any, outcome)
     }
 }
 
@@ -911,6 +981,7 @@ impl RuleSet {
             flows_evaluated: 0,
             cand: Vec::new(),
             last_route: 0,
+            scan_budget: vec![ScanBudget::default(); self.prefilter.len()],
         }
     }
 }
@@ -994,6 +1065,8 @@ pub struct Hunter<'r> {
     cand: Vec<Cand>,
     /// Position in the rule set's routes of the previous event's source.
     last_route: usize,
+    /// Per route: whether its literal scan pays for itself ([`ScanBudget`]).
+    scan_budget: Vec<ScanBudget>,
 }
 
 /// `s` lower-cased (in place when it is ASCII): correlation group keys and counted values.
@@ -1076,7 +1149,10 @@ impl<'r> Hunter<'r> {
     fn eval(&mut self, e: &Event, tuple: Option<u32>) -> bool {
         let Some((rules, pf)) = self.route(&e.source) else { return false };
         let doc = Doc::projected(e, &pf.projection);
-        if !pf.candidates(&self.set.detections, rules, &doc, &mut self.cand) {
+        let budget = &mut self.scan_budget[self.last_route];
+        let (any, outcome) = pf.candidates_with(&self.set.detections, rules, &doc, &mut self.cand, budget.allow());
+        budget.record(outcome);
+        if !any {
             return false;
         }
         let mut this: Option<usize> = None;
