@@ -38,39 +38,54 @@
 //!
 //! ## Evaluation cost
 //!
-//! `raw` is parsed at most once per event into a borrowed tree ([`fields::Node`]: strings and
-//! keys without escapes point into `raw`, objects are small vectors), lazily: a field's
-//! normalized-column targets are read first ([`fields::resolve`] puts them first; a field is the
-//! union of its targets, so the order changes no decision), and a rule those columns decide
-//! (the Application Gateway 2xx base rule, on the HTTP status column) does not parse the record.
-//! Evaluation then allocates nothing: keys are compared ASCII-case-insensitively in place,
-//! numbers are formatted into a stack buffer to be compared as text, case-insensitive
-//! `contains` uses a `memchr2` scan on the first byte, and patterns that need more (wildcards in
-//! the middle, non-ASCII case folding, `re`) are `regex` matchers, which do not allocate per
-//! match. Two exceptions, paid only by rules that use them: a path that goes *into* a string
-//! holding JSON parses that string, and correlation group keys are copied for events that
-//! matched a correlated rule. (A `serde_json::Value` tree with case-insensitive key scans was
-//! measured first: 2.3x slower on the demo, a third of it in key comparison.)
+//! Per event, in this order, each step only for what the one before left open:
 //!
-//! Before that, a literal prefilter decides which routed rules can match at all: each rule
-//! has a set of literals of which one must occur in the record (derived from its condition:
-//! the cheapest child of an `and`, every child of an `or`, nothing under `not`; for each value,
-//! its longest piece that JSON carries verbatim and that is not a busy provider namespace or
-//! verb, cut to its last 16 bytes, with `/` and `\/` spellings). One scan over `raw`, `message`
-//! and the columns (integers as text), joined and lower-cased once, finds the literals by their
-//! fingerprints with a SIMD searcher ([`literals`]; an Aho-Corasick automaton where that is not
-//! available) and marks the candidates; a record with none is not evaluated. Rules without such
-//! a set (negations only, regexes, null tests) are always evaluated.
+//! 1. **Route** by source: only the rules whose `logsource` maps to the event's source (a short
+//!    list searched from the previous event's source; events come in runs).
+//! 2. **Column pass.** For some sources a normalized column *is* a field (the parser read it
+//!    faithfully from whichever export shape the record has; [`fields::Authority`]): Activity
+//!    and Key Vault `operationName`, sign-in `ResultType`, Application Gateway and WAF
+//!    `httpStatus`. First a literal check on those columns' text rules out the rules whose
+//!    tests on such fields need a literal the columns lack (most Activity rules, on the
+//!    operation name); then each remaining rule that reads such a field is evaluated in
+//!    three-valued logic with every other test unknown ([`rule::Detection::decide`]): it is
+//!    decided (matched or not) without the record when the known tests settle it.
+//! 3. **Literal scan.** Each rule has a set of literals one of which must occur in the record
+//!    (derived from its condition: the cheapest child of an `and`, every child of an `or`,
+//!    nothing under `not`; for each value its longest piece that JSON carries verbatim and that
+//!    is not a busy provider namespace or verb, cut to its last 16 bytes, with `/` and `\/`
+//!    spellings). If a rule left open has one, `raw`, `message` and the columns are joined,
+//!    lower-cased once and scanned by fingerprints with a SIMD searcher ([`literals`]); the
+//!    smaller literal set of the rules the columns can never decide is used when only such
+//!    rules are open. A hunter pauses the scan for a source where it rarely spares the parse
+//!    (`ScanBudget`: a Sigma rule on `DeviceDetail.isCompliant: 'false'` admits nearly every
+//!    sign-in).
+//! 4. **Evaluation** of what is left, on a projected parse of `raw`: only the paths the
+//!    source's rules and the group-by and counted fields of their correlations can read are
+//!    built ([`fields::Projection`]); every other value is stepped over by finding its end
+//!    (`skim`; serde_json decodes only what is kept). Evaluation allocates nothing: keys are
+//!    compared ASCII-case-insensitively in place, numbers are formatted into a stack buffer,
+//!    case-insensitive `contains` is a `memchr2` scan on the first byte, and patterns that need
+//!    more are `regex` matchers. Keyword searches stream the record's values from its text
+//!    (one pass for all the keywords, no tree). A path that goes *into* a string holding JSON
+//!    parses that string.
+//! 5. **Bookkeeping** for a match: the event's reference (provenance, user, IP, app, resource)
+//!    once, the (rule, event) pair of a reporting rule, and a hit with its lower-cased group key
+//!    per correlation the rule feeds. At the end, findings are grouped, correlation hits sorted
+//!    per group and windowed, and chained correlations run in dependency order.
 //!
-//! Measured (2026-11-28, `examples/bench.rs`, release, AMD EPYC, 2 cores, load ~1.7; see
-//! BENCHMARKS.md): on the 13,122 events of `azir demo`, the SigmaHQ cloud set plus the pack
-//! hunts 198,000–210,000 events/s on one thread and 260,000–292,000 on two (2.76× rsigma's
-//! correlation engine on the same events); 8,559 events pass the prefilter and 4,614 are
-//! parsed. The target (1 M events/s) is not met (see "left to do").
+//! Measured (BENCHMARKS.md, "Session 7"): see there for the numbers, the A/B against the
+//! session's start, and the ratio to rsigma on the same events.
 
 //! ## Semantics worth knowing
 //!
 //! * Matching is case-insensitive unless `cased`; `re` is case-sensitive unless `i`.
+//! * **Authoritative columns:** for records of some sources a field is the parser's column
+//!   when the record fills it, and the record's other places for the field are not consulted
+//!   ([`fields::Authority`]). So a rule on Activity `operationName` matches the canonical
+//!   operation (`MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE`, as every SigmaHQ rule writes it), not
+//!   the display name Log Analytics' `OperationName` column and the REST `localizedValue` carry.
+//!   The shapes test checks every generated event both raw and as ingestion makes it.
 //! * A field is the union of the values at all its alias targets and, through arrays, of all
 //!   elements (`properties.targetResources.displayName` matches if any element matches). A path
 //!   ending on an object yields every value inside it (as `contains` on a serialized LA column),
@@ -320,6 +335,9 @@ impl LiteralSet {
 /// What the literal scan did for one event.
 #[derive(Debug, Default, Clone, Copy)]
 struct ScanOutcome {
+    /// A rule was left open by the column pass (before the scan): the event counts as
+    /// evaluated ([`Hunter::counts`]).
+    open: bool,
     /// The record's text was scanned.
     scanned: bool,
     /// The scan left no rule to evaluate: the parse (if any rule needed one) was spared.
@@ -490,7 +508,7 @@ impl Prefilter {
                 }
             };
         }
-        let mut outcome = ScanOutcome::default();
+        let mut outcome = ScanOutcome { open: cand.iter().any(|c| *c != Cand::No), ..ScanOutcome::default() };
         if scan && scan_allowed {
             let lits =
                 if scan_all || self.raw_only_lits.scanner.is_none() { &self.all_lits } else { &self.raw_only_lits };
@@ -1108,8 +1126,10 @@ impl<'r> Hunter<'r> {
         Some((rules.as_slice(), pf))
     }
 
-    /// Events fed so far, and how many of them were evaluated (rules routed to their source and
-    /// the literal prefilter admitting at least one).
+    /// Events fed so far, and how many of them were evaluated: rules are routed to their source
+    /// and the normalized columns ruled out not all of them. (What the literal scan rules out is
+    /// not counted: a hunter pauses the scan per source where it does not pay, so that count
+    /// would depend on how the events were shared among hunters.)
     pub fn counts(&self) -> (u64, u64) {
         (self.events, self.evaluated)
     }
@@ -1145,7 +1165,8 @@ impl<'r> Hunter<'r> {
         }
     }
 
-    /// Evaluates `e` against the rules routed to its source; false when the prefilter skipped it.
+    /// Evaluates `e` against the rules routed to its source; false when no rule is routed there
+    /// or the normalized columns ruled every one out.
     fn eval(&mut self, e: &Event, tuple: Option<u32>) -> bool {
         let Some((rules, pf)) = self.route(&e.source) else { return false };
         let doc = Doc::projected(e, &pf.projection);
@@ -1153,7 +1174,7 @@ impl<'r> Hunter<'r> {
         let (any, outcome) = pf.candidates_with(&self.set.detections, rules, &doc, &mut self.cand, budget.allow());
         budget.record(outcome);
         if !any {
-            return false;
+            return outcome.open;
         }
         let mut this: Option<usize> = None;
         for (pos, &ri) in rules.iter().enumerate() {
