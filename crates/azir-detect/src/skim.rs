@@ -30,7 +30,7 @@ use std::borrow::Cow;
 
 /// Parses `text` keeping what `root` reaches: `None` when the text's structure is not JSON.
 pub(crate) fn skim<'a>(text: &'a str, root: &PNode) -> Option<Node<'a>> {
-    let mut s = Skim { t: text, b: text.as_bytes(), i: 0 };
+    let mut s = Skim { t: text, b: text.as_bytes(), i: 0, depth: 0 };
     let v = s.value(root)?;
     s.ws();
     (s.i == s.b.len()).then_some(v)
@@ -40,7 +40,14 @@ struct Skim<'a> {
     t: &'a str,
     b: &'a [u8],
     i: usize,
+    /// Objects and arrays entered (and not left) by the walk: bounded by [`MAX_DEPTH`], as
+    /// serde_json bounds its recursion, so hostile nesting is refused instead of overflowing
+    /// the stack.
+    depth: usize,
 }
+
+/// Nesting the walk enters before it refuses the text (serde_json's limit).
+const MAX_DEPTH: usize = 128;
 
 impl<'a> Skim<'a> {
     #[inline]
@@ -128,8 +135,19 @@ impl<'a> Skim<'a> {
             return self.whole();
         }
         match self.peek()? {
-            b'{' => self.object(n),
-            b'[' => self.array(n),
+            b'{' | b'[' if self.depth >= MAX_DEPTH => None,
+            b'{' => {
+                self.depth += 1;
+                let v = self.object(n);
+                self.depth -= 1;
+                v
+            }
+            b'[' => {
+                self.depth += 1;
+                let v = self.array(n);
+                self.depth -= 1;
+                v
+            }
             // A scalar on a path's way is kept: a string may hold JSON the path goes into.
             _ => self.whole(),
         }
@@ -286,6 +304,13 @@ mod tests {
                 }
             }
         }
+        // Hostile nesting is refused (as serde_json refuses it), not a stack overflow.
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        assert_eq!(p.parse(&deep), None);
+        assert_eq!(
+            p.parse(&format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100))),
+            p.parse_serde(&format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100)))
+        );
         assert_eq!(p.parse("{\"a\":"), None);
         assert_eq!(p.parse("{\"a\":{\"b\":\"unterminated}}"), None);
         assert_eq!(p.parse("{\"a\" 1}"), None);
