@@ -801,26 +801,30 @@ impl<'a> Doc<'a> {
         let tree = self.raw.get().filter(|_| self.projection.is_none());
         let found = match tree {
             Some(t) => deep(t, f),
-            None => stream_values(&self.event.raw, f),
+            None => crate::skim::values(&self.event.raw, f),
         };
         found || f(Scalar::Str(&self.event.message))
     }
 }
 
-/// Calls `f` with every string, number and boolean of the JSON `text` (keys excluded), in
+/// The serde_json reference of [`crate::skim::values`] (tests): calls `f` with every string,
+/// number and boolean of the JSON `text` (keys excluded), in
 /// document order, until it returns true; true if it did and `text` is JSON.
-fn stream_values(text: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+#[cfg(test)]
+pub(crate) fn stream_values(text: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
     let mut s = Stream { f, found: false };
     let mut de = serde_json::Deserializer::from_str(text);
     // The whole text is read even after a value is found: text that is not JSON has no values.
     (&mut s).deserialize(&mut de).is_ok() && de.end().is_ok() && s.found
 }
 
+#[cfg(test)]
 struct Stream<'f> {
     f: &'f mut dyn FnMut(Scalar<'_>) -> bool,
     found: bool,
 }
 
+#[cfg(test)]
 impl Stream<'_> {
     fn see(&mut self, v: Scalar<'_>) {
         if !self.found {
@@ -829,6 +833,7 @@ impl Stream<'_> {
     }
 }
 
+#[cfg(test)]
 impl<'de> DeserializeSeed<'de> for &mut Stream<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -836,6 +841,7 @@ impl<'de> DeserializeSeed<'de> for &mut Stream<'_> {
     }
 }
 
+#[cfg(test)]
 impl<'de> Visitor<'de> for &mut Stream<'_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {

@@ -25,7 +25,7 @@
 //! (the tests feed it truncated and mangled records) the skim returns `None` or a tree of
 //! what it could read, never panics, and reads nothing out of bounds.
 
-use crate::fields::{parse, Node, PNode};
+use crate::fields::{parse, Node, PNode, Scalar};
 use std::borrow::Cow;
 
 /// Parses `text` keeping what `root` reaches: `None` when the text's structure is not JSON.
@@ -34,6 +34,19 @@ pub(crate) fn skim<'a>(text: &'a str, root: &PNode) -> Option<Node<'a>> {
     let v = s.value(root)?;
     s.ws();
     (s.i == s.b.len()).then_some(v)
+}
+
+/// Calls `f` with every string, number and boolean value of `text` (keys excluded), in document
+/// order, until it returns true; true if it did and the text's structure is JSON (the values
+/// [`crate::fields::Doc::visit_all`] gives keyword searches, without building a tree).
+pub(crate) fn values(text: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    let mut s = Skim { t: text, b: text.as_bytes(), i: 0, depth: 0 };
+    let mut found = false;
+    if s.visit(f, &mut found).is_none() {
+        return false;
+    }
+    s.ws();
+    found && s.i == s.b.len()
 }
 
 struct Skim<'a> {
@@ -114,6 +127,83 @@ impl<'a> Skim<'a> {
                 }
                 if self.i == start {
                     return None;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Visits the value at `self.i` for [`values`]: `f` sees its scalars until one is found (the
+    /// walk goes on to the end, to check the structure).
+    fn visit(&mut self, f: &mut dyn FnMut(Scalar<'_>) -> bool, found: &mut bool) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'{' | b'[' if self.depth >= MAX_DEPTH => return None,
+            open @ (b'{' | b'[') => {
+                self.depth += 1;
+                self.i += 1;
+                let close = if open == b'{' { b'}' } else { b']' };
+                self.ws();
+                if self.peek()? == close {
+                    self.i += 1;
+                } else {
+                    loop {
+                        if open == b'{' {
+                            self.ws();
+                            if self.peek()? != b'"' {
+                                return None;
+                            }
+                            self.i = self.string_end()?.0;
+                            self.ws();
+                            if self.peek()? != b':' {
+                                return None;
+                            }
+                            self.i += 1;
+                        }
+                        self.visit(f, found)?;
+                        self.ws();
+                        match self.peek()? {
+                            b',' => self.i += 1,
+                            c if c == close => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+            }
+            b'"' => {
+                let (end, escaped) = self.string_end()?;
+                let raw = &self.t[self.i + 1..end - 1];
+                self.i = end;
+                if !*found {
+                    if escaped {
+                        let s: String = serde_json::from_str(&self.t[end - raw.len() - 2..end]).ok()?;
+                        *found = f(Scalar::Str(&s));
+                    } else {
+                        *found = f(Scalar::Str(raw));
+                    }
+                }
+            }
+            _ => {
+                let start = self.i;
+                self.skip()?;
+                let token = &self.t[start..self.i];
+                match token {
+                    "true" | "false" => {
+                        if !*found {
+                            *found = f(Scalar::Bool(token == "true"));
+                        }
+                    }
+                    "null" => {}
+                    _ => {
+                        let n: serde_json::Number = serde_json::from_str(token).ok()?;
+                        if !*found {
+                            *found = f(Scalar::Num(&n));
+                        }
+                    }
                 }
             }
         }
@@ -373,6 +463,17 @@ mod tests {
             let mut text = String::new();
             value(0, &mut next, &mut text);
             let e = azir_model::Event { raw: text.clone(), ..Default::default() };
+            // Keyword searches: the same values, in the same order, as the serde_json stream.
+            let (mut ours, mut reference) = (Vec::new(), Vec::new());
+            super::values(&text, &mut |v| {
+                v.with_text(|t| ours.push(t.unwrap_or("<null>").to_string()));
+                false
+            });
+            crate::fields::stream_values(&text, &mut |v| {
+                v.with_text(|t| reference.push(t.unwrap_or("<null>").to_string()));
+                false
+            });
+            assert_eq!(ours, reference, "{text}");
             for ps in paths {
                 let p = projection(ps);
                 same(&p, &text);
