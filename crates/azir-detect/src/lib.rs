@@ -150,13 +150,18 @@
 //!
 //! ## Left to do (issue 4)
 //!
-//! * Speed: the target (1 M events/s on 2 cores) is not met. From the bench's own phase rates
-//!   (demo, one thread: whole hunt ~4.6 µs per event, prefilter alone ~1.55 µs, parsing every
-//!   `raw` ~2.7 µs of which the hunt pays for the 35% it parses): about a third is the
-//!   fingerprint scan, a fifth or more parsing, the rest evaluation, bookkeeping and the
-//!   findings. Next: a skipping scan of `raw` that resolves only the compiled paths of the
-//!   candidate rules instead of a tree, column-first decisions for more rules, and the
-//!   end-of-hunt merge and correlations on more than one thread.
+//! * Speed: the whole hunt does not reach the issue's 1 M events/s on 2 cores (BENCHMARKS.md,
+//!   "Session 7"). Per demo event type, in instructions (cachegrind, one thread): Application
+//!   Gateway ~6,000 (mostly the bookkeeping of the 2xx base rule's matches), Key Vault ~17,000
+//!   (the enumeration correlation's counted field, `properties.id`, is only in `raw`), Activity
+//!   ~44,000 (three SigmaHQ keyword rules match every value of a 5 KB record against up to ten
+//!   keywords), sign-ins ~74,000 (rules on fields no column holds: a 3.6 KB record skimmed,
+//!   a dozen values decoded). Next: keyword values matched with one automaton per search
+//!   instead of each keyword in turn (an ASCII-case-insensitive `aho-corasick` automaton over
+//!   the whole record was tried and cost more than it saved), correlation hits and event
+//!   references without a string allocation per match (interned, or `Arc<str>`), and the
+//!   correlations of the finish on more than one thread (the finish is serial, ~1,000
+//!   instructions per event of the demo).
 //! * Sigma's generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow
 //!   tuples.
 
