@@ -133,47 +133,66 @@ impl<'a> Skim<'a> {
         Some(())
     }
 
+    /// Walks the object or array at `self.i` (an opening brace or bracket), checking its
+    /// structure and depth, and calls `item` at each member's value with, in an object, the
+    /// member's raw key text and whether it has an escape.
+    #[inline]
+    fn members<F>(&mut self, mut item: F) -> Option<()>
+    where
+        F: FnMut(&mut Self, Option<(&'a str, bool)>) -> Option<()>,
+    {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        let object = self.peek()? == b'{';
+        let close = if object { b'}' } else { b']' };
+        self.depth += 1;
+        self.i += 1;
+        self.ws();
+        if self.peek()? == close {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let key = if object {
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                let (end, escaped) = self.string_end()?;
+                let raw = &self.t[self.i + 1..end - 1];
+                self.i = end;
+                self.ws();
+                if self.peek()? != b':' {
+                    return None;
+                }
+                self.i += 1;
+                self.ws();
+                Some((raw, escaped))
+            } else {
+                None
+            };
+            item(self, key)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                c if c == close => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// Visits the value at `self.i` for [`values`]: `f` sees its scalars until one is found (the
     /// walk goes on to the end, to check the structure).
     fn visit(&mut self, f: &mut dyn FnMut(Scalar<'_>) -> bool, found: &mut bool) -> Option<()> {
         self.ws();
         match self.peek()? {
-            b'{' | b'[' if self.depth >= MAX_DEPTH => return None,
-            open @ (b'{' | b'[') => {
-                self.depth += 1;
-                self.i += 1;
-                let close = if open == b'{' { b'}' } else { b']' };
-                self.ws();
-                if self.peek()? == close {
-                    self.i += 1;
-                } else {
-                    loop {
-                        if open == b'{' {
-                            self.ws();
-                            if self.peek()? != b'"' {
-                                return None;
-                            }
-                            self.i = self.string_end()?.0;
-                            self.ws();
-                            if self.peek()? != b':' {
-                                return None;
-                            }
-                            self.i += 1;
-                        }
-                        self.visit(f, found)?;
-                        self.ws();
-                        match self.peek()? {
-                            b',' => self.i += 1,
-                            c if c == close => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-                self.depth -= 1;
-            }
+            b'{' | b'[' => self.members(|s, _| s.visit(f, found))?,
             b'"' => {
                 let (end, escaped) = self.string_end()?;
                 let raw = &self.t[self.i + 1..end - 1];
@@ -225,94 +244,36 @@ impl<'a> Skim<'a> {
             return self.whole();
         }
         match self.peek()? {
-            b'{' | b'[' if self.depth >= MAX_DEPTH => None,
             b'{' => {
-                self.depth += 1;
-                let v = self.object(n);
-                self.depth -= 1;
-                v
+                let mut out = Vec::new();
+                self.members(|s, key| {
+                    let (raw, escaped) = key?;
+                    let k = key_text(raw, escaped)?;
+                    match n.keep(&k) {
+                        Keep::Skip => s.skip()?,
+                        Keep::Whole => out.push((k, s.whole()?)),
+                        Keep::Child(c) => out.push((k, s.value(c)?)),
+                    }
+                    Some(())
+                })?;
+                Some(Node::Obj(out))
             }
             b'[' => {
-                self.depth += 1;
-                let v = self.array(n);
-                self.depth -= 1;
-                v
+                let mut out = Vec::new();
+                self.members(|s, _| {
+                    out.push(s.value(n)?);
+                    Some(())
+                })?;
+                Some(Node::Arr(out))
             }
             // A scalar on a path's way is kept: a string may hold JSON the path goes into.
             _ => self.whole(),
         }
     }
-
-    fn array(&mut self, n: &PNode) -> Option<Node<'a>> {
-        self.i += 1;
-        let mut out = Vec::new();
-        self.ws();
-        if self.peek()? == b']' {
-            self.i += 1;
-            return Some(Node::Arr(out));
-        }
-        loop {
-            out.push(self.value(n)?);
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b']' => {
-                    self.i += 1;
-                    return Some(Node::Arr(out));
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    fn object(&mut self, n: &PNode) -> Option<Node<'a>> {
-        self.i += 1;
-        let mut out = Vec::new();
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-            return Some(Node::Obj(out));
-        }
-        loop {
-            self.ws();
-            if self.peek()? != b'"' {
-                return None;
-            }
-            let (end, escaped) = self.string_end()?;
-            let k = key(&self.t[self.i + 1..end - 1], escaped)?;
-            self.i = end;
-            self.ws();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            match n.keep(&k) {
-                Keep::Skip => self.skip()?,
-                Keep::Whole => {
-                    let v = self.whole()?;
-                    out.push((k, v));
-                }
-                Keep::Child(c) => {
-                    let v = self.value(c)?;
-                    out.push((k, v));
-                }
-            }
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    return Some(Node::Obj(out));
-                }
-                _ => return None,
-            }
-        }
-    }
 }
 
 /// A key's text: borrowed when it has no escapes, else decoded.
-fn key(raw: &str, escaped: bool) -> Option<Cow<'_, str>> {
+fn key_text(raw: &str, escaped: bool) -> Option<Cow<'_, str>> {
     if escaped {
         serde_json::from_str::<String>(&format!("\"{raw}\"")).ok().map(Cow::Owned)
     } else {
