@@ -5,7 +5,9 @@
 //! carry it.
 
 use azir_model::Event;
-use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+#[cfg(test)]
+use serde::de::{DeserializeSeed, IgnoredAny};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -610,7 +612,8 @@ impl Projection {
 
     /// [`Projection::parse`] through `serde_json` (every byte decoded): the reference the skim
     /// is tested against.
-    pub fn parse_serde<'a>(&self, text: &'a str) -> Option<Node<'a>> {
+    #[cfg(test)]
+    pub(crate) fn parse_serde<'a>(&self, text: &'a str) -> Option<Node<'a>> {
         let mut de = serde_json::Deserializer::from_str(text);
         let v = Proj(&self.root).deserialize(&mut de).ok()?;
         de.end().ok()?;
@@ -619,8 +622,10 @@ impl Projection {
 }
 
 /// A projected parse at one trie node.
+#[cfg(test)]
 struct Proj<'p>(&'p PNode);
 
+#[cfg(test)]
 impl<'de> DeserializeSeed<'de> for Proj<'_> {
     type Value = Node<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
@@ -632,6 +637,7 @@ impl<'de> DeserializeSeed<'de> for Proj<'_> {
     }
 }
 
+#[cfg(test)]
 impl<'de> Visitor<'de> for Proj<'_> {
     type Value = Node<'de>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
