@@ -83,7 +83,7 @@ impl<'a> Skim<'a> {
         let mut j = self.i + 1;
         let mut escaped = false;
         loop {
-            let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+            let k = quote_or_backslash(b, j)?;
             if b[k] == b'"' {
                 return Some((k + 1, escaped));
             }
@@ -96,27 +96,7 @@ impl<'a> Skim<'a> {
     fn skip(&mut self) -> Option<()> {
         match self.peek()? {
             b'"' => self.i = self.string_end()?.0,
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match self.peek()? {
-                        b'"' => {
-                            self.i = self.string_end()?.0;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.i += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.i += 1;
-                }
-            }
+            b'{' | b'[' => self.i = container_end(self.b, self.i)?,
             _ => {
                 let start = self.i;
                 while let Some(c) = self.peek() {
@@ -272,6 +252,213 @@ impl<'a> Skim<'a> {
     }
 }
 
+/// The first quote or backslash at or after `from`.
+///
+/// Most strings of a log record (keys, ids, names, times) are under 16 bytes, where calling
+/// `memchr2` costs more than the search: 16 bytes are compared at a time ([`lanes`]), the
+/// tail byte by byte.
+#[inline]
+fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    let mut j = from;
+    while let Some(block) = b.get(j..j + 16) {
+        let m = lanes::quote_or_backslash(block.try_into().ok()?);
+        if m != 0 {
+            return Some(j + m.trailing_zeros() as usize);
+        }
+        j += 16;
+    }
+    Some(j + b.get(j..)?.iter().position(|&x| x == b'"' || x == b'\\')?)
+}
+
+/// Per byte of a 64-byte block (bit `i` for byte `i`): quotes, backslashes, opening and
+/// closing brackets (`[`/`{` and `]`/`}`: `x | 0x20` maps `[` to `{` and `]` to `}`, and no
+/// other byte to either).
+#[inline(always)]
+fn classify(block: &[u8; 64]) -> (u64, u64, u64, u64) {
+    let (mut quote, mut backslash, mut open, mut close) = (0u64, 0u64, 0u64, 0u64);
+    for (k, part) in block.chunks_exact(16).enumerate() {
+        let Ok(part) = part.try_into() else { continue };
+        let (q, b, o, c) = lanes::classify(part);
+        let at = 16 * k;
+        quote |= u64::from(q) << at;
+        backslash |= u64::from(b) << at;
+        open |= u64::from(o) << at;
+        close |= u64::from(c) << at;
+    }
+    (quote, backslash, open, close)
+}
+
+/// Byte masks of 16 bytes: SSE2 compares (part of every x86-64 CPU), one bit per byte.
+#[cfg(target_arch = "x86_64")]
+mod lanes {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+
+    #[inline(always)]
+    fn load(block: &[u8; 16]) -> __m128i {
+        // SAFETY: `block` is 16 readable bytes and the load has no alignment requirement.
+        unsafe { _mm_loadu_si128(block.as_ptr().cast()) }
+    }
+
+    // SAFETY (the `unsafe` blocks below): SSE2 is part of every x86-64 CPU (the target's
+    // baseline), and these intrinsics only compute on registers.
+    #[inline(always)]
+    fn eq(v: __m128i, c: u8) -> __m128i {
+        unsafe { _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8)) }
+    }
+
+    #[inline(always)]
+    fn or(a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_or_si128(a, b) }
+    }
+
+    #[inline(always)]
+    fn mask(v: __m128i) -> u16 {
+        unsafe { _mm_movemask_epi8(v) as u16 }
+    }
+
+    /// Quotes and backslashes.
+    #[inline(always)]
+    pub(super) fn quote_or_backslash(block: &[u8; 16]) -> u16 {
+        let v = load(block);
+        mask(or(eq(v, b'"'), eq(v, b'\\')))
+    }
+
+    /// Quotes, backslashes, opening and closing brackets.
+    #[inline(always)]
+    pub(super) fn classify(block: &[u8; 16]) -> (u16, u16, u16, u16) {
+        let v = load(block);
+        let folded = or(v, unsafe { _mm_set1_epi8(0x20) });
+        (mask(eq(v, b'"')), mask(eq(v, b'\\')), mask(eq(folded, b'{')), mask(eq(folded, b'}')))
+    }
+}
+
+/// The same masks byte by byte, where SSE2 is not at hand.
+#[cfg(not(target_arch = "x86_64"))]
+mod lanes {
+    fn bits(block: &[u8; 16], f: impl Fn(u8) -> bool) -> u16 {
+        block.iter().enumerate().fold(0, |m, (i, &x)| m | u16::from(f(x)) << i)
+    }
+
+    pub(super) fn quote_or_backslash(block: &[u8; 16]) -> u16 {
+        bits(block, |x| x == b'"' || x == b'\\')
+    }
+
+    pub(super) fn classify(block: &[u8; 16]) -> (u16, u16, u16, u16) {
+        (
+            bits(block, |x| x == b'"'),
+            bits(block, |x| x == b'\\'),
+            bits(block, |x| x | 0x20 == b'{'),
+            bits(block, |x| x | 0x20 == b'}'),
+        )
+    }
+}
+
+/// Bit `i` set when an odd number of bits at or below `i` are: for the quotes of a block, the
+/// bytes inside a string (its opening quote included, its closing quote not).
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// Past the object or array opening at `start`: the index after its matching bracket (`None`
+/// when the text ends first). Strings inside are stepped over (brackets in them do not count).
+///
+/// Skipped containers are most of a sign-in's or Activity record's bytes (conditional-access
+/// policies, authentication details, claims), so they are read 64 bytes at a time: one pass
+/// marks quotes, backslashes and brackets; the bytes inside strings follow from the quotes
+/// (a prefix XOR), and the brackets outside them are counted, bit by bit only in a block
+/// where the depth can return to zero. A block with a backslash (escapes change which quotes
+/// count) or after one is read byte by byte ([`ByteState`]); so is the short tail, padded.
+fn container_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut st = ByteState { depth: 0, in_string: false, escape: false };
+    let mut at = start;
+    while at < b.len() {
+        let block: [u8; 64] = match b.get(at..at + 64) {
+            Some(w) => w.try_into().ok()?,
+            None => {
+                let mut pad = [b' '; 64];
+                pad[..b.len() - at].copy_from_slice(&b[at..]);
+                pad
+            }
+        };
+        let (quote, backslash, open, close) = classify(&block);
+        if backslash != 0 || st.escape {
+            let end = (at + 64).min(b.len());
+            if let Some(i) = st.bytes(&b[at..end]) {
+                return Some(at + i);
+            }
+        } else {
+            let carry = if st.in_string { !0 } else { 0 };
+            let inside = prefix_xor(quote) ^ carry;
+            let (open, close) = (open & !inside, close & !inside);
+            if close.count_ones() < st.depth {
+                st.depth = st.depth + open.count_ones() - close.count_ones();
+            } else {
+                let mut both = open | close;
+                while both != 0 {
+                    let i = both.trailing_zeros();
+                    both &= both - 1;
+                    if open >> i & 1 == 1 {
+                        st.depth += 1;
+                    } else {
+                        st.depth -= 1;
+                        if st.depth == 0 {
+                            return Some(at + i as usize + 1);
+                        }
+                    }
+                }
+            }
+            st.in_string = inside >> 63 == 1;
+        }
+        at += 64;
+    }
+    None
+}
+
+/// Where [`container_end`] is, read byte by byte: bracket depth, inside a string, after a
+/// backslash in one.
+struct ByteState {
+    depth: u32,
+    in_string: bool,
+    escape: bool,
+}
+
+impl ByteState {
+    /// Reads `bytes`: the offset just past the bracket that closes the container, if in them.
+    fn bytes(&mut self, bytes: &[u8]) -> Option<usize> {
+        for (i, &x) in bytes.iter().enumerate() {
+            if self.in_string {
+                if self.escape {
+                    self.escape = false;
+                } else if x == b'\\' {
+                    self.escape = true;
+                } else if x == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match x {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
 /// A key's text: borrowed when it has no escapes, else decoded.
 fn key_text(raw: &str, escaped: bool) -> Option<Cow<'_, str>> {
     if escaped {
@@ -306,6 +493,64 @@ mod tests {
     /// The skim builds exactly the tree the serde_json reference builds.
     fn same(p: &Projection, text: &str) {
         assert_eq!(p.parse(text), p.parse_serde(text), "{text}");
+    }
+
+    /// The word-at-a-time search finds the first quote or backslash wherever it is: in each of
+    /// the eight byte lanes, across word boundaries, past the 32 bytes tested in words, after
+    /// bytes with the high bit set, and nowhere.
+    #[test]
+    fn the_word_search_finds_the_first_quote_or_backslash() {
+        let naive =
+            |b: &[u8], from: usize| b.get(from..)?.iter().position(|&c| c == b'"' || c == b'\\').map(|i| from + i);
+        for len in 0..80 {
+            for at in 0..=len {
+                for c in [b'"', b'\\'] {
+                    for filler in [b'a', 0xC3, b'!', b'#', 0x00] {
+                        let mut b = vec![filler; len];
+                        if at < len {
+                            b[at] = c;
+                            if at + 3 < len {
+                                b[at + 3] = if c == b'"' { b'\\' } else { b'"' };
+                            }
+                        }
+                        for from in [0, 1, 7, 8, 9].into_iter().filter(|&f| f <= len + 1) {
+                            assert_eq!(super::quote_or_backslash(&b, from), naive(&b, from), "{len} {at} {from} {c}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The 64-byte block reader ends a container where reading byte by byte does, on text made
+    /// of brackets, quotes, backslashes and fillers, so that strings, escapes (runs of
+    /// backslashes included) and brackets fall on and across block boundaries.
+    #[test]
+    fn containers_end_where_a_byte_by_byte_read_ends_them() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"{}[]\"\\\"\"aaaaaaaa:,0 ";
+        let mut ended = 0;
+        for round in 0..4000 {
+            let len = 1 + (next() % 400) as usize;
+            let mut b: Vec<u8> = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            if round % 2 == 0 {
+                // Mostly plain text: the fast path on whole blocks.
+                b.iter_mut().filter(|c| **c == b'\\').for_each(|c| *c = b'a');
+            }
+            for start in (0..len).filter(|&i| matches!(b[i], b'{' | b'[')) {
+                let mut st = super::ByteState { depth: 0, in_string: false, escape: false };
+                let want = st.bytes(&b[start..]).map(|i| start + i);
+                assert_eq!(super::container_end(&b, start), want, "{:?} from {start}", String::from_utf8_lossy(&b));
+                ended += usize::from(want.is_some());
+            }
+        }
+        assert!(ended > 10_000, "{ended}");
     }
 
     #[test]
