@@ -126,8 +126,14 @@ fn main() {
         evaluated = h.counts().1;
         parsed_in_hunt = h.parsed();
         let f = Instant::now();
-        findings = h.finish().len();
+        let found = h.finish();
         finish_s += f.elapsed().as_secs_f64();
+        findings = found.len();
+        // AZIR_BENCH_FINDINGS=FILE writes the findings as JSON (to compare two builds).
+        if let Ok(path) = std::env::var("AZIR_BENCH_FINDINGS") {
+            std::fs::write(path, serde_json::to_string_pretty(&found).expect("findings as JSON"))
+                .expect("findings file");
+        }
     }
     let hunt_s = t.elapsed().as_secs_f64();
     println!(

@@ -14,7 +14,7 @@
 //! of one merged window once (one burst is one event, however long it lasts).
 
 use crate::rule::{CorrelationType, Threshold};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// One base-rule match seen by a correlation.
 #[derive(Debug, Clone)]
@@ -26,17 +26,19 @@ pub struct Hit {
     pub event: usize,
     /// Position of the matched rule in the correlation's `rules`.
     pub rule: usize,
-    /// Group-by values.
-    pub key: Vec<String>,
-    /// Value of the counted field (value_count).
-    pub value: Option<String>,
+    /// The group (its group-by values, numbered by the caller: hits are grouped by it, and
+    /// groups are run in its order).
+    pub key: u32,
+    /// The counted field's value (value_count), numbered by the caller: equal numbers are equal
+    /// values.
+    pub value: Option<u32>,
 }
 
 /// One triggered window (merged): the hits inside it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
-    /// Group-by values.
-    pub key: Vec<String>,
+    /// The group ([`Hit::key`]).
+    pub key: u32,
     /// Indexes of the contributing event refs, in time order.
     pub events: Vec<usize>,
     /// The aggregate at its highest (count, distinct values or distinct rules).
@@ -83,7 +85,7 @@ pub fn run_triggered(
     mut hits: Vec<Hit>,
     unit: &dyn Fn(usize) -> Option<usize>,
 ) -> Vec<Triggered> {
-    hits.sort_by(|a, b| a.key.cmp(&b.key).then(a.time.cmp(&b.time)).then(a.event.cmp(&b.event)));
+    hits.sort_unstable_by_key(|h| (h.key, h.time, h.event, h.rule, h.value));
     let mut out = Vec::new();
     let mut start = 0;
     while start < hits.len() {
@@ -110,8 +112,8 @@ fn group(
     out: &mut Vec<Triggered>,
 ) {
     let mut lo = 0;
-    let mut values: HashMap<&str, usize> = HashMap::new();
-    let mut units: HashMap<usize, usize> = HashMap::new();
+    let mut values: FxHashMap<u32, usize> = FxHashMap::default();
+    let mut units: FxHashMap<usize, usize> = FxHashMap::default();
     let mut singles = 0usize;
     let mut per_rule = vec![0usize; n_rules];
     let mut current: Option<Current> = None;
@@ -122,14 +124,14 @@ fn group(
             events.dedup();
             let triggers =
                 trig.into_iter().map(|(f, l)| Trigger { time: h[l].time, first: f - a, last: l - a }).collect();
-            out.push(Triggered { window: Window { key: h[a].key.clone(), events, value: v }, items, triggers });
+            out.push(Triggered { window: Window { key: h[a].key, events, value: v }, items, triggers });
         }
     };
     let counting = kind == CorrelationType::EventCount;
     for hi in 0..h.len() {
         let x = &h[hi];
-        if let Some(v) = &x.value {
-            *values.entry(v.as_str()).or_default() += 1;
+        if let Some(v) = x.value {
+            *values.entry(v).or_default() += 1;
         }
         if counting {
             match unit(x.event) {
@@ -139,11 +141,11 @@ fn group(
         }
         per_rule[x.rule] += 1;
         while x.time - h[lo].time > span {
-            if let Some(v) = &h[lo].value {
-                if let Some(c) = values.get_mut(v.as_str()) {
+            if let Some(v) = h[lo].value {
+                if let Some(c) = values.get_mut(&v) {
                     *c -= 1;
                     if *c == 0 {
-                        values.remove(v.as_str());
+                        values.remove(&v);
                     }
                 }
             }
@@ -226,8 +228,13 @@ mod tests {
     use super::*;
     use crate::matcher::NumOp;
 
+    /// A number for a test text (distinct for the texts used here).
+    fn id(s: &str) -> u32 {
+        s.bytes().fold(7u32, |h, b| h.wrapping_mul(131).wrapping_add(u32::from(b)))
+    }
+
     fn hit(t: i64, rule: usize, key: &str, value: Option<&str>, event: usize) -> Hit {
-        Hit { time: t * 1_000_000, event, rule, key: vec![key.to_string()], value: value.map(str::to_string) }
+        Hit { time: t * 1_000_000, event, rule, key: id(key), value: value.map(id) }
     }
 
     const GTE3: &[Threshold] = &[Threshold::Cmp(NumOp::Gte, 3.0)];

@@ -169,6 +169,7 @@
 pub mod condition;
 pub mod correlation;
 pub mod fields;
+mod intern;
 pub mod literals;
 pub mod logsource;
 pub mod matcher;
@@ -999,6 +1000,10 @@ impl RuleSet {
         Hunter {
             set: self,
             refs: Vec::new(),
+            symbols: intern::Symbols::default(),
+            keys: intern::Tuples::default(),
+            key_scratch: Vec::new(),
+            lower_scratch: String::new(),
             detection_hits: Vec::new(),
             corr_hits: vec![Vec::new(); self.correlations.len()],
             events: 0,
@@ -1078,7 +1083,15 @@ pub struct Finding {
 /// A hunt in progress: feed events in any order, then [`Hunter::finish`].
 pub struct Hunter<'r> {
     set: &'r RuleSet,
-    refs: Vec<EventRef>,
+    /// The events that matched a rule, in the order seen.
+    refs: Vec<Seen>,
+    /// Texts of `refs`' entities and of correlation group keys and counted values.
+    symbols: intern::Symbols,
+    /// Correlation group keys (tuples of `symbols`).
+    keys: intern::Tuples,
+    /// Scratch: a group key being built, and a text being lower-cased.
+    key_scratch: Vec<u32>,
+    lower_scratch: String,
     /// (standalone detection, matched event): grouped by user and IP into findings at the end.
     detection_hits: Vec<(usize, usize)>,
     corr_hits: Vec<Vec<correlation::Hit>>,
@@ -1096,26 +1109,70 @@ pub struct Hunter<'r> {
     scan_budget: Vec<ScanBudget>,
 }
 
-/// `s` lower-cased (in place when it is ASCII): correlation group keys and counted values.
-fn lowercase(mut s: String) -> String {
-    if s.is_ascii() {
-        s.make_ascii_lowercase();
-        s
-    } else {
-        s.to_lowercase()
+/// An event that matched a rule, as a hunter keeps it: an [`EventRef`] with its texts as
+/// symbols of the hunter ([`intern`]).
+#[derive(Debug, Clone)]
+struct Seen {
+    time: i64,
+    provenance: Provenance,
+    user: Option<u32>,
+    ip: Option<u32>,
+    app: Option<u32>,
+    resource: Option<u32>,
+    tuple: Option<u32>,
+}
+
+impl Seen {
+    fn new(e: &Event, tuple: Option<u32>, symbols: &mut intern::Symbols) -> Seen {
+        let mut sym = |s: &Option<String>| s.as_deref().map(|s| symbols.intern(s));
+        Seen {
+            time: e.time,
+            provenance: e.provenance.clone(),
+            user: sym(&e.actor_username).or_else(|| sym(&e.target_username)),
+            ip: sym(&e.src_ip),
+            app: sym(&e.actor_app_name).or_else(|| sym(&e.target_app_name)),
+            resource: sym(&e.target_resource_id),
+            tuple,
+        }
+    }
+
+    fn to_ref(&self, symbols: &intern::Symbols) -> EventRef {
+        let text = |s: Option<u32>| s.map(|s| symbols.name(s).to_string());
+        EventRef {
+            time: self.time,
+            provenance: self.provenance.clone(),
+            user: text(self.user),
+            ip: text(self.ip),
+            app: text(self.app),
+            resource: text(self.resource),
+            tuple: self.tuple,
+        }
+    }
+
+    /// [`ref_order`] for kept events.
+    fn order(&self, other: &Seen) -> std::cmp::Ordering {
+        self.time
+            .cmp(&other.time)
+            .then_with(|| self.provenance.evidence_path.cmp(&other.provenance.evidence_path))
+            .then(self.provenance.offset.cmp(&other.provenance.offset))
+            .then(self.provenance.index.cmp(&other.provenance.index))
+            .then(self.tuple.cmp(&other.tuple))
     }
 }
 
-fn event_ref(e: &Event, tuple: Option<u32>) -> EventRef {
-    EventRef {
-        tuple,
-        time: e.time,
-        provenance: e.provenance.clone(),
-        user: e.actor_username.clone().or_else(|| e.target_username.clone()),
-        ip: e.src_ip.clone(),
-        app: e.actor_app_name.clone().or_else(|| e.target_app_name.clone()),
-        resource: e.target_resource_id.clone(),
-    }
+/// The first non-empty value of `field` in `doc`, lower-cased, as a symbol.
+fn first_symbol(doc: &Doc<'_>, field: &FieldRef, symbols: &mut intern::Symbols, scratch: &mut String) -> Option<u32> {
+    let mut out = None;
+    doc.visit(field, &mut |v| {
+        v.with_text(|t| match t {
+            Some(t) if !t.is_empty() => {
+                out = Some(symbols.intern_lower(t, scratch));
+                true
+            }
+            _ => false,
+        })
+    });
+    out
 }
 
 impl<'r> Hunter<'r> {
@@ -1196,24 +1253,29 @@ impl<'r> Hunter<'r> {
                 continue;
             }
             let idx = *this.get_or_insert_with(|| {
-                self.refs.push(event_ref(e, tuple));
+                self.refs.push(Seen::new(e, tuple, &mut self.symbols));
                 self.refs.len() - 1
             });
             if self.set.standalone[ri] {
                 self.detection_hits.push((ri, idx));
             }
-            for &(ci, pos) in &self.set.refs[ri] {
+            'refs: for &(ci, pos) in &self.set.refs[ri] {
                 let c = &self.set.correlations[ci];
-                let key: Option<Vec<String>> =
-                    c.group_by[pos].iter().map(|f| doc.first_text(f).map(lowercase)).collect();
-                let Some(key) = key else { continue };
+                self.key_scratch.clear();
+                for f in &c.group_by[pos] {
+                    match first_symbol(&doc, f, &mut self.symbols, &mut self.lower_scratch) {
+                        Some(v) => self.key_scratch.push(v),
+                        None => continue 'refs,
+                    }
+                }
                 let value = match &c.value[pos] {
-                    Some(f) => match doc.first_text(f) {
-                        Some(v) => Some(lowercase(v)),
+                    Some(f) => match first_symbol(&doc, f, &mut self.symbols, &mut self.lower_scratch) {
+                        Some(v) => Some(v),
                         None => continue,
                     },
                     None => None,
                 };
+                let key = self.keys.intern(&self.key_scratch);
                 self.corr_hits[ci].push(correlation::Hit { time: e.time, event: idx, rule: pos, key, value });
             }
         }
@@ -1227,11 +1289,30 @@ impl<'r> Hunter<'r> {
     pub fn merge(&mut self, other: Hunter<'_>) {
         assert!(std::ptr::eq(self.set, other.set), "hunters of different rule sets");
         let off = self.refs.len();
-        self.refs.extend(other.refs);
+        let symbol: Vec<u32> = other.symbols.names().iter().map(|n| self.symbols.intern(n)).collect();
+        let sym = |s: Option<u32>| s.map(|s| symbol[s as usize]);
+        let key: Vec<u32> = other
+            .keys
+            .all()
+            .iter()
+            .map(|t| {
+                let t: Vec<u32> = t.iter().map(|&s| symbol[s as usize]).collect();
+                self.keys.intern(&t)
+            })
+            .collect();
+        self.refs.extend(other.refs.into_iter().map(|r| Seen {
+            user: sym(r.user),
+            ip: sym(r.ip),
+            app: sym(r.app),
+            resource: sym(r.resource),
+            ..r
+        }));
         self.detection_hits.extend(other.detection_hits.into_iter().map(|(ri, i)| (ri, i + off)));
         for (mine, theirs) in self.corr_hits.iter_mut().zip(other.corr_hits) {
             mine.extend(theirs.into_iter().map(|mut h| {
                 h.event += off;
+                h.key = key[h.key as usize];
+                h.value = sym(h.value);
                 h
             }));
         }
@@ -1244,23 +1325,24 @@ impl<'r> Hunter<'r> {
 
     /// Ends the hunt: detection findings and correlation windows, most severe first.
     pub fn finish(self) -> Vec<Finding> {
-        let Hunter { set, refs, detection_hits, mut corr_hits, .. } = self;
+        let Hunter { set, refs, detection_hits, mut corr_hits, symbols, mut keys, .. } = self;
         // Number the matched events in (time, evidence) order, so that ties inside correlation
         // windows break the same way whatever order the events came in.
         let mut order: Vec<usize> = (0..refs.len()).collect();
-        order.sort_by(|&a, &b| ref_order(&refs[a], &refs[b]));
+        order.sort_by(|&a, &b| refs[a].order(&refs[b]));
         let mut renumber = vec![0usize; refs.len()];
         for (new, &old) in order.iter().enumerate() {
             renumber[old] = new;
         }
-        let mut slots: Vec<Option<EventRef>> = refs.into_iter().map(Some).collect();
-        let refs: Vec<EventRef> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let mut slots: Vec<Option<Seen>> = refs.into_iter().map(Some).collect();
+        let refs: Vec<Seen> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let text = |s: Option<u32>| s.map(|s| symbols.name(s));
         // Standalone detections: one finding per rule, user and source IP.
-        type Group<'a> = (usize, Option<&'a String>, Option<&'a String>);
+        type Group<'a> = (usize, Option<&'a str>, Option<&'a str>);
         let mut by_group: BTreeMap<Group<'_>, Vec<usize>> = BTreeMap::new();
         for (ri, i) in detection_hits {
             let i = renumber[i];
-            by_group.entry((ri, refs[i].user.as_ref(), refs[i].ip.as_ref())).or_default().push(i);
+            by_group.entry((ri, text(refs[i].user), text(refs[i].ip))).or_default().push(i);
         }
         for hits in &mut corr_hits {
             hits.iter_mut().for_each(|h| h.event = renumber[h.event]);
@@ -1268,22 +1350,33 @@ impl<'r> Hunter<'r> {
         let mut out = Vec::new();
         for ((ri, _, _), idx) in by_group {
             let d = &set.detections[ri];
-            out.push(finding(&d.meta, "detection", Vec::new(), &idx, &refs));
+            out.push(finding(&d.meta, "detection", Vec::new(), idx, &refs, &symbols));
         }
         // Correlations in dependency order. A hit from a referenced correlation is one of its
         // triggering windows: its `event` is `refs.len()` plus the window's index in
         // `chain.bundles`.
         let mut chain = Chain { n: refs.len(), windows: Vec::new(), bundles: Vec::new() };
         for (ci, c) in set.correlations.iter().enumerate() {
-            let hits = std::mem::take(&mut corr_hits[ci]);
+            let mut hits = std::mem::take(&mut corr_hits[ci]);
+            // Groups run in the order of their texts (key numbers depend on the feed order):
+            // the hits carry their group's rank, `by_rank` maps it back.
+            let ids: Vec<u32> = hits.iter().map(|h| h.key).collect();
+            let ranks = keys.ranks(&ids, &symbols);
+            let mut by_rank = vec![0u32; ranks.iter().max().map_or(0, |&r| r as usize + 1)];
+            for (h, &r) in hits.iter_mut().zip(&ranks) {
+                by_rank[r as usize] = h.key;
+                h.key = r;
+            }
             let unit = |e: usize| chain.unit(e);
             let triggered =
                 correlation::run_triggered(c.def.kind, c.rules.len(), c.def.timespan_us, &c.def.condition, hits, &unit);
             for t in triggered {
+                let key = keys.get(by_rank[t.window.key as usize]).to_vec();
                 if c.standalone {
-                    let group = c.def.group_by.iter().zip(&t.window.key).map(|(g, v)| format!("{g}={v}")).collect();
+                    let group =
+                        c.def.group_by.iter().zip(&key).map(|(g, &v)| format!("{g}={}", symbols.name(v))).collect();
                     let idx = chain.events(&t.window.events);
-                    out.push(finding(&c.def.meta, kind_name(c.def.kind), group, &idx, &refs));
+                    out.push(finding(&c.def.meta, kind_name(c.def.kind), group, idx, &refs, &symbols));
                 }
                 if c.outers.is_empty() {
                     continue;
@@ -1294,9 +1387,11 @@ impl<'r> Hunter<'r> {
                     chain.bundles.push((w, tr.first, tr.last));
                     for &(oi, pos) in &c.outers {
                         let o = &set.correlations[oi];
-                        let key = o.key_map[pos].iter().map(|&k| t.window.key[k].clone()).collect();
-                        let value = o.value_map[pos].map(|k| t.window.key[k].clone());
-                        corr_hits[oi].push(correlation::Hit { time: tr.time, event: item, rule: pos, key, value });
+                        let outer: Vec<u32> = o.key_map[pos].iter().map(|&k| key[k]).collect();
+                        let value = o.value_map[pos].map(|k| key[k]);
+                        let hit =
+                            correlation::Hit { time: tr.time, event: item, rule: pos, key: keys.intern(&outer), value };
+                        corr_hits[oi].push(hit);
                     }
                 }
                 chain.windows.push(t.items);
@@ -1380,9 +1475,18 @@ pub(crate) fn ref_order(a: &EventRef, b: &EventRef) -> std::cmp::Ordering {
         .then(a.tuple.cmp(&b.tuple))
 }
 
-fn finding(meta: &rule::RuleMeta, kind: &str, group: Vec<String>, idx: &[usize], refs: &[EventRef]) -> Finding {
-    let mut events: Vec<EventRef> = idx.iter().map(|&i| refs[i].clone()).collect();
-    events.sort_by(ref_order);
+/// The finding of `meta` on the kept events `idx` (numbered in [`ref_order`]).
+fn finding(
+    meta: &rule::RuleMeta,
+    kind: &str,
+    group: Vec<String>,
+    mut idx: Vec<usize>,
+    refs: &[Seen],
+    symbols: &intern::Symbols,
+) -> Finding {
+    idx.sort_unstable();
+    idx.dedup();
+    let mut events: Vec<EventRef> = idx.iter().map(|&i| refs[i].to_ref(symbols)).collect();
     events.dedup();
     let set = |f: &dyn Fn(&EventRef) -> Option<&String>| -> Vec<String> {
         let s: BTreeSet<&String> = events.iter().filter_map(f).collect();
