@@ -209,12 +209,21 @@ impl<'a> Skim<'a> {
         Some(())
     }
 
-    /// The value at `self.i`, kept whole (parsed by serde_json from its text).
+    /// The value at `self.i`, kept whole (parsed by serde_json from its text, but for strings
+    /// without escapes or control characters and the literals, which are taken as they are).
     fn whole(&mut self) -> Option<Node<'a>> {
         let start = self.i;
         self.skip()?;
-
-        parse(&self.t[start..self.i])
+        let text = &self.t[start..self.i];
+        match text.as_bytes() {
+            [b'"', inner @ .., b'"'] if inner.iter().all(|&c| c >= 0x20 && c != b'\\') => {
+                Some(Node::Str(Cow::Borrowed(&text[1..text.len() - 1])))
+            }
+            b"true" => Some(Node::Bool(true)),
+            b"false" => Some(Node::Bool(false)),
+            b"null" => Some(Node::Null),
+            _ => parse(text),
+        }
     }
 
     /// The value at `self.i`, kept where `n` reaches.
