@@ -79,6 +79,14 @@ fn main() {
             subscription_id: s(&v, "SubscriptionId"),
             message: s(&v, "message").unwrap_or_default(),
             raw: s(&v, "raw").unwrap_or_default(),
+            // As the case store reads it back: each event with its own provenance texts.
+            provenance: azir_model::Provenance {
+                evidence_sha256: s(&v, "evidence_sha256").unwrap_or_default().into(),
+                evidence_path: s(&v, "evidence_path").unwrap_or_default().into(),
+                line: v["evidence_line"].as_u64().unwrap_or(0),
+                offset: v["evidence_offset"].as_u64().unwrap_or(0),
+                index: v["evidence_index"].as_u64().and_then(|x| u32::try_from(x).ok()).unwrap_or(0),
+            },
             ..Default::default()
         })
         .collect();
@@ -177,7 +185,9 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let t = Instant::now();
     let mut merged_findings = findings;
+    let (mut feed_s, mut merge_s, mut fin_s) = (0.0, 0.0, 0.0);
     for _ in 0..if phase("threads") { rounds } else { 0 } {
+        let f = Instant::now();
         let chunk = events.len().div_ceil(threads).max(1);
         let hunters: Vec<_> = std::thread::scope(|s| {
             let handles: Vec<_> = events
@@ -193,12 +203,21 @@ fn main() {
                 .collect();
             handles.into_iter().map(|h| h.join().expect("worker")).collect()
         });
+        feed_s += f.elapsed().as_secs_f64();
+        let m = Instant::now();
         let mut it = hunters.into_iter();
         let mut h = it.next().unwrap_or_else(|| set.hunter());
         it.for_each(|o| h.merge(o));
+        merge_s += m.elapsed().as_secs_f64();
+        let f = Instant::now();
         merged_findings = h.finish().len();
+        fin_s += f.elapsed().as_secs_f64();
     }
     let par_s = t.elapsed().as_secs_f64();
+    if phase("threads") {
+        let ms = |s: f64| s * 1e3 / rounds as f64;
+        println!("  per round: workers {:.1} ms, merge {:.1} ms, finish {:.1} ms", ms(feed_s), ms(merge_s), ms(fin_s));
+    }
     if phase("hunt") && phase("threads") {
         assert_eq!(merged_findings, findings, "the merged hunt finds what the single one does");
     }
