@@ -87,7 +87,6 @@ fn main() {
                 offset: v["evidence_offset"].as_u64().unwrap_or(0),
                 index: v["evidence_index"].as_u64().and_then(|x| u32::try_from(x).ok()).unwrap_or(0),
             },
-            ..Default::default()
         })
         .collect();
     let mut b = RuleSetBuilder::default();
