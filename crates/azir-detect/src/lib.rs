@@ -1517,32 +1517,33 @@ fn finding(
 /// `SrcPackets`, `DstPackets`, `NetworkRuleName`, `DvcId`, `FlowId`, `source` (and `AclId`,
 /// `TargetResourceId`, `FlowVersion`, `CloudAccountId` where the format has them).
 pub fn flow_event(s: &NetworkSession) -> Event {
-    let mut raw = serde_json::Map::new();
-    let mut put = |k: &str, v: serde_json::Value| {
-        if !v.is_null() {
-            raw.insert(k.to_string(), v);
-        }
-    };
-    put("SrcIpAddr", s.src_ip.as_str().into());
-    put("SrcPortNumber", s.src_port.into());
-    put("DstIpAddr", s.dst_ip.as_str().into());
-    put("DstPortNumber", s.dst_port.into());
-    put("NetworkProtocol", s.protocol.as_str().into());
-    put("NetworkDirection", s.direction.as_deref().into());
-    put("DvcAction", s.action.as_deref().into());
-    put("FlowState", s.flow_state.as_deref().into());
-    put("SrcBytes", s.bytes_s2d.into());
-    put("DstBytes", s.bytes_d2s.into());
-    put("SrcPackets", s.packets_s2d.into());
-    put("DstPackets", s.packets_d2s.into());
-    put("NetworkRuleName", s.rule.as_deref().into());
-    put("DvcId", s.dvc_id.as_deref().into());
-    put("AclId", s.acl_id.as_deref().into());
-    put("TargetResourceId", s.target_resource_id.as_deref().into());
-    put("FlowVersion", s.version.into());
-    put("CloudAccountId", s.account_id.as_deref().into());
-    put("FlowId", s.flow_id.as_str().into());
-    put("source", s.source.as_str().into());
+    // Written directly (keys in the order a serde_json map would sort them): a map of owned
+    // keys and values serialized per tuple cost more than the flow rules' evaluation.
+    let mut raw = String::with_capacity(512);
+    {
+        let mut j = JsonObject::new(&mut raw);
+        j.text("AclId", s.acl_id.as_deref());
+        j.text("CloudAccountId", s.account_id.as_deref());
+        j.int("DstBytes", s.bytes_d2s);
+        j.text("DstIpAddr", Some(&s.dst_ip));
+        j.int("DstPackets", s.packets_d2s);
+        j.int("DstPortNumber", s.dst_port.map(i64::from));
+        j.text("DvcAction", s.action.as_deref());
+        j.text("DvcId", s.dvc_id.as_deref());
+        j.text("FlowId", Some(&s.flow_id));
+        j.text("FlowState", s.flow_state.as_deref());
+        j.int("FlowVersion", s.version.map(i64::from));
+        j.text("NetworkDirection", s.direction.as_deref());
+        j.text("NetworkProtocol", Some(&s.protocol));
+        j.text("NetworkRuleName", s.rule.as_deref());
+        j.int("SrcBytes", s.bytes_s2d);
+        j.text("SrcIpAddr", Some(&s.src_ip));
+        j.int("SrcPackets", s.packets_s2d);
+        j.int("SrcPortNumber", s.src_port.map(i64::from));
+        j.text("TargetResourceId", s.target_resource_id.as_deref());
+        j.text("source", Some(&s.source));
+        j.end();
+    }
     let some = |v: &str| (!v.is_empty()).then(|| v.to_string());
     Event {
         time: s.time,
@@ -1554,8 +1555,53 @@ pub fn flow_event(s: &NetworkSession) -> Event {
         dst_port: s.dst_port,
         protocol: some(&s.protocol),
         target_resource_id: s.target_resource_id.clone().or_else(|| s.dvc_id.clone()),
-        raw: serde_json::Value::Object(raw).to_string(),
+        raw,
         provenance: s.provenance.clone(),
         ..Default::default()
+    }
+}
+
+/// A JSON object written into a string, member by member (absent values left out).
+struct JsonObject<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> JsonObject<'a> {
+    fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        JsonObject { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(k);
+        self.out.push_str("\":");
+    }
+
+    fn text(&mut self, k: &str, v: Option<&str>) {
+        let Some(v) = v else { return };
+        self.key(k);
+        if v.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+            self.out.push_str(&serde_json::Value::from(v).to_string());
+        } else {
+            self.out.push('"');
+            self.out.push_str(v);
+            self.out.push('"');
+        }
+    }
+
+    fn int(&mut self, k: &str, v: Option<i64>) {
+        let Some(v) = v else { return };
+        self.key(k);
+        self.out.push_str(itoa::Buffer::new().format(v));
+    }
+
+    fn end(self) {
+        self.out.push('}');
     }
 }

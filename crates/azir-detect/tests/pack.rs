@@ -678,3 +678,54 @@ level: low
     let found: usize = h.finish().iter().map(|f| f.events.len()).sum();
     assert_eq!(found, expected);
 }
+
+/// The flow event's `raw` is the JSON object a serde_json map of the tuple's fields would be
+/// (keys sorted, absent values left out), byte for byte, also with text that needs escaping.
+#[test]
+fn a_flow_events_raw_is_the_json_object_of_its_fields() {
+    let reference = |s: &azir_model::NetworkSession| {
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: serde_json::Value| {
+            if !v.is_null() {
+                m.insert(k.to_string(), v);
+            }
+        };
+        put("SrcIpAddr", s.src_ip.as_str().into());
+        put("SrcPortNumber", s.src_port.into());
+        put("DstIpAddr", s.dst_ip.as_str().into());
+        put("DstPortNumber", s.dst_port.into());
+        put("NetworkProtocol", s.protocol.as_str().into());
+        put("NetworkDirection", s.direction.as_deref().into());
+        put("DvcAction", s.action.as_deref().into());
+        put("FlowState", s.flow_state.as_deref().into());
+        put("SrcBytes", s.bytes_s2d.into());
+        put("DstBytes", s.bytes_d2s.into());
+        put("SrcPackets", s.packets_s2d.into());
+        put("DstPackets", s.packets_d2s.into());
+        put("NetworkRuleName", s.rule.as_deref().into());
+        put("DvcId", s.dvc_id.as_deref().into());
+        put("AclId", s.acl_id.as_deref().into());
+        put("TargetResourceId", s.target_resource_id.as_deref().into());
+        put("FlowVersion", s.version.into());
+        put("CloudAccountId", s.account_id.as_deref().into());
+        put("FlowId", s.flow_id.as_str().into());
+        put("source", s.source.as_str().into());
+        serde_json::Value::Object(m).to_string()
+    };
+    let plain = tuple(5, "10.0.0.4", "203.0.113.9", 443, "O", "Allow", 1_500_000, 7);
+    let hostile = azir_model::NetworkSession {
+        rule: Some("rule \"quoted\" \\ with\ttab and \u{1} and é".into()),
+        dvc_id: Some("/SUBSCRIPTIONS/S/NSG".into()),
+        acl_id: Some(String::new()),
+        version: Some(2),
+        account_id: Some("acct".into()),
+        bytes_d2s: Some(-1),
+        src_port: None,
+        ..plain.clone()
+    };
+    for s in [plain, hostile] {
+        let raw = azir_detect::flow_event(&s).raw;
+        assert_eq!(raw, reference(&s));
+        assert!(serde_json::from_str::<serde_json::Value>(&raw).is_ok());
+    }
+}

@@ -519,6 +519,10 @@ impl<'a> Columns<'a> {
     fn col<T: 'static>(&self, name: &str) -> Option<&'a T> {
         self.batch.column_by_name(name)?.as_any().downcast_ref::<T>()
     }
+    /// A typed column, to read many cells of (`None` when missing or of another type).
+    pub fn array<T: 'static>(&self, name: &str) -> Option<&'a T> {
+        self.col(name)
+    }
     /// A string cell.
     pub fn str(&self, name: &str, row: usize) -> Option<String> {
         let a = self.col::<StringArray>(name)?;
@@ -551,94 +555,187 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// A cell of a column looked up once per batch ([`Columns::array`]); `None` when the column is
+/// missing (projected away) or the cell is null.
+#[inline]
+fn cell<'a, A: ArrowCell<'a>>(a: Option<&'a A>, row: usize) -> Option<A::Value> {
+    a.filter(|a| !a.is_null(row)).map(|a| a.cell(row))
+}
+
+/// Reading a cell of a typed column.
+trait ArrowCell<'a>: Array {
+    type Value;
+    fn cell(&'a self, row: usize) -> Self::Value;
+}
+
+impl<'a> ArrowCell<'a> for StringArray {
+    type Value = &'a str;
+    fn cell(&'a self, row: usize) -> &'a str {
+        self.value(row)
+    }
+}
+
+macro_rules! primitive_cell {
+    ($($t:ty => $v:ty),*) => {$(
+        impl<'a> ArrowCell<'a> for $t {
+            type Value = $v;
+            fn cell(&'a self, row: usize) -> $v {
+                self.value(row)
+            }
+        }
+    )*};
+}
+primitive_cell!(TimestampMicrosecondArray => i64, Int32Array => i32, Int64Array => i64, UInt32Array => u32, UInt64Array => u64);
+
+/// The provenance columns of a batch, looked up once.
+struct ProvCols<'a> {
+    sha: Option<&'a StringArray>,
+    path: Option<&'a StringArray>,
+    line: Option<&'a UInt64Array>,
+    offset: Option<&'a UInt64Array>,
+    index: Option<&'a UInt32Array>,
+}
+
+impl<'a> ProvCols<'a> {
+    fn new(c: &Columns<'a>) -> Self {
+        ProvCols {
+            sha: c.array("evidence_sha256"),
+            path: c.array("evidence_path"),
+            line: c.array("evidence_line"),
+            offset: c.array("evidence_offset"),
+            index: c.array("evidence_index"),
+        }
+    }
+
+    fn get(&self, r: usize) -> Provenance {
+        Provenance {
+            evidence_sha256: cell(self.sha, r).unwrap_or_default().into(),
+            evidence_path: cell(self.path, r).unwrap_or_default().into(),
+            line: cell(self.line, r).unwrap_or(0),
+            offset: cell(self.offset, r).unwrap_or(0),
+            index: cell(self.index, r).unwrap_or(0),
+        }
+    }
+}
+
 /// Reads the events of a batch back (columns missing from a projection stay empty).
+///
+/// Each column is looked up by name once per batch, not once per cell (a name lookup scans the
+/// schema: ~40 columns for each of ~40 cells of a row cost more than the hunt's rules on most
+/// events).
 pub fn events_from_batch(batch: &RecordBatch) -> Vec<Event> {
     let c = Columns::new(batch);
+    let s = |n: &str| c.array::<StringArray>(n);
+    let i = |n: &str| c.array::<Int32Array>(n);
+    let text = |a: Option<&StringArray>, r: usize| cell(a, r).map(str::to_string);
+    let (time, source, source_format) =
+        (c.array::<TimestampMicrosecondArray>("TimeGenerated"), s("source"), s("source_format"));
+    let (event_type, operation, category, result) = (s("EventType"), s("Operation"), s("Category"), s("EventResult"));
+    let (result_details, actor_username, actor_user_id) =
+        (s("EventResultDetails"), s("ActorUsername"), s("ActorUserId"));
+    let (actor_app_id, actor_app_name, src_ip, dst_ip) =
+        (s("ActorAppId"), s("ActorAppName"), s("SrcIpAddr"), s("DstIpAddr"));
+    let (src_port, dst_port, http_status) = (i("SrcPortNumber"), i("DstPortNumber"), i("HttpStatusCode"));
+    let (protocol, target_username, target_resource_id) =
+        (s("NetworkProtocol"), s("TargetUsername"), s("TargetResourceId"));
+    let (target_app_name, user_agent, http_method, url) =
+        (s("TargetAppName"), s("HttpUserAgent"), s("HttpRequestMethod"), s("Url"));
+    let (country, city, correlation_id, tenant_id) =
+        (s("SrcGeoCountry"), s("SrcGeoCity"), s("CorrelationId"), s("TenantId"));
+    let (subscription_id, message, raw) = (s("SubscriptionId"), s("message"), s("raw"));
+    let prov = ProvCols::new(&c);
     (0..batch.num_rows())
         .map(|r| Event {
-            time: c.time("TimeGenerated", r).unwrap_or(0),
-            source: c.str("source", r).unwrap_or_default(),
-            source_format: c.str("source_format", r).unwrap_or_default(),
-            event_type: c.str("EventType", r),
-            operation: c.str("Operation", r),
-            category: c.str("Category", r),
-            result: c.str("EventResult", r),
-            result_details: c.str("EventResultDetails", r),
-            actor_username: c.str("ActorUsername", r),
-            actor_user_id: c.str("ActorUserId", r),
-            actor_app_id: c.str("ActorAppId", r),
-            actor_app_name: c.str("ActorAppName", r),
-            src_ip: c.str("SrcIpAddr", r),
-            src_port: c.i32("SrcPortNumber", r),
-            dst_ip: c.str("DstIpAddr", r),
-            dst_port: c.i32("DstPortNumber", r),
-            protocol: c.str("NetworkProtocol", r),
-            target_username: c.str("TargetUsername", r),
-            target_resource_id: c.str("TargetResourceId", r),
-            target_app_name: c.str("TargetAppName", r),
-            user_agent: c.str("HttpUserAgent", r),
-            http_method: c.str("HttpRequestMethod", r),
-            url: c.str("Url", r),
-            http_status: c.i32("HttpStatusCode", r),
-            country: c.str("SrcGeoCountry", r),
-            city: c.str("SrcGeoCity", r),
-            correlation_id: c.str("CorrelationId", r),
-            tenant_id: c.str("TenantId", r),
-            subscription_id: c.str("SubscriptionId", r),
-            message: c.str("message", r).unwrap_or_default(),
-            raw: c.str("raw", r).unwrap_or_default(),
-            provenance: Provenance {
-                evidence_sha256: c.str("evidence_sha256", r).unwrap_or_default().into(),
-                evidence_path: c.str("evidence_path", r).unwrap_or_default().into(),
-                line: c.u64("evidence_line", r).unwrap_or(0),
-                offset: c.u64("evidence_offset", r).unwrap_or(0),
-                index: c.u32("evidence_index", r).unwrap_or(0),
-            },
+            time: cell(time, r).unwrap_or(0),
+            source: text(source, r).unwrap_or_default(),
+            source_format: text(source_format, r).unwrap_or_default(),
+            event_type: text(event_type, r),
+            operation: text(operation, r),
+            category: text(category, r),
+            result: text(result, r),
+            result_details: text(result_details, r),
+            actor_username: text(actor_username, r),
+            actor_user_id: text(actor_user_id, r),
+            actor_app_id: text(actor_app_id, r),
+            actor_app_name: text(actor_app_name, r),
+            src_ip: text(src_ip, r),
+            src_port: cell(src_port, r),
+            dst_ip: text(dst_ip, r),
+            dst_port: cell(dst_port, r),
+            protocol: text(protocol, r),
+            target_username: text(target_username, r),
+            target_resource_id: text(target_resource_id, r),
+            target_app_name: text(target_app_name, r),
+            user_agent: text(user_agent, r),
+            http_method: text(http_method, r),
+            url: text(url, r),
+            http_status: cell(http_status, r),
+            country: text(country, r),
+            city: text(city, r),
+            correlation_id: text(correlation_id, r),
+            tenant_id: text(tenant_id, r),
+            subscription_id: text(subscription_id, r),
+            message: text(message, r).unwrap_or_default(),
+            raw: text(raw, r).unwrap_or_default(),
+            provenance: prov.get(r),
         })
         .collect()
 }
 
-/// Reads the network sessions of a batch back.
+/// Reads the network sessions of a batch back (each column looked up once per batch, as
+/// [`events_from_batch`]).
 pub fn flows_from_batch(batch: &RecordBatch) -> Vec<NetworkSession> {
     let c = Columns::new(batch);
+    let s = |n: &str| c.array::<StringArray>(n);
+    let i = |n: &str| c.array::<Int32Array>(n);
+    let l = |n: &str| c.array::<Int64Array>(n);
+    let t = |n: &str| c.array::<TimestampMicrosecondArray>(n);
+    let text = |a: Option<&StringArray>, r: usize| cell(a, r).map(str::to_string);
+    let (time, end_time, source, source_format) =
+        (t("TimeGenerated"), t("EventEndTime"), s("source"), s("source_format"));
+    let (src_ip, src_port, dst_ip, dst_port) = (s("SrcIpAddr"), i("SrcPortNumber"), s("DstIpAddr"), i("DstPortNumber"));
+    let (protocol, direction, action, flow_state) =
+        (s("NetworkProtocol"), s("NetworkDirection"), s("DvcAction"), s("FlowState"));
+    let (packets_s2d, bytes_s2d, packets_d2s, bytes_d2s) =
+        (l("SrcPackets"), l("SrcBytes"), l("DstPackets"), l("DstBytes"));
+    let (rule, dvc_id, acl_id, mac) = (s("NetworkRuleName"), s("DvcId"), s("AclId"), s("DvcMacAddr"));
+    let (target_resource_id, encryption, version) = (s("TargetResourceId"), s("FlowEncryption"), i("FlowVersion"));
+    let (account_id, tcp_flags, log_status, flow_id) =
+        (s("CloudAccountId"), i("TcpFlags"), s("LogStatus"), s("FlowId"));
+    let (raw, tuple) = (s("raw"), c.array::<UInt32Array>("evidence_tuple"));
+    let prov = ProvCols::new(&c);
     (0..batch.num_rows())
         .map(|r| NetworkSession {
-            time: c.time("TimeGenerated", r).unwrap_or(0),
-            end_time: c.time("EventEndTime", r).unwrap_or(0),
-            source: c.str("source", r).unwrap_or_default(),
-            source_format: c.str("source_format", r).unwrap_or_default(),
-            src_ip: c.str("SrcIpAddr", r).unwrap_or_default(),
-            src_port: c.i32("SrcPortNumber", r),
-            dst_ip: c.str("DstIpAddr", r).unwrap_or_default(),
-            dst_port: c.i32("DstPortNumber", r),
-            protocol: c.str("NetworkProtocol", r).unwrap_or_default(),
-            direction: c.str("NetworkDirection", r),
-            action: c.str("DvcAction", r),
-            flow_state: c.str("FlowState", r),
-            packets_s2d: c.i64("SrcPackets", r),
-            bytes_s2d: c.i64("SrcBytes", r),
-            packets_d2s: c.i64("DstPackets", r),
-            bytes_d2s: c.i64("DstBytes", r),
-            rule: c.str("NetworkRuleName", r),
-            dvc_id: c.str("DvcId", r),
-            acl_id: c.str("AclId", r),
-            mac: c.str("DvcMacAddr", r),
-            target_resource_id: c.str("TargetResourceId", r),
-            encryption: c.str("FlowEncryption", r),
-            version: c.i32("FlowVersion", r),
-            account_id: c.str("CloudAccountId", r),
-            tcp_flags: c.i32("TcpFlags", r),
-            log_status: c.str("LogStatus", r),
-            flow_id: c.str("FlowId", r).unwrap_or_default(),
-            raw: c.str("raw", r).unwrap_or_default(),
-            provenance: Provenance {
-                evidence_sha256: c.str("evidence_sha256", r).unwrap_or_default().into(),
-                evidence_path: c.str("evidence_path", r).unwrap_or_default().into(),
-                line: c.u64("evidence_line", r).unwrap_or(0),
-                offset: c.u64("evidence_offset", r).unwrap_or(0),
-                index: c.u32("evidence_index", r).unwrap_or(0),
-            },
-            tuple_index: c.u32("evidence_tuple", r).unwrap_or(0),
+            time: cell(time, r).unwrap_or(0),
+            end_time: cell(end_time, r).unwrap_or(0),
+            source: text(source, r).unwrap_or_default(),
+            source_format: text(source_format, r).unwrap_or_default(),
+            src_ip: text(src_ip, r).unwrap_or_default(),
+            src_port: cell(src_port, r),
+            dst_ip: text(dst_ip, r).unwrap_or_default(),
+            dst_port: cell(dst_port, r),
+            protocol: text(protocol, r).unwrap_or_default(),
+            direction: text(direction, r),
+            action: text(action, r),
+            flow_state: text(flow_state, r),
+            packets_s2d: cell(packets_s2d, r),
+            bytes_s2d: cell(bytes_s2d, r),
+            packets_d2s: cell(packets_d2s, r),
+            bytes_d2s: cell(bytes_d2s, r),
+            rule: text(rule, r),
+            dvc_id: text(dvc_id, r),
+            acl_id: text(acl_id, r),
+            mac: text(mac, r),
+            target_resource_id: text(target_resource_id, r),
+            encryption: text(encryption, r),
+            version: cell(version, r),
+            account_id: text(account_id, r),
+            tcp_flags: cell(tcp_flags, r),
+            log_status: text(log_status, r),
+            flow_id: text(flow_id, r).unwrap_or_default(),
+            raw: text(raw, r).unwrap_or_default(),
+            provenance: prov.get(r),
+            tuple_index: cell(tuple, r).unwrap_or(0),
         })
         .collect()
 }
