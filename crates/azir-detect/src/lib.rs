@@ -69,13 +69,17 @@
 //!    more are `regex` matchers. Keyword searches stream the record's values from its text
 //!    (one pass for all the keywords, no tree). A path that goes *into* a string holding JSON
 //!    parses that string.
-//! 5. **Bookkeeping** for a match: the event's reference (provenance, user, IP, app, resource)
-//!    once, the (rule, event) pair of a reporting rule, and a hit with its lower-cased group key
-//!    per correlation the rule feeds. At the end, findings are grouped, correlation hits sorted
-//!    per group and windowed, and chained correlations run in dependency order.
+//! 5. **Bookkeeping** for a match: the event's reference (provenance, and user, IP, app and
+//!    resource as symbols of the hunter: each distinct text stored once, `intern`) once, the
+//!    (rule, event) pair of a reporting rule, and a hit per correlation the rule feeds with its
+//!    lower-cased group key as a number (a tuple of symbols, stored once). At the end, findings
+//!    are grouped, correlation hits sorted as integers per group (groups ranked by their texts,
+//!    so the result does not depend on the order texts were first seen) and windowed, chained
+//!    correlations run in dependency order, and event references are built as text only for
+//!    the events of findings.
 //!
-//! Measured (BENCHMARKS.md, "Session 7"): see there for the numbers, the A/B against the
-//! session's start, and the ratio to rsigma on the same events.
+//! Measured (BENCHMARKS.md, "Session 7" and "Session 8"): see there for the numbers, the A/B
+//! runs, and the ratio to rsigma on the same events.
 
 //! ## Semantics worth knowing
 //!
@@ -151,18 +155,20 @@
 //! ## Left to do (issue 4)
 //!
 //! * Speed: the whole hunt does not reach the issue's 1 M events/s on 2 cores (BENCHMARKS.md,
-//!   "Session 7"). Per demo event type, in instructions (cachegrind, one thread): Application
-//!   Gateway ~6,000 (mostly the bookkeeping of the 2xx base rule's matches), Key Vault ~17,000
-//!   (the enumeration correlation's counted field, `properties.id`, is only in `raw`), Activity
-//!   ~44,000 (three SigmaHQ keyword rules match every value of a 5 KB record against up to ten
-//!   keywords), sign-ins ~74,000 (rules on fields no column holds: a 3.6 KB record skimmed,
-//!   a dozen values decoded). Next: keyword values matched with one automaton per search
-//!   instead of each keyword in turn (an ASCII-case-insensitive `aho-corasick` automaton over
-//!   the whole record was tried and cost more than it saved), correlation hits and event
-//!   references without a string allocation per match (interned, or `Arc<str>`), and the
-//!   correlations of the finish on more than one thread (the finish is serial, ~2,000
-//!   instructions per event of the demo: about half windowing the correlation hits, a third
-//!   of it their sort by string keys, a quarter freeing what the hunt kept).
+//!   "Session 8"). Per demo event type, in instructions (cachegrind, one thread, hunt phase):
+//!   Application Gateway ~4,200, Key Vault ~13,300 (the enumeration correlation's counted
+//!   field, `properties.id`, is only in `raw`), Activity ~39,700 (three SigmaHQ keyword rules
+//!   match every value of a 5 KB record against up to ten keywords), sign-ins ~63,900 (rules
+//!   on fields no column holds: a 3.6 KB record skimmed, ~90 keys of the objects on the rules'
+//!   paths compared, a dozen values decoded, the literal scan useless because `'false'` is in
+//!   every record). The skim is ~27,000 of a sign-in's instructions: walking the members of
+//!   the objects a path goes through, not skipping the rest. Tried this session and dropped: a
+//!   capture table instead of the projected tree (the values at the projection's nodes, found
+//!   without walking from the root per field: no fewer instructions, no measurable time), a
+//!   word-wide first-eight-bytes tag in the projection's key index, a time-keyed sort of the
+//!   finish's event references. Next: the keyword walk stopping at its first match (it walks on
+//!   to check the structure), and the finish's correlations on more than one thread (~3 ms of a
+//!   ~24 ms round on 2 threads).
 //! * Sigma's generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow
 //!   tuples.
 
