@@ -1157,12 +1157,7 @@ impl Seen {
 
     /// [`ref_order`] for kept events.
     fn order(&self, other: &Seen) -> std::cmp::Ordering {
-        self.time
-            .cmp(&other.time)
-            .then_with(|| self.provenance.evidence_path.cmp(&other.provenance.evidence_path))
-            .then(self.provenance.offset.cmp(&other.provenance.offset))
-            .then(self.provenance.index.cmp(&other.provenance.index))
-            .then(self.tuple.cmp(&other.tuple))
+        evidence_order((self.time, &self.provenance, self.tuple), (other.time, &other.provenance, other.tuple))
     }
 }
 
@@ -1473,12 +1468,17 @@ pub fn sort_findings(f: &mut [Finding]) {
 
 /// Time, then where in the evidence: the order findings list their events in.
 pub(crate) fn ref_order(a: &EventRef, b: &EventRef) -> std::cmp::Ordering {
-    a.time
-        .cmp(&b.time)
-        .then_with(|| a.provenance.evidence_path.cmp(&b.provenance.evidence_path))
-        .then(a.provenance.offset.cmp(&b.provenance.offset))
-        .then(a.provenance.index.cmp(&b.provenance.index))
-        .then(a.tuple.cmp(&b.tuple))
+    evidence_order((a.time, &a.provenance, a.tuple), (b.time, &b.provenance, b.tuple))
+}
+
+/// (time, provenance, tuple) in time order, then by evidence path, offset, record index and
+/// tuple: [`ref_order`] on the parts of an event reference.
+fn evidence_order(a: (i64, &Provenance, Option<u32>), b: (i64, &Provenance, Option<u32>)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| a.1.evidence_path.cmp(&b.1.evidence_path))
+        .then(a.1.offset.cmp(&b.1.offset))
+        .then(a.1.index.cmp(&b.1.index))
+        .then(a.2.cmp(&b.2))
 }
 
 /// The finding of `meta` on the kept events `idx` (numbered in [`ref_order`]).
