@@ -61,7 +61,17 @@ pub struct ScanOptions<'a> {
     /// dictionary array keeps them so, instead of copying the string into every row, and lets
     /// the caller work once per distinct value.
     pub dictionary: &'a [&'a str],
+    /// Rows per batch handed to `fold` (default [`BATCH_ROWS`]). Wide rows (the `events`
+    /// table's `raw`, ~1.5 KB a row) read faster in small batches: a batch then stays in cache
+    /// while it is folded, and its buffers are reused instead of faulted in afresh (`azir hunt`
+    /// on the scale-10 demo: 0.94–1.02 s at 512 rows against 1.30–1.66 s at 16,384, peak memory
+    /// 155–186 MB against 415–439 MB; 256 rows measured the same within noise, 64 slower).
+    pub batch_rows: Option<usize>,
 }
+
+/// Rows per batch unless a scan asks otherwise: columnar aggregations over narrow rows (flow
+/// tuples) like large batches.
+pub const BATCH_ROWS: usize = 16 * 1024;
 
 /// Reads the committed parts of `table` whose day lies in `days` (`[from, to]`, `YYYY-MM-DD`,
 /// open ends when `None`), keeping only
@@ -78,7 +88,7 @@ pub fn par_scan<A: Send>(
     init: &(dyn Fn() -> A + Sync),
     fold: &(dyn Fn(&mut A, &RecordBatch) -> Result<(), String> + Sync),
 ) -> Result<Vec<A>, StoreError> {
-    par_scan_with(case, table, days, ScanOptions { columns, dictionary: &[] }, threads, init, fold)
+    par_scan_with(case, table, days, ScanOptions { columns, dictionary: &[], batch_rows: None }, threads, init, fold)
 }
 
 /// [`par_scan`] with more reading options.
@@ -113,8 +123,11 @@ pub fn par_scan_with<A: Send>(
                 let mask = ProjectionMask::columns(builder.parquet_schema(), cols.iter().copied());
                 builder = builder.with_projection(mask);
             }
-            let reader =
-                builder.with_row_groups(vec![*group]).with_batch_size(16 * 1024).build().map_err(parquet_err(path))?;
+            let reader = builder
+                .with_row_groups(vec![*group])
+                .with_batch_size(opts.batch_rows.unwrap_or(BATCH_ROWS).max(1))
+                .build()
+                .map_err(parquet_err(path))?;
             for batch in reader {
                 let batch = batch.map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
                 fold(acc, &batch).map_err(|reason| StoreError::Parquet { path: path.clone(), reason })?;

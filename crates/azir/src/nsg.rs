@@ -306,8 +306,11 @@ fn crosscheck(a: &CrosscheckArgs, json: bool) -> Result<i32> {
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let make = || Crosscheck::new(&model, a.limit);
     let fold = |c: &mut Crosscheck, b: &arrow_array::RecordBatch| c.add(b, window);
-    let scan =
-        azir_store::flowscan::ScanOptions { columns: Some(&crosscheck::COLUMNS), dictionary: &crosscheck::DICTIONARY };
+    let scan = azir_store::flowscan::ScanOptions {
+        columns: Some(&crosscheck::COLUMNS),
+        dictionary: &crosscheck::DICTIONARY,
+        batch_rows: None,
+    };
     let parts = azir_store::flowscan::par_scan_with(
         &case,
         Table::Network,
