@@ -159,7 +159,7 @@
 //!   Application Gateway ~4,200, Key Vault ~13,300 (the enumeration correlation's counted
 //!   field, `properties.id`, is only in `raw`), Activity ~39,700 (three SigmaHQ keyword rules
 //!   match every value of a 5 KB record against up to ten keywords), sign-ins ~63,900 (rules
-//!   on fields no column holds: a 3.6 KB record skimmed, ~90 keys of the objects on the rules'
+//!   on fields no column holds: a 3.6 KB record skimmed, ~60 keys of the objects on the rules'
 //!   paths compared, a dozen values decoded, the literal scan useless because `'false'` is in
 //!   every record). The skim is ~27,000 of a sign-in's instructions: walking the members of
 //!   the objects a path goes through, not skipping the rest. Tried this session and dropped: a
