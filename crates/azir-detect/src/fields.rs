@@ -786,11 +786,17 @@ impl<'a> Doc<'a> {
     /// The first non-empty value of `field`, as text (for group-by keys and entities): a
     /// normalized column's when the field has one and the event fills it.
     pub fn first_text(&self, field: &FieldRef) -> Option<String> {
+        self.first_text_with(field, str::to_string)
+    }
+
+    /// [`Doc::first_text`] handed to `f` instead of copied (the hunt interns it, no allocation).
+    pub fn first_text_with<R>(&self, field: &FieldRef, f: impl FnOnce(&str) -> R) -> Option<R> {
+        let mut f = Some(f);
         let mut out = None;
         self.visit(field, &mut |v| {
             v.with_text(|t| match t {
                 Some(t) if !t.is_empty() => {
-                    out = Some(t.to_string());
+                    out = f.take().map(|f| f(t));
                     true
                 }
                 _ => false,

@@ -1165,17 +1165,7 @@ impl Seen {
 
 /// The first non-empty value of `field` in `doc`, lower-cased, as a symbol.
 fn first_symbol(doc: &Doc<'_>, field: &FieldRef, symbols: &mut intern::Symbols, scratch: &mut String) -> Option<u32> {
-    let mut out = None;
-    doc.visit(field, &mut |v| {
-        v.with_text(|t| match t {
-            Some(t) if !t.is_empty() => {
-                out = Some(symbols.intern_lower(t, scratch));
-                true
-            }
-            _ => false,
-        })
-    });
-    out
+    doc.first_text_with(field, |t| symbols.intern_lower(t, scratch))
 }
 
 impl<'r> Hunter<'r> {
