@@ -99,7 +99,7 @@ pub fn load(files: &[RuleFile], opts: &CompileOptions) -> Loaded {
         for r in rule::parse_file(&f.text, &f.origin, opts) {
             match r {
                 Ok(Parsed::Detection(d)) => azir.push((d.meta.id.clone(), *d)),
-                Ok(Parsed::Correlation(_)) => out.correlations += 1,
+                Ok(Parsed::Correlation(_) | Parsed::Aggregation(..)) => out.correlations += 1,
                 Err((rule, reason)) => {
                     out.azir_rejected.push(Rejected { origin: f.origin.clone(), rule, reason });
                 }

@@ -78,7 +78,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
             out.push(Tok::RParen);
             it.next();
         } else if c == '|' {
-            return Err("aggregation expressions (`| count() ...`) are Sigma 1 syntax; use a correlation rule".into());
+            return Err("an aggregation (`| count() ...`) is only allowed once, at the end of the condition".into());
         } else {
             let mut end = i;
             while let Some(&(j, d)) = it.peek() {
@@ -298,7 +298,7 @@ mod tests {
         assert!(parse("b", &n).is_err());
         assert!(parse("1 of x*", &n).is_err());
         assert!(parse("a b", &n).is_err());
-        assert!(parse("a | count() > 5", &n).unwrap_err().contains("correlation"));
+        assert!(parse("a | count() > 5", &n).unwrap_err().contains("only allowed once"));
     }
 
     #[test]

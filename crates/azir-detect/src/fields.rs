@@ -1073,6 +1073,10 @@ fn aliases(family: Family, lower: &str) -> &'static [&'static str] {
         (SignIn | Audit, "ipaddress" | "ipaddr") => {
             &["IPAddress", "ipAddress", "properties.ipAddress", "callerIpAddress", "@SrcIpAddr"]
         }
+        // ASIM's and Windows' name for the account that signs in, as ported rules write it.
+        (SignIn, "targetusername" | "targetuserprincipalname") => {
+            &["UserPrincipalName", "userPrincipalName", "properties.userPrincipalName", "@ActorUsername"]
+        }
         (SignIn | Audit, "userprincipalname" | "username") => &[
             "UserPrincipalName",
             "userPrincipalName",

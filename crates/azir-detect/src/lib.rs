@@ -109,6 +109,14 @@
 //!   event and its time window, not one per event.
 //! * Correlation group keys and counted values are compared lower-cased (`Megan@…` and
 //!   `megan@…` from two export shapes are one user).
+//! * **Sigma 1 aggregations** (`condition: selection | count(TargetUserName) by IpAddress > 10`,
+//!   with or without `timeframe`), which older and ported rule sets still use, run as the Sigma 2
+//!   correlation they mean: the search is a detection (id `<id>#search`) that does not report
+//!   on its own, and `count()` an `event_count`, `count(field)` a `value_count` of the field's
+//!   distinct values, grouped by the `by` fields, over `timeframe` (the whole data without one),
+//!   reported under the rule's own id, title, level and tags. `near` and the `min`/`max`/`avg`/
+//!   `sum` functions have no correlation to become and are reported per rule, as is a
+//!   `timeframe` beside a condition without an aggregation.
 //! * Base rules referenced by a correlation do not report on their own unless a correlation
 //!   referencing them says `generate: true` (Sigma 2). The same holds for a correlation
 //!   referenced by another one.
@@ -588,6 +596,10 @@ impl RuleSetBuilder {
             match r {
                 Ok(Parsed::Detection(d)) => self.detections.push(*d),
                 Ok(Parsed::Correlation(c)) => self.correlations.push(*c),
+                Ok(Parsed::Aggregation(d, c)) => {
+                    self.detections.push(*d);
+                    self.correlations.push(*c);
+                }
                 Err((rule, reason)) => self.problems.push(Problem { origin: origin.to_string(), rule, reason }),
             }
         }

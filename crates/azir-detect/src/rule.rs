@@ -183,6 +183,10 @@ pub enum Parsed {
     Detection(Box<Detection>),
     /// A correlation rule.
     Correlation(Box<CorrelationDef>),
+    /// A Sigma 1 aggregation (`condition: selection | count(x) by y > 10` with `timeframe`):
+    /// its search as a detection that does not report on its own, and the count as an
+    /// `event_count`/`value_count` correlation over it that carries the rule's metadata.
+    Aggregation(Box<Detection>, Box<CorrelationDef>),
 }
 
 fn s(y: &Yaml) -> Option<String> {
@@ -323,7 +327,7 @@ fn parse_doc(h: &yaml_rust2::yaml::Hash, origin: &str, opts: &CompileOptions) ->
     let mut names = Vec::new();
     let mut searches = Vec::new();
     let mut cond_text: Option<Vec<String>> = None;
-    let mut timeframe = false;
+    let mut timeframe = None;
     for (k, v) in det {
         let k = s(k).ok_or("a detection key that is not a string")?;
         match k.as_str() {
@@ -333,7 +337,7 @@ fn parse_doc(h: &yaml_rust2::yaml::Hash, origin: &str, opts: &CompileOptions) ->
                     other => vec![s(other).ok_or("condition is not a string")?],
                 })
             }
-            "timeframe" => timeframe = true,
+            "timeframe" => timeframe = Some(s(v).ok_or("timeframe is not a string")?),
             _ => {
                 let search = search(v, family, opts).map_err(|e| format!("search `{k}`: {e}"))?;
                 names.push(k);
@@ -341,16 +345,125 @@ fn parse_doc(h: &yaml_rust2::yaml::Hash, origin: &str, opts: &CompileOptions) ->
             }
         }
     }
-    if timeframe {
-        return Err("`timeframe` in a detection (Sigma 1 aggregation) is not supported; use a correlation rule".into());
-    }
-    let cond_text = cond_text.ok_or("detection has no condition")?;
+    let mut cond_text = cond_text.ok_or("detection has no condition")?;
+    let aggregation = match cond_text.iter().position(|c| c.contains('|')) {
+        Some(_) if cond_text.len() > 1 => {
+            return Err("an aggregation (`| count() ...`) in a list of conditions is not supported".into())
+        }
+        Some(_) => {
+            let (search, agg) = cond_text[0].split_once('|').expect("has a `|`");
+            if agg.contains('|') {
+                return Err("an aggregation (`| count() ...`) is only allowed once, at the end of the condition".into());
+            }
+            let agg = aggregation(agg).map_err(|e| format!("condition {:?}: {e}", cond_text[0]))?;
+            cond_text[0] = search.to_string();
+            Some(agg)
+        }
+        None if timeframe.is_some() => {
+            return Err("`timeframe` without an aggregation (`| count() ...`) cannot hold for one event; \
+                        write a correlation rule"
+                .into())
+        }
+        None => None,
+    };
     let mut conds = Vec::new();
     for c in &cond_text {
         conds.push(condition::parse(c, &names).map_err(|e| format!("condition {c:?}: {e}"))?);
     }
     let cond = if conds.len() == 1 { conds.remove(0) } else { Cond::Or(conds) };
-    Ok(Parsed::Detection(Box::new(Detection { meta, logsource: ls, searches, cond })))
+    let Some(agg) = aggregation else {
+        return Ok(Parsed::Detection(Box::new(Detection { meta, logsource: ls, searches, cond })));
+    };
+    let timespan_us = match &timeframe {
+        Some(t) => timespan(t)?,
+        None => WHOLE_RANGE_US,
+    };
+    let base_id = format!("{}{SIGMA1_BASE}", meta.id);
+    let base = RuleMeta { id: base_id.clone(), name: None, ..meta.clone() };
+    let (kind, value_field) = match agg.field {
+        Some(f) => (CorrelationType::ValueCount, Some(f)),
+        None => (CorrelationType::EventCount, None),
+    };
+    let corr = CorrelationDef {
+        meta,
+        kind,
+        rules: vec![base_id],
+        group_by: agg.group_by,
+        aliases: HashMap::new(),
+        timespan_us,
+        condition: vec![agg.threshold],
+        value_field,
+        generate: false,
+    };
+    Ok(Parsed::Aggregation(Box::new(Detection { meta: base, logsource: ls, searches, cond }), Box::new(corr)))
+}
+
+/// Suffix of the id given to a Sigma 1 aggregation's search ([`Parsed::Aggregation`]).
+pub const SIGMA1_BASE: &str = "#search";
+
+/// The timespan of a Sigma 1 aggregation without `timeframe`: the whole of the data (a
+/// century, so a window's arithmetic cannot overflow).
+const WHOLE_RANGE_US: i64 = 100 * 365 * 86_400 * 1_000_000;
+
+/// A Sigma 1 aggregation expression: what follows the `|` of a condition.
+#[derive(Debug, Clone, PartialEq)]
+struct Aggregation {
+    /// `count(field)`: count distinct values of it (else events).
+    field: Option<String>,
+    /// `by a, b`.
+    group_by: Vec<String>,
+    threshold: Threshold,
+}
+
+/// Parses `count([field]) [by field[, field]] op number`. The other Sigma 1 aggregation
+/// functions (`min`, `max`, `avg`, `sum`) and `near` have no Sigma 2 correlation to become,
+/// and are errors that name them.
+fn aggregation(text: &str) -> Result<Aggregation, String> {
+    let t = text.trim();
+    let open = t.find('(').ok_or_else(|| {
+        let word = t.split_whitespace().next().unwrap_or("");
+        if word.eq_ignore_ascii_case("near") {
+            "`near` aggregations are not supported; write a temporal correlation rule".to_string()
+        } else {
+            format!("aggregation `{t}` is not `count(...)`")
+        }
+    })?;
+    let func = t[..open].trim();
+    if !func.eq_ignore_ascii_case("count") {
+        return Err(format!("aggregation function `{func}()` is not supported (only `count()`)"));
+    }
+    let close = t[open..].find(')').map(|i| open + i).ok_or("missing `)` in the aggregation")?;
+    let field = Some(t[open + 1..close].trim()).filter(|f| !f.is_empty()).map(str::to_string);
+    let mut rest = t[close + 1..].trim_start();
+    let op_at = rest.find(['<', '>', '=']).ok_or("aggregation has no comparison (`> 10`)")?;
+    let mut group_by = Vec::new();
+    let head = rest[..op_at].trim();
+    if !head.is_empty() {
+        let fields = head
+            .strip_prefix("by ")
+            .or_else(|| head.strip_prefix("BY "))
+            .ok_or_else(|| format!("expected `by` or a comparison, found `{head}`"))?;
+        for f in fields.split(',').map(str::trim) {
+            if f.is_empty() || f.contains(char::is_whitespace) {
+                return Err(format!("bad group-by field list `{fields}`"));
+            }
+            group_by.push(f.to_string());
+        }
+    }
+    rest = &rest[op_at..];
+    let (op, num) = [("<=", "lte"), (">=", "gte"), ("==", "eq"), ("<", "lt"), (">", "gt"), ("=", "eq")]
+        .iter()
+        .find_map(|(sym, op)| rest.strip_prefix(sym).map(|n| (*op, n.trim())))
+        .ok_or("bad comparison")?;
+    let n: f64 = num.parse().map_err(|_| format!("`{num}` is not a number"))?;
+    let threshold = match op {
+        "lte" => Threshold::Cmp(NumOp::Lte, n),
+        "gte" => Threshold::Cmp(NumOp::Gte, n),
+        "lt" => Threshold::Cmp(NumOp::Lt, n),
+        "gt" => Threshold::Cmp(NumOp::Gt, n),
+        _ => Threshold::Eq(n),
+    };
+    Ok(Aggregation { field, group_by, threshold })
 }
 
 fn search(v: &Yaml, family: Family, opts: &CompileOptions) -> Result<Search, String> {
@@ -1001,10 +1114,41 @@ mod tests {
     }
 
     #[test]
+    fn sigma_1_aggregations_become_a_quiet_search_and_a_correlation() {
+        let agg = aggregation(" count(TargetUserName) by IpAddress, AppId >= 10 ").unwrap();
+        assert_eq!(agg.field.as_deref(), Some("TargetUserName"));
+        assert_eq!(agg.group_by, ["IpAddress", "AppId"]);
+        assert_eq!(agg.threshold, Threshold::Cmp(NumOp::Gte, 10.0));
+        let agg = aggregation("count() < 2").unwrap();
+        assert_eq!((agg.field, agg.group_by.len(), agg.threshold), (None, 0, Threshold::Cmp(NumOp::Lt, 2.0)));
+        assert_eq!(aggregation("COUNT() by x == 3").unwrap().threshold, Threshold::Eq(3.0));
+        assert_eq!(aggregation("count() by x = 3").unwrap().threshold, Threshold::Eq(3.0));
+
+        let text = "title: T\nid: t1\nlevel: high\ntags: [attack.t1110]\nlogsource: {product: azure, service: signinlogs}\n\
+                    detection:\n    s: {ResultType: 50126}\n    timeframe: 15m\n    condition: s | count(UserPrincipalName) by IPAddress > 10\n";
+        let Ok(Parsed::Aggregation(d, c)) = parse_file(text, "t.yml", &CompileOptions::default()).remove(0) else {
+            panic!("not an aggregation")
+        };
+        assert_eq!(d.meta.id, format!("t1{SIGMA1_BASE}"));
+        assert_eq!(
+            (c.meta.id.as_str(), c.meta.level, c.meta.tags.as_slice()),
+            ("t1", Level::High, &["attack.t1110".to_string()][..])
+        );
+        assert_eq!(c.kind, CorrelationType::ValueCount);
+        assert_eq!(c.rules, [d.meta.id.clone()]);
+        assert_eq!(c.group_by, ["IPAddress"]);
+        assert_eq!(c.value_field.as_deref(), Some("UserPrincipalName"));
+        assert_eq!(c.timespan_us, 15 * 60 * 1_000_000);
+        assert_eq!(c.condition, [Threshold::Cmp(NumOp::Gt, 10.0)]);
+        assert!(!c.generate);
+    }
+
+    #[test]
     fn unsupported_constructs_are_errors_naming_them() {
         assert!(error("    s:\n        a|nope: x\n    condition: s").contains("unsupported modifier `nope`"));
         assert!(error("    s:\n        a|i: x\n    condition: s").contains("without `re`"));
-        assert!(error("    s:\n        a: x\n    condition: s | count() > 5").contains("correlation"));
+        assert!(error("    s:\n        a: x\n    condition: s | near s").contains("`near`"));
+        assert!(error("    s:\n        a: x\n    condition: s | max(a) > 5").contains("`max()`"));
         assert!(error("    s:\n        a: x\n    timeframe: 5m\n    condition: s").contains("timeframe"));
         assert!(error("    s:\n        a|expand: '%admins%'\n    condition: s").contains("placeholder"));
         assert!(error("    s:\n        a|cidr: 10.0.0.300/8\n    condition: s").contains("CIDR"));

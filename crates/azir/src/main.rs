@@ -93,7 +93,7 @@ enum Command {
     Disk(disk::DiskCmd),
     /// Hunt with Sigma rules (the built-in Azure pack plus any folder of Sigma rules); findings are stored in the case.
     #[command(
-        after_help = "Examples:\n  azir hunt --case ./case\n  azir hunt --case ./case --min-level high\n  azir hunt --case ./case --sigma ./sigma/rules/cloud --since 2026-03-12\n  azir hunt --case ./case --json > findings.json\n  azir hunt --case ./case --csv > findings.csv\n\nEvery finding names its rule, ATT&CK tags, time window, users, IPs, apps and resources, and the evidence file and line of each contributing event.\nFindings are stored in the case (tables/findings/<rule set>.parquet); re-running with the same rules replaces them.\nRules that cannot be loaded are reported one by one and skipped."
+        after_help = "Examples:\n  azir hunt --case ./case\n  azir hunt --case ./case --min-level high\n  azir hunt --case ./case --sigma ./sigma/rules/cloud --since 2026-03-12\n  azir hunt --case ./case --json > findings.json\n  azir hunt --case ./case --csv > findings.csv\n\nEvery finding names its rule, ATT&CK tags, time window, users, IPs, apps and resources, and the evidence file and line of each contributing event.\nFindings are stored in the case (tables/findings/<rule set>.parquet); re-running with the same rules replaces them.\nSigma 2 correlations run, and so do Sigma 1 aggregations (`selection | count(user) by ip > 10`, `timeframe`).\nRules that cannot be loaded are reported one by one and skipped."
     )]
     Hunt(hunt::HuntArgs),
     /// Flow analytics over the case's network sessions: talkers, directions, ports, denied, scans, beacons, exfil, first-seen, rules.
