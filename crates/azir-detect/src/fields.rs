@@ -242,6 +242,40 @@ pub enum Target {
     /// The resource provider namespace inside the ARM ids at a path (the segment after the last
     /// `/providers/`): diagnostic-setting Activity Log records have no provider field.
     Provider(Box<str>),
+    /// A firewall's or flow log's verdict in the words of Sigma's generic `firewall` rules
+    /// ([`firewall_words`]): from a flow tuple's `DvcAction` (Allow/Deny), else an Azure
+    /// Firewall record's action (the first word of `EventResultDetails`: Allow, Deny, DNAT…),
+    /// else its `EventResult`. With `blocked`, the text `true` or `false` instead.
+    FirewallAction {
+        /// Answer `blocked` (true/false) instead of the action's words.
+        blocked: bool,
+    },
+}
+
+/// Is a firewall verdict a block? `None` when the words say neither (an IDS alert).
+fn firewall_blocked(action: &str) -> Option<bool> {
+    const DENY: &[&str] = &["deny", "denied", "drop", "dropped", "block", "blocked", "reject", "rejected", "failure"];
+    const ALLOW: &[&str] =
+        &["allow", "allowed", "accept", "accepted", "pass", "permit", "forward", "dnat", "snat", "success"];
+    let a = action.trim();
+    if DENY.iter().any(|w| a.eq_ignore_ascii_case(w)) {
+        Some(true)
+    } else if ALLOW.iter().any(|w| a.eq_ignore_ascii_case(w)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The words Sigma's generic `firewall` rules use for a verdict (`action: denied`, `action:
+/// [forward, accept]`, `action: [deny, drop, blocked]`): every vendor's spelling, since a rule
+/// lists the ones it knows and an NSG or Azure Firewall says only Allow or Deny.
+pub fn firewall_words(blocked: bool) -> &'static [&'static str] {
+    if blocked {
+        &["deny", "denied", "drop", "dropped", "block", "blocked", "reject", "rejected"]
+    } else {
+        &["allow", "allowed", "accept", "accepted", "pass", "permit", "forward"]
+    }
 }
 
 /// A rule field name resolved once, at compile time, to every place it can be found.
@@ -321,6 +355,14 @@ impl FieldRef {
     /// True when some source gives this field an authoritative column.
     pub fn has_authority(&self, source: &str) -> bool {
         self.authority.iter().any(|a| a.sources.contains(&source))
+    }
+
+    /// True when every value of the field is text the record carries (in `raw`, `message` or a
+    /// column), so the prefilter may look for a rule's value in that text; false when a target
+    /// derives its values (a sign-in's `Success` from error code 0, a firewall's `denied` from
+    /// `Deny`).
+    pub fn verbatim(&self) -> bool {
+        !self.targets.iter().any(|t| matches!(t, Target::SignInOutcome(_) | Target::FirewallAction { .. }))
     }
 }
 
@@ -596,6 +638,7 @@ impl Projection {
                 Target::Column(_) => {}
                 Target::Path(p) | Target::SignInOutcome(p) | Target::Provider(p) => self.add_path(p),
                 Target::Entry { list, .. } => self.add_path(list),
+                Target::FirewallAction { .. } => self.add_path("dvcaction"),
             }
         }
     }
@@ -767,12 +810,31 @@ impl<'a> Doc<'a> {
                     Scalar::Str(id) => provider(id).is_some_and(|ns| f(Scalar::Str(ns))),
                     _ => false,
                 }),
+                Target::FirewallAction { blocked } => match self.firewall_blocked() {
+                    Some(b) if *blocked => f(Scalar::Str(if b { "true" } else { "false" })),
+                    Some(b) => firewall_words(b).iter().any(|w| f(Scalar::Str(w))),
+                    None => false,
+                },
             };
             if hit {
                 return true;
             }
         }
         false
+    }
+
+    /// Whether the record's firewall verdict is a block ([`Target::FirewallAction`]).
+    fn firewall_blocked(&self) -> Option<bool> {
+        let mut out = None;
+        walk(self.raw(), "dvcaction", &mut |v| {
+            v.with_text(|t| out = t.and_then(firewall_blocked));
+            out.is_some()
+        });
+        if out.is_none() && self.event.source == "firewall" {
+            let first = self.event.result_details.as_deref().and_then(|d| d.split_whitespace().next());
+            out = first.and_then(firewall_blocked).or_else(|| self.event.result.as_deref().and_then(firewall_blocked));
+        }
+        out
     }
 
     /// True when `field` has at least one non-null value.
@@ -1023,6 +1085,10 @@ pub enum Family {
     Audit,
     /// Microsoft 365 unified audit log (`m365_audit`: AuditData records, `OfficeActivity` rows).
     M365,
+    /// Sigma's generic `category: firewall`: flow tuples and Azure Firewall records, read
+    /// through their normalized columns (`src_ip` is `SrcIpAddr`, `dst_port` `DstPortNumber`,
+    /// `action` the verdict in every vendor's words).
+    Firewall,
     /// Anything else.
     Other,
 }
@@ -1133,6 +1199,20 @@ fn aliases(family: Family, lower: &str) -> &'static [&'static str] {
         // them are decided without parsing `raw` (see `resolve`).
         (Other, "httpstatus" | "httpstatuscode") => &["properties.httpStatus", "@HttpStatusCode"],
         (Other, "clientip") => &["properties.clientIP", "@SrcIpAddr"],
+        // Sigma's generic firewall taxonomy (and the ECS/CIM spellings ported rules use).
+        (Firewall, "src_ip" | "srcip" | "source_ip" | "sourceip" | "source.ip" | "src") => &["@SrcIpAddr"],
+        (Firewall, "dst_ip" | "dstip" | "dest_ip" | "destination_ip" | "destinationip" | "destination.ip" | "dst") => {
+            &["@DstIpAddr"]
+        }
+        (Firewall, "src_port" | "srcport" | "source_port" | "sourceport" | "source.port") => &["@SrcPortNumber"],
+        (
+            Firewall,
+            "dst_port" | "dstport" | "dest_port" | "destination_port" | "destinationport" | "destination.port",
+        ) => &["@DstPortNumber"],
+        (Firewall, "protocol" | "proto" | "network.transport" | "transport") => &["@NetworkProtocol"],
+        (Firewall, "rule" | "rule_name" | "rulename" | "policy") => &["NetworkRuleName", "properties.Rule", "Rule"],
+        (Firewall, "src_bytes" | "bytes_out" | "sent_bytes") => &["SrcBytes"],
+        (Firewall, "dst_bytes" | "bytes_in" | "received_bytes") => &["DstBytes"],
         _ => &[],
     }
 }
@@ -1181,6 +1261,9 @@ pub fn resolve(name: &str, family: Family) -> FieldRef {
         for p in ["resulttype", "status.errorcode", "properties.status.errorcode"] {
             push(Target::SignInOutcome(p.into()));
         }
+    }
+    if family == Family::Firewall && matches!(lower.as_str(), "action" | "event.action" | "disposition" | "blocked") {
+        push(Target::FirewallAction { blocked: lower == "blocked" });
     }
     if family == Family::Activity && matches!(lower.as_str(), "resourceprovidervalue" | "resourceprovider") {
         for p in ["resourceid", "_resourceid", "id"] {

@@ -109,6 +109,13 @@
 //!   event and its time window, not one per event.
 //! * Correlation group keys and counted values are compared lower-cased (`Megan@…` and
 //!   `megan@…` from two export shapes are one user).
+//! * **Sigma's generic `category: firewall`** (no product, or `azure`) routes to Azure Firewall
+//!   records and every flow tuple (NSG, VNet, VPC): `src_ip`, `dst_ip`, `src_port`, `dst_port`,
+//!   `protocol` are the normalized columns (ECS/CIM spellings too), and `action` is the verdict
+//!   in the words such rules list for every vendor (`deny`, `denied`, `drop`, `blocked`, …;
+//!   `allow`, `accept`, `forward`, …), `blocked` `true`/`false`, from a tuple's `DvcAction` or an
+//!   Azure Firewall record's action. A derived value is not in the record's text, so the
+//!   prefilter takes no literal from a test on it (nor from a sign-in's derived `Status`).
 //! * **Sigma 1 aggregations** (`condition: selection | count(TargetUserName) by IpAddress > 10`,
 //!   with or without `timeframe`), which older and ported rule sets still use, run as the Sigma 2
 //!   correlation they mean: the search is a detection (id `<id>#search`) that does not report

@@ -18,6 +18,7 @@
 //! | azure | nsgflow, vnetflow | `nsg_flow`, `vnet_flow` (flow tuples of the `network` table; see the crate docs) |
 //! | azure | (none), category `network_connection` | `nsg_flow`, `vnet_flow` |
 //! | azure | (none), other or no category | every azure source above except the flows |
+//! | (none) or azure | (none), category `firewall` | `firewall`, `nsg_flow`, `vnet_flow`, `vpc_flow` |
 //! | aws | vpcflow | `vpc_flow` |
 //! | m365 | any (audit, exchange, threat_management, threat_detection, …) or none | `m365_audit` |
 //!
@@ -60,6 +61,10 @@ const AZURE_ALL: &[&str] = &[
     "firewall",
 ];
 
+/// Sigma's generic `category: firewall`: Azure Firewall records and every flow tuple (an NSG or
+/// VNet flow log is the firewall log of the NSG; an AWS VPC flow log of its security groups).
+const FIREWALL: &[&str] = &["firewall", "nsg_flow", "vnet_flow", "vpc_flow"];
+
 /// The sources of the `network` table that rules can route to.
 pub const FLOW_SOURCES: &[&str] = &["nsg_flow", "vnet_flow", "vpc_flow"];
 
@@ -70,6 +75,7 @@ pub fn sources(ls: &LogSource) -> &'static [&'static str] {
     let category = ls.category.as_deref().map(str::to_ascii_lowercase);
     match (product.as_deref(), service.as_deref()) {
         (Some("azure"), None) if category.as_deref() == Some("network_connection") => &["nsg_flow", "vnet_flow"],
+        (None | Some("azure"), None) if category.as_deref() == Some("firewall") => FIREWALL,
         (Some("azure"), None) => AZURE_ALL,
         (Some("azure"), Some(s)) => match s {
             "activitylogs" | "activitylog" | "activity" => &["activity"],
@@ -106,6 +112,7 @@ pub fn family(ls: &LogSource) -> Family {
         ["signin"] => Family::SignIn,
         ["audit"] | ["audit", "identity_protection"] => Family::Audit,
         ["m365_audit"] => Family::M365,
+        FIREWALL => Family::Firewall,
         _ => Family::Other,
     }
 }
@@ -138,5 +145,10 @@ mod tests {
         let conn = LogSource { category: Some("network_connection".into()), ..ls("azure", None) };
         assert_eq!(sources(&conn), ["nsg_flow", "vnet_flow"]);
         assert!(sources(&ls("aws", Some("cloudtrail"))).is_empty());
+        let fw = LogSource { category: Some("Firewall".into()), ..LogSource::default() };
+        assert_eq!(sources(&fw), ["firewall", "nsg_flow", "vnet_flow", "vpc_flow"]);
+        assert_eq!(family(&fw), Family::Firewall);
+        assert_eq!(sources(&LogSource { product: Some("azure".into()), ..fw.clone() }), FIREWALL);
+        assert!(sources(&LogSource { product: Some("fortigate".into()), ..fw }).is_empty());
     }
 }

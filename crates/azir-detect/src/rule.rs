@@ -812,7 +812,7 @@ type Only<'a> = Option<&'a dyn Fn(&FieldRef) -> bool>;
 
 impl FieldTest {
     fn necessary(&self, only: Only<'_>) -> Option<Vec<String>> {
-        if only.is_some_and(|keep| !keep(&self.field)) {
+        if only.is_some_and(|keep| !keep(&self.field)) || !self.field.verbatim() {
             return None;
         }
         // Integer columns are scanned as their decimal text too (`fields::for_each_text`).
