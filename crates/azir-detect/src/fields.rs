@@ -1085,6 +1085,10 @@ pub enum Family {
     Audit,
     /// Microsoft 365 unified audit log (`m365_audit`: AuditData records, `OfficeActivity` rows).
     M365,
+    /// Resource logs that Log Analytics stores in `AzureDiagnostics` (Key Vault, Application
+    /// Gateway, WAF, Bastion, Azure Firewall): a field is also its flattened, typed column there
+    /// (`properties.id` is `id_s`, `identity.claim.appid` is `identity_claim_appid_g`).
+    Diagnostic,
     /// Sigma's generic `category: firewall`: flow tuples and Azure Firewall records, read
     /// through their normalized columns (`src_ip` is `SrcIpAddr`, `dst_port` `DstPortNumber`,
     /// `action` the verdict in every vendor's words).
@@ -1197,8 +1201,8 @@ fn aliases(family: Family, lower: &str) -> &'static [&'static str] {
         (_, "useragent") => &["userAgent", "UserAgent", "properties.userAgent", "@HttpUserAgent"],
         // Application Gateway and WAF: the parsers' columns hold the same values, so rules on
         // them are decided without parsing `raw` (see `resolve`).
-        (Other, "httpstatus" | "httpstatuscode") => &["properties.httpStatus", "@HttpStatusCode"],
-        (Other, "clientip") => &["properties.clientIP", "@SrcIpAddr"],
+        (Other | Diagnostic, "httpstatus" | "httpstatuscode") => &["properties.httpStatus", "@HttpStatusCode"],
+        (Other | Diagnostic, "clientip") => &["properties.clientIP", "@SrcIpAddr"],
         // Sigma's generic firewall taxonomy (and the ECS/CIM spellings ported rules use).
         (Firewall, "src_ip" | "srcip" | "source_ip" | "sourceip" | "source.ip" | "src") => &["@SrcIpAddr"],
         (Firewall, "dst_ip" | "dstip" | "dest_ip" | "destination_ip" | "destinationip" | "destination.ip" | "dst") => {
@@ -1220,54 +1224,68 @@ fn aliases(family: Family, lower: &str) -> &'static [&'static str] {
 /// Resolves a rule field name for `family` to every target it can be found at.
 pub fn resolve(name: &str, family: Family) -> FieldRef {
     let mut targets: Vec<Target> = Vec::new();
-    let mut push = |t: Target| {
+    fn add(targets: &mut Vec<Target>, t: Target) {
         if !targets.contains(&t) {
             targets.push(t);
         }
-    };
+    }
     let lower = name.to_ascii_lowercase();
     if let Some(c) = name.strip_prefix('@').and_then(Column::by_name) {
-        push(Target::Column(c));
+        add(&mut targets, Target::Column(c));
     } else {
-        push(Target::Path(name.to_ascii_lowercase().into()));
+        add(&mut targets, Target::Path(name.to_ascii_lowercase().into()));
     }
     for a in aliases(family, &lower) {
         match a.strip_prefix('@') {
             Some(c) => {
                 if let Some(c) = Column::by_name(c) {
-                    push(Target::Column(c));
+                    add(&mut targets, Target::Column(c));
                 }
             }
-            None => push(Target::Path(a.to_ascii_lowercase().into())),
+            None => add(&mut targets, Target::Path(a.to_ascii_lowercase().into())),
         }
     }
     // Diagnostic settings wrap the Graph/REST object in `properties`; LA flattens it. So a field
     // is also looked up under `properties.`, and `properties.X` also as `X`.
     match lower.strip_prefix("properties.") {
-        Some(rest) => push(Target::Path(rest.into())),
-        None => push(Target::Path(format!("properties.{lower}").into())),
+        Some(rest) => add(&mut targets, Target::Path(rest.into())),
+        None => add(&mut targets, Target::Path(format!("properties.{lower}").into())),
     }
     if let Some(c) = Column::by_name(name) {
-        push(Target::Column(c));
+        add(&mut targets, Target::Column(c));
     }
     // A field the alias layer knows is a record field; only an unknown name may be a list
     // entry's (keeps four extra lookups per field off every audit rule).
     if aliases(family, &lower).is_empty() {
         for t in entries(family, &lower) {
-            push(t);
+            add(&mut targets, t);
         }
     }
     if family == Family::SignIn && lower == "status" {
         for p in ["resulttype", "status.errorcode", "properties.status.errorcode"] {
-            push(Target::SignInOutcome(p.into()));
+            add(&mut targets, Target::SignInOutcome(p.into()));
+        }
+    }
+    if family == Family::Diagnostic {
+        // `AzureDiagnostics` flattens the record: `properties.requestUri` is `requestUri_s`,
+        // `identity.claim.appid` `identity_claim_appid_g`, by the value's type.
+        let paths: Vec<String> =
+            targets.iter().filter_map(|t| if let Target::Path(p) = t { Some(p.to_string()) } else { None }).collect();
+        for p in paths {
+            let flat = p.strip_prefix("properties.").unwrap_or(&p).replace('.', "_");
+            if !["_s", "_d", "_g", "_b"].iter().any(|x| flat.ends_with(x)) {
+                for x in ["_s", "_d", "_g", "_b"] {
+                    add(&mut targets, Target::Path(format!("{flat}{x}").into()));
+                }
+            }
         }
     }
     if family == Family::Firewall && matches!(lower.as_str(), "action" | "event.action" | "disposition" | "blocked") {
-        push(Target::FirewallAction { blocked: lower == "blocked" });
+        add(&mut targets, Target::FirewallAction { blocked: lower == "blocked" });
     }
     if family == Family::Activity && matches!(lower.as_str(), "resourceprovidervalue" | "resourceprovider") {
         for p in ["resourceid", "_resourceid", "id"] {
-            push(Target::Provider(p.into()));
+            add(&mut targets, Target::Provider(p.into()));
         }
     }
     // Columns first: the normalized columns are at hand, `raw` needs a parse. A field is the
@@ -1437,6 +1455,12 @@ mod tests {
         let kv =
             Event { source: "keyvault".into(), operation: Some("SecretGet".into()), ..doc(r#"{"operationName":"x"}"#) };
         assert_eq!(values(&kv, &resolve("operationName", Family::Other)), ["SecretGet"]);
+        // The `AzureDiagnostics` table's flattened, typed columns, for resource-log families only.
+        let la = doc(r#"{"id_s":"https://kv/secrets/a","identity_claim_appid_g":"app-1","httpStatusCode_d":403}"#);
+        assert_eq!(values(&la, &resolve("properties.id", Family::Diagnostic)), ["https://kv/secrets/a"]);
+        assert_eq!(values(&la, &resolve("identity.claim.appid", Family::Diagnostic)), ["app-1"]);
+        assert_eq!(values(&la, &resolve("properties.httpStatusCode", Family::Diagnostic)), ["403"]);
+        assert!(values(&la, &resolve("properties.id", Family::Other)).is_empty());
     }
 
     #[test]

@@ -109,6 +109,11 @@
 //!   event and its time window, not one per event.
 //! * Correlation group keys and counted values are compared lower-cased (`Megan@…` and
 //!   `megan@…` from two export shapes are one user).
+//! * **`AzureDiagnostics` columns:** rules for Key Vault, Application Gateway, WAF, Bastion and
+//!   Azure Firewall also find a field in the flattened, typed column Log Analytics stores it in
+//!   (`properties.id` in `id_s`, `identity.claim.appid` in `identity_claim_appid_g`), so the
+//!   Key Vault enumeration rule counts secrets in a Log Analytics export as in the diagnostic
+//!   JSON.
 //! * **Sigma's generic `category: firewall`** (no product, or `azure`) routes to Azure Firewall
 //!   records and every flow tuple (NSG, VNet, VPC): `src_ip`, `dst_ip`, `src_port`, `dst_port`,
 //!   `protocol` are the normalized columns (ECS/CIM spellings too), and `action` is the verdict

@@ -113,6 +113,7 @@ pub fn family(ls: &LogSource) -> Family {
         ["audit"] | ["audit", "identity_protection"] => Family::Audit,
         ["m365_audit"] => Family::M365,
         FIREWALL => Family::Firewall,
+        ["keyvault"] | ["appgw_access", "waf"] | ["waf"] | ["bastion"] | ["firewall"] => Family::Diagnostic,
         _ => Family::Other,
     }
 }

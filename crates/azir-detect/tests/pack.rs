@@ -278,6 +278,27 @@ fn key_vault_enumeration_counts_distinct_secrets() {
     assert!(!fires(&lists, "Key Vault secret enumeration"));
 }
 
+/// A Key Vault read as Log Analytics' `AzureDiagnostics` table exports it: the record flattened
+/// into typed columns (`id_s`, `requestUri_s`, `CallerIPAddress`, `identity_claim_appid_g`).
+fn kv_la(t: i64, ip: &str, secret: &str) -> Event {
+    ev(
+        "keyvault",
+        t,
+        json!({ "Type": "AzureDiagnostics", "Category": "AuditEvent", "OperationName": "SecretGet", "CallerIPAddress": ip,
+        "id_s": format!("https://kv.vault.azure.net/secrets/{secret}"), "identity_claim_appid_g": "a-1",
+        "requestUri_s": format!("https://kv.vault.azure.net/secrets/{secret}?api-version=7.4"), "httpStatusCode_d": 200 }),
+    )
+}
+
+#[test]
+fn key_vault_enumeration_in_the_azure_diagnostics_table_shape() {
+    let harvest: Vec<Event> = (0..8).map(|i| kv_la(i * 30, "203.0.113.77", &format!("s{i}"))).collect();
+    assert!(fires(&harvest, "Key Vault secret enumeration"));
+    assert!(!fires(&harvest[..7], "Key Vault secret enumeration"));
+    let app: Vec<Event> = (0..50).map(|i| kv_la(i * 10, "192.0.2.80", &format!("s{}", i % 4))).collect();
+    assert!(!fires(&app, "Key Vault secret enumeration"));
+}
+
 #[test]
 fn directory_role_and_credentials_in_graph_and_diagnostic_audits() {
     let ga = json!({ "activityDisplayName": "Add member to role", "targetResources": [{ "modifiedProperties": [
