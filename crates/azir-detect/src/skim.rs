@@ -178,10 +178,14 @@ impl<'a> Skim<'a> {
         }
     }
 
-    /// Visits the value at `self.i` for [`values`]: `f` sees its scalars until one is found (the
-    /// walk goes on to the end, to check the structure).
+    /// Visits the value at `self.i` for [`values`]: `f` sees its scalars until one is found; the
+    /// walk then steps over the rest as the projected parse steps over values no rule reads (the
+    /// structure around them checked, their contents not: [`container_end`]).
     fn visit(&mut self, f: &mut dyn FnMut(Scalar<'_>) -> bool, found: &mut bool) -> Option<()> {
         self.ws();
+        if *found {
+            return self.skip();
+        }
         match self.peek()? {
             b'{' | b'[' => self.members(|s, _| s.visit(f, found))?,
             b'"' => {
