@@ -33,6 +33,100 @@ pub enum Matcher {
     /// comma-separated list of those (as NSG rules and firewalls write them) — that includes
     /// this port (azir's `portrange` modifier).
     PortIn(u16),
+    /// A part of the date the value holds (Sigma 2.1's time modifiers `minute`, `hour`, `day`,
+    /// `week`, `month`, `year`), compared with the number: equal, or by a numeric modifier.
+    TimePart(TimePart, Option<NumOp>, f64),
+}
+
+/// A part of a date ([`Matcher::TimePart`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimePart {
+    /// 0–59.
+    Minute,
+    /// 0–23.
+    Hour,
+    /// Day of the month, 1–31.
+    Day,
+    /// ISO 8601 week of the year, 1–53.
+    Week,
+    /// 1–12.
+    Month,
+    /// The year.
+    Year,
+}
+
+impl TimePart {
+    /// The part named by a Sigma modifier.
+    pub fn by_name(name: &str) -> Option<TimePart> {
+        Some(match name {
+            "minute" => TimePart::Minute,
+            "hour" => TimePart::Hour,
+            "day" => TimePart::Day,
+            "week" => TimePart::Week,
+            "month" => TimePart::Month,
+            "year" => TimePart::Year,
+            _ => return None,
+        })
+    }
+
+    /// This part of the time `text` (any spelling [`azir_model::time::parse_time`] reads, in
+    /// UTC, where Azure logs keep time; epoch numbers from 9 digits on); `None` when the text is
+    /// not a time.
+    pub fn of(self, text: &str) -> Option<i64> {
+        // A short number is a count or a code, not epoch seconds.
+        let t = text.trim();
+        if t.len() < 9 && t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let us = azir_model::time::parse_time(t)?;
+        let secs = us.div_euclid(1_000_000);
+        let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        Some(match self {
+            TimePart::Minute => sod / 60 % 60,
+            TimePart::Hour => sod / 3600,
+            TimePart::Day => d,
+            TimePart::Month => m,
+            TimePart::Year => y,
+            TimePart::Week => iso_week(days, y),
+        })
+    }
+}
+
+/// The civil date of a day number (days since 1970-01-01), after H. Hinnant.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Day number of January 1st of `y`.
+fn jan1(y: i64) -> i64 {
+    // civil_from_days inverted for (y, 1, 1): count from the epoch by whole years.
+    let y1 = y - 1;
+    365 * (y - 1970) + (y1.div_euclid(4) - 1969 / 4) - (y1.div_euclid(100) - 1969 / 100)
+        + (y1.div_euclid(400) - 1969 / 400)
+}
+
+/// ISO 8601 week number of day `days` (in year `y`): weeks start on Monday, week 1 holds the
+/// year's first Thursday.
+fn iso_week(days: i64, y: i64) -> i64 {
+    let weekday = (days + 3).rem_euclid(7); // Monday = 0 (1970-01-01 was a Thursday)
+    let thursday = days - weekday + 3;
+    let ty = if thursday < jan1(y) {
+        y - 1
+    } else if thursday >= jan1(y + 1) {
+        y + 1
+    } else {
+        y
+    };
+    (thursday - jan1(ty)) / 7 + 1
 }
 
 /// Whether the port specification `spec` (`*`, `Any`, `22`, `20-30`, `22,3389,1000-2000`)
@@ -142,6 +236,10 @@ impl Matcher {
             Matcher::Cidr(net) => t.trim().parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
             Matcher::Num(op, n) => t.trim().parse::<f64>().is_ok_and(|a| op.test(a, *n)),
             Matcher::PortIn(p) => port_spec_covers(t, *p),
+            Matcher::TimePart(part, op, n) => part.of(t).is_some_and(|v| match op {
+                Some(op) => op.test(v as f64, *n),
+                None => v as f64 == *n,
+            }),
         }
     }
 }
@@ -378,6 +476,33 @@ pub fn regex_matcher(pat: &str, i: bool, m: bool, s: bool) -> Result<Matcher, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_parts_of_azure_timestamps() {
+        let parts = |t: &str| {
+            [TimePart::Minute, TimePart::Hour, TimePart::Day, TimePart::Week, TimePart::Month, TimePart::Year]
+                .map(|p| p.of(t))
+        };
+        assert_eq!(parts("2026-03-12T03:52:37.1234567Z"), [52, 3, 12, 11, 3, 2026].map(Some));
+        // Offsets are converted to UTC; the portal's US form and epoch seconds are read too.
+        assert_eq!(TimePart::Hour.of("2000-02-29T23:59:59+02:00"), Some(21));
+        assert_eq!(TimePart::Day.of("2000-02-29T23:59:59+02:00"), Some(29));
+        assert_eq!(TimePart::Hour.of("3/9/2026, 2:05:01.123 PM"), Some(14));
+        assert_eq!(TimePart::Year.of("1773287557"), Some(2026));
+        // ISO weeks at year ends: 2021-01-03 (a Sunday) is week 53 of 2020, 2024-12-30 (a
+        // Monday) week 1 of 2025, 2026-01-01 (a Thursday) week 1.
+        assert_eq!(TimePart::Week.of("2021-01-03T12:00:00Z"), Some(53));
+        assert_eq!(TimePart::Week.of("2024-12-30T00:00:00Z"), Some(1));
+        assert_eq!(TimePart::Week.of("2026-01-01T00:00:00Z"), Some(1));
+        assert_eq!(TimePart::Week.of("2025-12-28T23:59:59Z"), Some(52));
+        assert_eq!(TimePart::Month.of("1969-12-31T23:00:00Z"), Some(12));
+        assert_eq!(TimePart::Hour.of("not a time"), None);
+        let night = Matcher::TimePart(TimePart::Hour, Some(NumOp::Lt), 6.0);
+        assert!(night.match_text("2026-03-12T03:52:37Z"));
+        assert!(!night.match_text("2026-03-12T13:52:37Z"));
+        assert!(!night.match_text("03"));
+        assert!(Matcher::TimePart(TimePart::Month, None, 3.0).match_text("2026-03-12T03:52:37Z"));
+    }
 
     fn m(s: &str, c: Compare) -> Matcher {
         string_matcher(s, c, false, false).unwrap()

@@ -98,6 +98,9 @@ enum Test {
 struct FieldTest {
     field: FieldRef,
     test: Test,
+    /// `neq` (Sigma 2.1): the test's result negated, so the field differs from every value
+    /// (a missing field differs too, as `not` over the plain test would say).
+    negate: bool,
 }
 
 /// A named search of the detection section.
@@ -507,8 +510,10 @@ fn map(m: &yaml_rust2::yaml::Hash, family: Family, opts: &CompileOptions) -> Res
             return Err(format!("keyword searches with modifiers (`{k}`) are not supported"));
         }
         let field = if opts.aliases { fields::resolve(name, family) } else { fields::literal(name) };
+        let negate = mods.iter().any(|m| m.eq_ignore_ascii_case("neq"));
+        let mods: Vec<&str> = mods.into_iter().filter(|m| !m.eq_ignore_ascii_case("neq")).collect();
         let test = field_test(&k, &mods, v, family, opts)?;
-        out.push(FieldTest { field, test });
+        out.push(FieldTest { field, test, negate });
     }
     Ok(out)
 }
@@ -525,9 +530,15 @@ fn field_test(k: &str, mods: &[&str], v: &Yaml, family: Family, opts: &CompileOp
     let mut exists = false;
     let mut fieldref = false;
     let mut expand = false;
+    let mut time: Option<matcher::TimePart> = None;
     let mut transforms = Vec::new();
     for m in mods {
-        match m.to_ascii_lowercase().as_str() {
+        let lower = m.to_ascii_lowercase();
+        if let Some(part) = matcher::TimePart::by_name(&lower) {
+            time = Some(part);
+            continue;
+        }
+        match lower.as_str() {
             "contains" => compare = Compare::Contains,
             "startswith" => compare = Compare::StartsWith,
             "endswith" => compare = Compare::EndsWith,
@@ -593,6 +604,11 @@ fn field_test(k: &str, mods: &[&str], v: &Yaml, family: Family, opts: &CompileOp
             return Err(format!("nested lists or maps as values in `{k}`"));
         }
         let text = s(y).ok_or_else(|| format!("unsupported value in `{k}`"))?;
+        if let Some(part) = time {
+            let n: f64 = text.parse().map_err(|_| format!("`{text}` is not a number in `{k}`"))?;
+            entries.push(vec![Matcher::TimePart(part, num, n)]);
+            continue;
+        }
         if let Some(op) = num {
             let n: f64 = text.parse().map_err(|_| format!("`{text}` is not a number in `{k}`"))?;
             entries.push(vec![Matcher::Num(op, n)]);
@@ -812,7 +828,7 @@ type Only<'a> = Option<&'a dyn Fn(&FieldRef) -> bool>;
 
 impl FieldTest {
     fn necessary(&self, only: Only<'_>) -> Option<Vec<String>> {
-        if only.is_some_and(|keep| !keep(&self.field)) || !self.field.verbatim() {
+        if only.is_some_and(|keep| !keep(&self.field)) || !self.field.verbatim() || self.negate {
             return None;
         }
         // Integer columns are scanned as their decimal text too (`fields::for_each_text`).
@@ -954,6 +970,10 @@ impl FieldTest {
     }
 
     fn matches(&self, doc: &Doc<'_>) -> bool {
+        self.test_matches(doc) != self.negate
+    }
+
+    fn test_matches(&self, doc: &Doc<'_>) -> bool {
         match &self.test {
             Test::Exists(b) => doc.exists(&self.field) == *b,
             Test::Values { entries, all } => {
@@ -1114,6 +1134,29 @@ mod tests {
     }
 
     #[test]
+    fn neq_and_time_modifiers() {
+        // `neq`: differs from every value; a missing field differs too; numbers as numbers.
+        let det = "    s:\n        status|neq: [Success, Interrupted]\n    condition: s";
+        assert!(check(det, r#"{"status":"Failure"}"#));
+        assert!(!check(det, r#"{"status":"success"}"#));
+        assert!(!check(det, r#"{"status":"Interrupted"}"#));
+        assert!(check(det, r#"{"other":1}"#));
+        assert!(check("    s:\n        code|neq: 0\n    condition: s", r#"{"code":50126}"#));
+        assert!(!check("    s:\n        code|neq: 0\n    condition: s", r#"{"code":"0"}"#));
+        // With `fieldref`: the two fields differ.
+        let fr = "    s:\n        a|fieldref|neq: b\n    condition: s";
+        assert!(check(fr, r#"{"a":"x","b":"y"}"#));
+        assert!(!check(fr, r#"{"a":"x","b":"X"}"#));
+        // Time modifiers: a part of the date, equal or compared.
+        let night = "    s:\n        createdDateTime|hour|lt: 6\n    condition: s";
+        assert!(check(night, r#"{"createdDateTime":"2026-03-12T03:52:37Z"}"#));
+        assert!(!check(night, r#"{"createdDateTime":"2026-03-12T13:52:37Z"}"#));
+        assert!(check("    s:\n        time|month: [3, 4]\n    condition: s", r#"{"time":"2026-03-12T03:52:37Z"}"#));
+        assert!(!check("    s:\n        time|year: 2025\n    condition: s", r#"{"time":"2026-03-12T03:52:37Z"}"#));
+        assert!(error("    s:\n        time|hour: night\n    condition: s").contains("not a number"));
+    }
+
+    #[test]
     fn sigma_1_aggregations_become_a_quiet_search_and_a_correlation() {
         let agg = aggregation(" count(TargetUserName) by IpAddress, AppId >= 10 ").unwrap();
         assert_eq!(agg.field.as_deref(), Some("TargetUserName"));
@@ -1135,7 +1178,7 @@ mod tests {
             ("t1", Level::High, &["attack.t1110".to_string()][..])
         );
         assert_eq!(c.kind, CorrelationType::ValueCount);
-        assert_eq!(c.rules, [d.meta.id.clone()]);
+        assert_eq!(c.rules, std::slice::from_ref(&d.meta.id));
         assert_eq!(c.group_by, ["IPAddress"]);
         assert_eq!(c.value_field.as_deref(), Some("UserPrincipalName"));
         assert_eq!(c.timespan_us, 15 * 60 * 1_000_000);
