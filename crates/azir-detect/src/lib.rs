@@ -114,8 +114,9 @@
 //!   (`properties.id` in `id_s`, `identity.claim.appid` in `identity_claim_appid_g`), so the
 //!   Key Vault enumeration rule counts secrets in a Log Analytics export as in the diagnostic
 //!   JSON.
-//! * **Sigma 2.1 modifiers:** `neq` negates the test (the field differs from every value; a
-//!   missing field differs too; with `fieldref`, the two fields differ), and the time modifiers
+//! * **Sigma 2.1 modifiers:** `neq` negates the test on a field that is there (it differs from
+//!   every value; a missing field is not different, as in rsigma and pySigma's comparison; with
+//!   `fieldref`, the two fields differ), and the time modifiers
 //!   `minute`, `hour`, `day`, `week` (ISO 8601), `month`, `year` compare a part of the date the
 //!   field holds (read in UTC, any spelling Azure writes) with the number, or by `gt`/`lt`/….
 //! * **Sigma's generic `category: firewall`** (no product, or `azure`) routes to Azure Firewall

@@ -98,8 +98,8 @@ enum Test {
 struct FieldTest {
     field: FieldRef,
     test: Test,
-    /// `neq` (Sigma 2.1): the test's result negated, so the field differs from every value
-    /// (a missing field differs too, as `not` over the plain test would say).
+    /// `neq` (Sigma 2.1): the field is there and the test's result is negated, so the field
+    /// differs from every value (`Field|neq: [a, b]`: neither a nor b).
     negate: bool,
 }
 
@@ -970,7 +970,12 @@ impl FieldTest {
     }
 
     fn matches(&self, doc: &Doc<'_>) -> bool {
-        self.test_matches(doc) != self.negate
+        if self.negate {
+            // `neq` compares a value that is there (as rsigma and pySigma's comparison do): a
+            // missing field is not different from anything.
+            return doc.visit(&self.field, &mut |_| true) && !self.test_matches(doc);
+        }
+        self.test_matches(doc)
     }
 
     fn test_matches(&self, doc: &Doc<'_>) -> bool {
@@ -1135,12 +1140,14 @@ mod tests {
 
     #[test]
     fn neq_and_time_modifiers() {
-        // `neq`: differs from every value; a missing field differs too; numbers as numbers.
+        // `neq`: there, and differs from every value; numbers as numbers.
         let det = "    s:\n        status|neq: [Success, Interrupted]\n    condition: s";
         assert!(check(det, r#"{"status":"Failure"}"#));
+        assert!(check(det, r#"{"status":""}"#));
         assert!(!check(det, r#"{"status":"success"}"#));
         assert!(!check(det, r#"{"status":"Interrupted"}"#));
-        assert!(check(det, r#"{"other":1}"#));
+        assert!(!check(det, r#"{"status":["Failure","Success"]}"#));
+        assert!(!check(det, r#"{"other":1}"#));
         assert!(check("    s:\n        code|neq: 0\n    condition: s", r#"{"code":50126}"#));
         assert!(!check("    s:\n        code|neq: 0\n    condition: s", r#"{"code":"0"}"#));
         // With `fieldref`: the two fields differ.
