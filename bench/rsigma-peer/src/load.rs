@@ -100,6 +100,7 @@ pub fn load(files: &[RuleFile], opts: &CompileOptions) -> Loaded {
             match r {
                 Ok(Parsed::Detection(d)) => azir.push((d.meta.id.clone(), *d)),
                 Ok(Parsed::Correlation(_) | Parsed::Aggregation(..)) => out.correlations += 1,
+                Ok(Parsed::Filter(_)) => {}
                 Err((rule, reason)) => {
                     out.azir_rejected.push(Rejected { origin: f.origin.clone(), rule, reason });
                 }

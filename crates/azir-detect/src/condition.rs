@@ -15,6 +15,17 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// The same condition over searches numbered from `by` on (a filter's condition appended
+    /// to a rule's searches).
+    pub fn shifted(&self, by: usize) -> Cond {
+        match self {
+            Cond::Search(i) => Cond::Search(i + by),
+            Cond::Not(c) => Cond::Not(Box::new(c.shifted(by))),
+            Cond::And(cs) => Cond::And(cs.iter().map(|c| c.shifted(by)).collect()),
+            Cond::Or(cs) => Cond::Or(cs.iter().map(|c| c.shifted(by)).collect()),
+        }
+    }
+
     /// Evaluates with `search(i)` giving the result of search `i`.
     pub fn eval(&self, search: &mut dyn FnMut(usize) -> bool) -> bool {
         match self {

@@ -126,6 +126,13 @@
 //!   `allow`, `accept`, `forward`, …), `blocked` `true`/`false`, from a tuple's `DvcAction` or an
 //!   Azure Firewall record's action. A derived value is not in the record's text, so the
 //!   prefilter takes no literal from a test on it (nor from a sign-in's derived `Status`).
+//! * **Sigma filters** (`filter:` documents, the Sigma 2 global filters): the filter's condition
+//!   is ANDed to each rule it names (by id, name or title), or with `rules: any` to every rule
+//!   its logsource covers, before anything is indexed, so the prefilter, the projection and the
+//!   correlations fed by a filtered rule all see the filtered rule; its fields resolve in each
+//!   rule's alias family. Filters do not apply to correlations (pySigma's rule); a filter on a
+//!   correlation's base rule changes what the correlation counts. A filter naming rules that
+//!   are not loaded is a [`Problem`].
 //! * **Sigma 1 aggregations** (`condition: selection | count(TargetUserName) by IpAddress > 10`,
 //!   with or without `timeframe`), which older and ported rule sets still use, run as the Sigma 2
 //!   correlation they mean: the search is a detection (id `<id>#search`) that does not report
@@ -235,6 +242,7 @@ pub struct RuleSetBuilder {
     opts: CompileOptions,
     detections: Vec<Detection>,
     correlations: Vec<CorrelationDef>,
+    filters: Vec<rule::Filter>,
     problems: Vec<Problem>,
     fingerprint: u64,
 }
@@ -583,6 +591,8 @@ pub struct RuleSet {
     standalone: Vec<bool>,
     /// Rules that could not be loaded.
     pub problems: Vec<Problem>,
+    /// Sigma filters applied: one per (filter, rule) pair.
+    pub filters_applied: usize,
     fingerprint: u64,
 }
 
@@ -599,6 +609,7 @@ impl RuleSetBuilder {
             opts,
             detections: Vec::new(),
             correlations: Vec::new(),
+            filters: Vec::new(),
             problems: Vec::new(),
             fingerprint: 0xcbf29ce484222325,
         }
@@ -617,6 +628,7 @@ impl RuleSetBuilder {
                     self.detections.push(*d);
                     self.correlations.push(*c);
                 }
+                Ok(Parsed::Filter(f)) => self.filters.push(*f),
                 Err((rule, reason)) => self.problems.push(Problem { origin: origin.to_string(), rule, reason }),
             }
         }
@@ -632,7 +644,42 @@ impl RuleSetBuilder {
     /// Resolves correlation references (to detections and, Sigma chaining, to other
     /// correlations, in dependency order) and indexes rules by source.
     pub fn build(self) -> RuleSet {
-        let RuleSetBuilder { opts, detections, correlations: defs, mut problems, fingerprint } = self;
+        let RuleSetBuilder { opts, mut detections, correlations: defs, filters, mut problems, fingerprint } = self;
+        // Filters first: a filtered rule is the rule (its prefilter, projection and
+        // correlations see the filter's fields too).
+        let mut filters_applied = 0;
+        for f in &filters {
+            let mut applied = 0;
+            for d in detections.iter_mut().filter(|d| f.applies_to(d)) {
+                match f.apply(d, &opts) {
+                    Ok(()) => applied += 1,
+                    Err(reason) => problems.push(Problem {
+                        origin: f.meta.origin.clone(),
+                        rule: f.meta.title.clone(),
+                        reason: format!("filter cannot apply to {:?}: {reason}", d.meta.title),
+                    }),
+                }
+            }
+            if let Some(refs) = &f.rules {
+                let missing: Vec<&str> = refs
+                    .iter()
+                    .filter(|r| {
+                        !detections.iter().any(|d| {
+                            *r == &d.meta.id || d.meta.name.as_deref() == Some(r.as_str()) || *r == &d.meta.title
+                        })
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if !missing.is_empty() {
+                    problems.push(Problem {
+                        origin: f.meta.origin.clone(),
+                        rule: f.meta.title.clone(),
+                        reason: format!("filter names rules that are not loaded: {}", missing.join(", ")),
+                    });
+                }
+            }
+            filters_applied += applied;
+        }
         // A name or id resolves to a detection first, else to a correlation.
         let mut by_ref: HashMap<&str, Ref> = HashMap::new();
         for (j, c) in defs.iter().enumerate() {
@@ -783,7 +830,17 @@ impl RuleSetBuilder {
                 (*s, rules.clone(), Prefilter::new(s, &detections, rules, &correlated))
             })
             .collect();
-        RuleSet { detections, correlations: resolved, by_source, prefilter, refs, standalone, problems, fingerprint }
+        RuleSet {
+            detections,
+            correlations: resolved,
+            by_source,
+            prefilter,
+            refs,
+            standalone,
+            problems,
+            filters_applied,
+            fingerprint,
+        }
     }
 }
 

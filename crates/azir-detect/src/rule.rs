@@ -190,6 +190,106 @@ pub enum Parsed {
     /// its search as a detection that does not report on its own, and the count as an
     /// `event_count`/`value_count` correlation over it that carries the rule's metadata.
     Aggregation(Box<Detection>, Box<CorrelationDef>),
+    /// A Sigma filter (global filter, `filter:`): a condition ANDed to the rules it names.
+    Filter(Box<Filter>),
+}
+
+/// A Sigma filter rule: `(rule's condition) and (filter's condition)` for each rule it names
+/// (by id, name or title) or, with `rules: any`, for every rule whose logsource it covers, as
+/// pySigma applies it. Its searches are compiled per target rule, in the rule's alias family.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// Metadata (title, id; filters have no level).
+    pub meta: RuleMeta,
+    /// Where it applies.
+    pub logsource: LogSource,
+    /// The rules it names; `None` for `any`.
+    pub rules: Option<Vec<String>>,
+    searches: Vec<(String, Yaml)>,
+    condition: String,
+}
+
+impl Filter {
+    /// True when the filter applies to `d`.
+    pub fn applies_to(&self, d: &Detection) -> bool {
+        match &self.rules {
+            Some(refs) => {
+                refs.iter().any(|r| *r == d.meta.id || d.meta.name.as_deref() == Some(r.as_str()) || *r == d.meta.title)
+            }
+            None => covers(&self.logsource, &d.logsource),
+        }
+    }
+
+    /// ANDs the filter's condition to `d`'s, its searches compiled in `d`'s alias family.
+    pub fn apply(&self, d: &mut Detection, opts: &CompileOptions) -> Result<(), String> {
+        let family = logsource::family(&d.logsource);
+        let mut names = Vec::new();
+        let mut searches = Vec::new();
+        for (k, v) in &self.searches {
+            searches.push(search(v, family, opts).map_err(|e| format!("search `{k}`: {e}"))?);
+            names.push(k.clone());
+        }
+        let cond =
+            condition::parse(&self.condition, &names).map_err(|e| format!("condition {:?}: {e}", self.condition))?;
+        let by = d.searches.len();
+        d.searches.extend(searches);
+        let own = std::mem::replace(&mut d.cond, Cond::Or(Vec::new()));
+        d.cond = Cond::And(vec![own, cond.shifted(by)]);
+        Ok(())
+    }
+}
+
+/// True when every field the filter's logsource sets is the rule's (case-insensitively): the
+/// filter's logsource covers the rule's.
+fn covers(filter: &LogSource, rule: &LogSource) -> bool {
+    let same = |f: &Option<String>, r: &Option<String>| match f {
+        None => true,
+        Some(f) => r.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(f)),
+    };
+    same(&filter.product, &rule.product)
+        && same(&filter.service, &rule.service)
+        && same(&filter.category, &rule.category)
+}
+
+fn filter(
+    h: &yaml_rust2::yaml::Hash,
+    f: &yaml_rust2::yaml::Hash,
+    origin: &str,
+    opts: &CompileOptions,
+) -> Result<Filter, String> {
+    let meta = meta(h, origin)?;
+    let logsource = match key(h, "logsource") {
+        Some(Yaml::Hash(l)) => LogSource {
+            product: key(l, "product").and_then(s),
+            service: key(l, "service").and_then(s),
+            category: key(l, "category").and_then(s),
+        },
+        _ => return Err("filter has no logsource".into()),
+    };
+    let rules = match key(f, "rules") {
+        Some(Yaml::String(r)) if r.eq_ignore_ascii_case("any") => None,
+        Some(Yaml::Array(a)) if !a.is_empty() => Some(a.iter().filter_map(s).collect()),
+        Some(y) if s(y).is_some() => Some(vec![s(y).unwrap_or_default()]),
+        _ => return Err("filter names no rules (`rules: [id, ...]` or `rules: any`)".into()),
+    };
+    let condition = match key(f, "condition") {
+        Some(y) => s(y).ok_or("filter condition is not a string")?,
+        None => return Err("filter has no condition".into()),
+    };
+    let mut searches = Vec::new();
+    let family = logsource::family(&logsource);
+    for (k, v) in f {
+        let k = s(k).ok_or("a filter key that is not a string")?;
+        if k == "rules" || k == "condition" {
+            continue;
+        }
+        // Compiled once here to report errors with the filter; again per rule it applies to.
+        search(v, family, opts).map_err(|e| format!("search `{k}`: {e}"))?;
+        searches.push((k, v.clone()));
+    }
+    let names: Vec<String> = searches.iter().map(|(k, _)| k.clone()).collect();
+    condition::parse(&condition, &names).map_err(|e| format!("condition {condition:?}: {e}"))?;
+    Ok(Filter { meta, logsource, rules, searches, condition })
 }
 
 fn s(y: &Yaml) -> Option<String> {
@@ -313,8 +413,8 @@ fn parse_doc(h: &yaml_rust2::yaml::Hash, origin: &str, opts: &CompileOptions) ->
     if let Some(Yaml::Hash(c)) = key(h, "correlation") {
         return correlation(h, c, origin).map(|c| Parsed::Correlation(Box::new(c)));
     }
-    if key(h, "filter").is_some() && key(h, "detection").is_none() {
-        return Err("Sigma filter rules (meta filters) are not supported".into());
+    if let (Some(Yaml::Hash(f)), None) = (key(h, "filter"), key(h, "detection")) {
+        return filter(h, f, origin, opts).map(|f| Parsed::Filter(Box::new(f)));
     }
     let meta = meta(h, origin)?;
     let ls = match key(h, "logsource") {

@@ -315,6 +315,7 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
             "rules_loaded": rules.len(),
             "rules_not_applicable": rules.iter().filter(|r| r.sources.is_empty()).count(),
             "problems": set.problems,
+            "filters_applied": set.filters_applied,
             "events": events,
             "events_evaluated": evaluated,
             "flows": flows,
@@ -368,13 +369,17 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
         if !quiet {
             writeln!(
                 out,
-                "\n{} findings shown ({} stored in {}); {} rules ({} not applicable to azir sources, {} not loaded); {} events, {} evaluated; {} flow tuples, {} evaluated",
+                "\n{} findings shown ({} stored in {}); {} rules ({} not applicable to azir sources, {} not loaded{}); {} events, {} evaluated; {} flow tuples, {} evaluated",
                 shown.len(),
                 all.len(),
                 stored.display(),
                 rules.len(),
                 rules.iter().filter(|r| r.sources.is_empty()).count(),
                 set.problems.len(),
+                match set.filters_applied {
+                    0 => String::new(),
+                    n => format!(", {n} Sigma filter applications"),
+                },
                 events,
                 evaluated,
                 flows,

@@ -342,6 +342,41 @@ fn hunt_accepts_a_sigma_rules_folder() {
         .any(|f| f["origin"].as_str().unwrap().contains("azure_mfa_interrupted")));
 }
 
+#[test]
+fn a_sigma_filter_tunes_the_built_in_rules_from_the_command_line() {
+    // An analyst who knows the spray address is a red-team scanner filters it out of every
+    // sign-in rule: the spray and what depends on it go, the MFA fatigue (another IP) stays.
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(&d.case), &tmp.path().join("case"));
+    let case_dir = tmp.path().join("case").display().to_string();
+    let filters = tmp.path().join("filters");
+    std::fs::create_dir(&filters).unwrap();
+    let filter = format!(
+        "title: Red-team scanner\nlogsource: {{product: azure, service: signinlogs}}\nfilter:\n    rules: any\n    scanner:\n        IPAddress: '{}'\n    condition: not scanner\n",
+        story::SPRAY_IP
+    );
+    std::fs::write(filters.join("mf_red_team.yml"), filter).unwrap();
+    let args = ["hunt", "--case", &case_dir, "--json", "--sigma", filters.to_str().unwrap()];
+    let out: Value = serde_json::from_str(&azir(&args)).unwrap();
+    assert!(out["problems"].as_array().unwrap().is_empty(), "{:#}", out["problems"]);
+    assert!(out["filters_applied"].as_u64().unwrap() >= 3, "{:#}", out["filters_applied"]);
+    let fs = out["findings"].as_array().unwrap();
+    let from_spray_ip = |title: &str| {
+        fs.iter().any(|f| {
+            f["title"].as_str().unwrap().contains(title) && strings(&f["ips"]).iter().any(|i| i == story::SPRAY_IP)
+        })
+    };
+    assert!(!from_spray_ip("Password spray"), "{fs:#?}");
+    assert!(!from_spray_ip("Sign-in success after a run of failed passwords"));
+    assert!(fs.iter().any(|f| f["title"].as_str().unwrap().contains("MFA fatigue")));
+    // Without the filter the same case has the spray (the shared hunt's findings).
+    assert!(attack("Password spray", story::SPRAY_IP)["kind"] == "value_count");
+    // The table output says how many filter applications there were.
+    let table = azir(&["hunt", "--case", &case_dir, "--sigma", filters.to_str().unwrap()]);
+    assert!(table.contains("Sigma filter applications"), "{table}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
