@@ -982,9 +982,11 @@ impl RuleSet {
 
     /// Every loaded rule.
     pub fn rules(&self) -> Vec<RuleInfo> {
+        // A Sigma 1 aggregation's search is part of its correlation, not a rule of its own.
         let mut out: Vec<RuleInfo> = self
             .detections
             .iter()
+            .filter(|d| !d.meta.id.ends_with(rule::SIGMA1_BASE))
             .map(|d| RuleInfo {
                 id: d.meta.id.clone(),
                 title: d.meta.title.clone(),

@@ -58,6 +58,10 @@ fn the_sigmahq_bad_password_threshold_rule_counts_distinct_users_per_address() {
     let text = corpus_rule("unsupported/cloud/azure_aad_secops_signin_failure_bad_password_threshold.yml");
     let set = set("bad_password_threshold.yml", &text);
     assert!(set.problems.is_empty(), "{:?}", set.problems);
+    // One rule, a correlation, routed to sign-ins (its search is not listed as a rule).
+    let rules = set.rules();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!((rules[0].kind.as_str(), rules[0].sources.as_slice()), ("value_count", &["signin".to_string()][..]));
     let user = |i: usize| format!("user{i}@contoso.com");
 
     // 11 distinct users (> 10) from one address: one finding, under the rule's own metadata.
