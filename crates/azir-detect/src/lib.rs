@@ -670,6 +670,20 @@ impl RuleSetBuilder {
                     })
                     .map(String::as_str)
                     .collect();
+                // A correlation is loaded but never filtered (pySigma's rule): say so.
+                let (corrs, missing): (Vec<&str>, Vec<&str>) = missing.into_iter().partition(|r| {
+                    defs.iter().any(|c| c.meta.id == *r || c.meta.name.as_deref() == Some(*r) || c.meta.title == *r)
+                });
+                if !corrs.is_empty() {
+                    problems.push(Problem {
+                        origin: f.meta.origin.clone(),
+                        rule: f.meta.title.clone(),
+                        reason: format!(
+                            "filters apply to detection rules, not to correlations: {} (filter their base rules)",
+                            corrs.join(", ")
+                        ),
+                    });
+                }
                 if !missing.is_empty() {
                     problems.push(Problem {
                         origin: f.meta.origin.clone(),

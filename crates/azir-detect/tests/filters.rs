@@ -184,6 +184,10 @@ fn broken_or_dangling_filters_are_problems_and_change_nothing_else() {
     let cases = [
         ("title: A\nlogsource: {product: azure}\nfilter:\n    rules: [no-such-rule]\n    s: {a: 1}\n    condition: not s\n", "not loaded: no-such-rule"),
         ("title: B\nlogsource: {product: azure}\nfilter:\n    s: {a: 1}\n    condition: not s\n", "names no rules"),
+        (
+            "title: F\nlogsource: {product: azure}\nfilter:\n    rules: [8f1d7f2e-0000-4000-8000-000000000003]\n    s: {a: 1}\n    condition: not s\n",
+            "not to correlations",
+        ),
         ("title: C\nlogsource: {product: azure}\nfilter:\n    rules: any\n    s: {a: 1}\n    condition: not t\n", "condition"),
         ("title: D\nfilter:\n    rules: any\n    s: {a: 1}\n    condition: not s\n", "logsource"),
         ("title: E\nlogsource: {product: azure}\nfilter:\n    rules: any\n    s: {a|nosuchmod: 1}\n    condition: not s\n", "nosuchmod"),
