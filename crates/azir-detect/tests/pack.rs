@@ -35,7 +35,7 @@ fn every_pack_rule_loads_and_every_reporting_rule_has_attack_tags() {
     b.add_builtin();
     let set = b.build();
     assert!(set.problems.is_empty(), "{:?}", set.problems);
-    assert!(set.rules().len() >= 17);
+    assert!(set.rules().len() >= 21);
     for (name, text) in azir_detect::PACK {
         let base_only = text.contains("\nname: ") && !text.contains("correlation:");
         assert!(base_only || text.contains("attack.t"), "{name} has no ATT&CK technique tag");
@@ -191,6 +191,109 @@ fn storage_keys_listed_by_people_not_by_service_principals() {
     }
     for e in each_shape(op, "e4153399-d1ef-49a1-b10d-e64cae7d6336", json!({})) {
         assert!(!fires(std::slice::from_ref(&e), "Storage account keys listed"), "{}", e.raw);
+    }
+}
+
+/// An Activity `properties` whose request body (JSON text, as ARM logs it) holds `props`.
+fn request(props: Value) -> Value {
+    json!({ "requestbody": json!({ "properties": props }).to_string() })
+}
+
+/// The same, as the response body.
+fn response(props: Value) -> Value {
+    json!({ "responseBody": json!({ "id": "x", "properties": props }).to_string() })
+}
+
+#[test]
+fn storage_opened_to_anonymous_access() {
+    let t = "Storage container or account opened to anonymous access";
+    let container = "Microsoft.Storage/storageAccounts/blobServices/containers/write";
+    let account = "Microsoft.Storage/storageAccounts/write";
+    for (op, body) in [
+        (container, request(json!({ "publicAccess": "Container" }))),
+        (container, request(json!({ "publicAccess": "Blob", "metadata": {} }))),
+        (container, response(json!({ "publicAccess": "Blob" }))),
+        (account, request(json!({ "allowBlobPublicAccess": true, "minimumTlsVersion": "TLS1_2" }))),
+    ] {
+        for e in each_shape(op, "megan@contoso.com", body.clone()) {
+            assert!(fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+    }
+    for (op, body) in [
+        (container, request(json!({ "publicAccess": "None" }))),
+        (container, json!({})),
+        (account, request(json!({ "allowBlobPublicAccess": false }))),
+        // The setting on another operation is not this change.
+        ("Microsoft.Storage/storageAccounts/read", request(json!({ "allowBlobPublicAccess": true }))),
+    ] {
+        for e in each_shape(op, "megan@contoso.com", body.clone()) {
+            assert!(!fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+    }
+}
+
+#[test]
+fn storage_sas_generated_by_people_not_by_service_principals() {
+    let t = "Storage account SAS token generated";
+    for op in [
+        "Microsoft.Storage/storageAccounts/listAccountSas/action",
+        "MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTSERVICESAS/ACTION",
+    ] {
+        for e in each_shape(op, "megan@contoso.com", json!({})) {
+            assert!(fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+        for e in each_shape(op, "e4153399-d1ef-49a1-b10d-e64cae7d6336", json!({})) {
+            assert!(!fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+    }
+    for e in each_shape("Microsoft.Storage/storageAccounts/read", "megan@contoso.com", json!({})) {
+        assert!(!fires(std::slice::from_ref(&e), t), "{}", e.raw);
+    }
+}
+
+#[test]
+fn script_and_access_reset_extensions_but_not_monitoring_agents() {
+    let t = "Script or access-reset extension deployed";
+    let op = "Microsoft.Compute/virtualMachines/extensions/write";
+    for body in [
+        request(json!({ "publisher": "Microsoft.Compute", "type": "CustomScriptExtension",
+                        "settings": { "commandToExecute": "powershell -enc ..." } })),
+        request(json!({ "publisher": "Microsoft.Azure.Extensions", "type": "CustomScript" })),
+        request(json!({ "publisher": "Microsoft.OSTCExtensions", "type": "VMAccessForLinux" })),
+        response(json!({ "publisher": "Microsoft.Compute", "type": "VMAccessAgent" })),
+    ] {
+        for e in each_shape(op, "megan@contoso.com", body.clone()) {
+            assert!(fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+    }
+    for (op, body) in [
+        (op, request(json!({ "publisher": "Microsoft.Azure.Monitor", "type": "AzureMonitorWindowsAgent" }))),
+        (op, json!({})),
+        ("Microsoft.Compute/virtualMachines/write", request(json!({ "type": "CustomScriptExtension" }))),
+    ] {
+        for e in each_shape(op, "megan@contoso.com", body.clone()) {
+            assert!(!fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+    }
+}
+
+#[test]
+fn automation_runbooks_and_webhooks() {
+    let t = "Automation runbook or webhook";
+    for op in [
+        "Microsoft.Automation/automationAccounts/runbooks/write",
+        "Microsoft.Automation/automationAccounts/runbooks/publish/action",
+        "Microsoft.Automation/automationAccounts/webhooks/write",
+    ] {
+        for e in each_shape(op, "megan@contoso.com", json!({})) {
+            assert!(fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
+    }
+    for op in ["Microsoft.Automation/automationAccounts/runbooks/read", "Microsoft.Automation/automationAccounts/write"]
+    {
+        for e in each_shape(op, "megan@contoso.com", json!({})) {
+            assert!(!fires(std::slice::from_ref(&e), t), "{}", e.raw);
+        }
     }
 }
 
