@@ -663,17 +663,12 @@ impl RuleSetBuilder {
             if let Some(refs) = &f.rules {
                 let missing: Vec<&str> = refs
                     .iter()
-                    .filter(|r| {
-                        !detections.iter().any(|d| {
-                            *r == &d.meta.id || d.meta.name.as_deref() == Some(r.as_str()) || *r == &d.meta.title
-                        })
-                    })
+                    .filter(|r| !detections.iter().any(|d| d.meta.answers_to(r)))
                     .map(String::as_str)
                     .collect();
                 // A correlation is loaded but never filtered (pySigma's rule): say so.
-                let (corrs, missing): (Vec<&str>, Vec<&str>) = missing.into_iter().partition(|r| {
-                    defs.iter().any(|c| c.meta.id == *r || c.meta.name.as_deref() == Some(*r) || c.meta.title == *r)
-                });
+                let (corrs, missing): (Vec<&str>, Vec<&str>) =
+                    missing.into_iter().partition(|r| defs.iter().any(|c| c.meta.answers_to(r)));
                 if !corrs.is_empty() {
                     problems.push(Problem {
                         origin: f.meta.origin.clone(),

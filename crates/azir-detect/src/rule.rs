@@ -68,6 +68,14 @@ pub struct RuleMeta {
     pub origin: String,
 }
 
+impl RuleMeta {
+    /// True when `reference` names this rule: its id, name or title (as a Sigma filter's `rules`
+    /// may).
+    pub fn answers_to(&self, reference: &str) -> bool {
+        self.id == reference || self.name.as_deref() == Some(reference) || self.title == reference
+    }
+}
+
 /// Options that shape compilation.
 #[derive(Debug, Clone)]
 pub struct CompileOptions {
@@ -213,9 +221,7 @@ impl Filter {
     /// True when the filter applies to `d`.
     pub fn applies_to(&self, d: &Detection) -> bool {
         match &self.rules {
-            Some(refs) => {
-                refs.iter().any(|r| *r == d.meta.id || d.meta.name.as_deref() == Some(r.as_str()) || *r == d.meta.title)
-            }
+            Some(refs) => refs.iter().any(|r| d.meta.answers_to(r)),
             None => covers(&self.logsource, &d.logsource),
         }
     }
@@ -258,14 +264,7 @@ fn filter(
     opts: &CompileOptions,
 ) -> Result<Filter, String> {
     let meta = meta(h, origin)?;
-    let logsource = match key(h, "logsource") {
-        Some(Yaml::Hash(l)) => LogSource {
-            product: key(l, "product").and_then(s),
-            service: key(l, "service").and_then(s),
-            category: key(l, "category").and_then(s),
-        },
-        _ => return Err("filter has no logsource".into()),
-    };
+    let logsource = logsource_of(h).ok_or("filter has no logsource")?;
     let rules = match key(f, "rules") {
         Some(Yaml::String(r)) if r.eq_ignore_ascii_case("any") => None,
         Some(Yaml::Array(a)) if !a.is_empty() => Some(a.iter().filter_map(s).collect()),
@@ -303,6 +302,18 @@ fn s(y: &Yaml) -> Option<String> {
 
 fn key<'a>(h: &'a yaml_rust2::yaml::Hash, k: &str) -> Option<&'a Yaml> {
     h.get(&Yaml::String(k.to_string()))
+}
+
+/// A document's `logsource` (`None` when it has none, or not as a mapping).
+fn logsource_of(h: &yaml_rust2::yaml::Hash) -> Option<LogSource> {
+    match key(h, "logsource") {
+        Some(Yaml::Hash(l)) => Some(LogSource {
+            product: key(l, "product").and_then(s),
+            service: key(l, "service").and_then(s),
+            category: key(l, "category").and_then(s),
+        }),
+        _ => None,
+    }
 }
 
 fn meta(h: &yaml_rust2::yaml::Hash, origin: &str) -> Result<RuleMeta, String> {
@@ -417,14 +428,7 @@ fn parse_doc(h: &yaml_rust2::yaml::Hash, origin: &str, opts: &CompileOptions) ->
         return filter(h, f, origin, opts).map(|f| Parsed::Filter(Box::new(f)));
     }
     let meta = meta(h, origin)?;
-    let ls = match key(h, "logsource") {
-        Some(Yaml::Hash(l)) => LogSource {
-            product: key(l, "product").and_then(s),
-            service: key(l, "service").and_then(s),
-            category: key(l, "category").and_then(s),
-        },
-        _ => return Err("rule has no logsource".into()),
-    };
+    let ls = logsource_of(h).ok_or("rule has no logsource")?;
     let family = logsource::family(&ls);
     let Some(Yaml::Hash(det)) = key(h, "detection") else { return Err("rule has no detection".into()) };
     let mut names = Vec::new();
