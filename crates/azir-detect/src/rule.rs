@@ -70,9 +70,12 @@ pub struct RuleMeta {
 
 impl RuleMeta {
     /// True when `reference` names this rule: its id, name or title (as a Sigma filter's `rules`
-    /// may).
+    /// may). A Sigma 1 aggregation's search answers to the aggregation rule's id.
     pub fn answers_to(&self, reference: &str) -> bool {
-        self.id == reference || self.name.as_deref() == Some(reference) || self.title == reference
+        self.id == reference
+            || self.name.as_deref() == Some(reference)
+            || self.title == reference
+            || self.id.strip_suffix(SIGMA1_BASE) == Some(reference)
     }
 }
 

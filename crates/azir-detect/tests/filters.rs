@@ -199,3 +199,22 @@ fn broken_or_dangling_filters_are_problems_and_change_nothing_else() {
         assert_eq!(found(&s, &events()), found(&set(""), &events()), "{text}");
     }
 }
+
+#[test]
+fn a_filter_naming_a_sigma_1_aggregation_filters_its_search() {
+    let rule = "title: Many failures\nid: agg-1\nlogsource: {product: azure, service: signinlogs}\ndetection:\n    s: {ResultType: 50126}\n    timeframe: 10m\n    condition: s | count() by IPAddress >= 3\n";
+    let filter = format!(
+        "title: VPN\nlogsource: {{product: azure, service: signinlogs}}\nfilter:\n    rules: [agg-1]\n    vpn:\n        IPAddress|cidr: {VPN}\n    condition: not vpn\n"
+    );
+    let mut b = RuleSetBuilder::default();
+    b.add("agg.yml", rule);
+    let plain = b.build();
+    assert_eq!(found(&plain, &events()), [("Many failures".to_string(), vec![4, 5, 6])]);
+    let mut b = RuleSetBuilder::default();
+    b.add("agg.yml", rule);
+    b.add("f.yml", &filter);
+    let filtered = b.build();
+    assert!(filtered.problems.is_empty(), "{:?}", filtered.problems);
+    assert_eq!(filtered.filters_applied, 1);
+    assert!(found(&filtered, &events()).is_empty());
+}
