@@ -10,7 +10,7 @@ use azir_detect::rule::{CompileOptions, Level};
 use azir_detect::volume::OutboundVolume;
 use azir_detect::{Finding, RuleSetBuilder};
 use azir_store::findings::{self, FindingRow};
-use azir_store::schema::{event_id, events_from_batch, flows_from_batch};
+use azir_store::schema::{event_id, flows_from_batch, EventColumns};
 use azir_store::Table;
 use clap::{Args, ValueEnum};
 use std::collections::HashMap;
@@ -238,13 +238,19 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
     let init = || (set.hunter(), BastionNewIp::default(), OutboundVolume::default());
     type Workers<'a> = (azir_detect::Hunter<'a>, BastionNewIp, OutboundVolume);
     let fold_events = |(h, novel, _): &mut Workers, batch: &arrow_array::RecordBatch| {
-        for e in events_from_batch(batch) {
-            if since.is_some_and(|s| e.time < s) || until.is_some_and(|u| e.time >= u) {
-                continue;
+        // One `Event` per worker thread, refilled row after row (azir_store::schema::EventColumns).
+        thread_local!(static ROW: std::cell::RefCell<azir_model::Event> = Default::default());
+        let cols = EventColumns::new(batch);
+        ROW.with_borrow_mut(|e| {
+            for r in 0..cols.len() {
+                cols.fill(r, e);
+                if since.is_some_and(|s| e.time < s) || until.is_some_and(|u| e.time >= u) {
+                    continue;
+                }
+                h.feed(e);
+                novel.feed(e);
             }
-            h.feed(&e);
-            novel.feed(&e);
-        }
+        });
         Ok(())
     };
     // Small batches: an event row carries its whole record (`raw`), and a batch folded while it
