@@ -1116,6 +1116,7 @@ impl RuleSet {
             parsed: 0,
             flows: 0,
             flows_evaluated: 0,
+            flow_scratch: Event::default(),
             cand: Vec::new(),
             last_route: 0,
             scan_budget: vec![ScanBudget::default(); self.prefilter.len()],
@@ -1206,6 +1207,8 @@ pub struct Hunter<'r> {
     parsed: u64,
     flows: u64,
     flows_evaluated: u64,
+    /// The event a flow tuple is presented as, refilled per tuple ([`flow_event_into`]).
+    flow_scratch: Event,
     /// Prefilter scratch (reused: no allocation per event).
     cand: Vec<Cand>,
     /// Position in the rule set's routes of the previous event's source.
@@ -1316,8 +1319,13 @@ impl<'r> Hunter<'r> {
             return;
         }
         self.flows += 1;
-        if self.set.by_source.contains_key(s.source.as_str()) && self.eval(&flow_event(s), Some(s.tuple_index)) {
-            self.flows_evaluated += 1;
+        if self.set.by_source.contains_key(s.source.as_str()) {
+            let mut e = std::mem::take(&mut self.flow_scratch);
+            flow_event_into(s, &mut e);
+            if self.eval(&e, Some(s.tuple_index)) {
+                self.flows_evaluated += 1;
+            }
+            self.flow_scratch = e;
         }
     }
 
@@ -1612,11 +1620,20 @@ fn finding(
 /// `SrcPackets`, `DstPackets`, `NetworkRuleName`, `DvcId`, `FlowId`, `source` (and `AclId`,
 /// `TargetResourceId`, `FlowVersion`, `CloudAccountId` where the format has them).
 pub fn flow_event(s: &NetworkSession) -> Event {
+    let mut e = Event::default();
+    flow_event_into(s, &mut e);
+    e
+}
+
+/// [`flow_event`] into `e`, reusing its buffers (the hunt refills one event per tuple). Only
+/// the fields a flow event has are written: `e` must be one that only this function filled.
+pub fn flow_event_into(s: &NetworkSession, e: &mut Event) {
     // Written directly (keys in the order a serde_json map would sort them): a map of owned
     // keys and values serialized per tuple cost more than the flow rules' evaluation.
-    let mut raw = String::with_capacity(512);
+    let raw = &mut e.raw;
+    raw.clear();
     {
-        let mut j = JsonObject::new(&mut raw);
+        let mut j = JsonObject::new(raw);
         j.text("AclId", s.acl_id.as_deref());
         j.text("CloudAccountId", s.account_id.as_deref());
         j.int("DstBytes", s.bytes_d2s);
@@ -1639,21 +1656,29 @@ pub fn flow_event(s: &NetworkSession) -> Event {
         j.text("source", Some(&s.source));
         j.end();
     }
-    let some = |v: &str| (!v.is_empty()).then(|| v.to_string());
-    Event {
-        time: s.time,
-        source: s.source.clone(),
-        source_format: s.source_format.clone(),
-        src_ip: some(&s.src_ip),
-        src_port: s.src_port,
-        dst_ip: some(&s.dst_ip),
-        dst_port: s.dst_port,
-        protocol: some(&s.protocol),
-        target_resource_id: s.target_resource_id.clone().or_else(|| s.dvc_id.clone()),
-        raw,
-        provenance: s.provenance.clone(),
-        ..Default::default()
+    // `Some(v)` into `o`, reusing its buffer.
+    let put = |o: &mut Option<String>, v: &str| match o {
+        Some(t) => {
+            t.clear();
+            t.push_str(v);
+        }
+        None => *o = Some(v.to_string()),
+    };
+    // An address or protocol column: empty is absent.
+    let set = |o: &mut Option<String>, v: &str| if v.is_empty() { *o = None } else { put(o, v) };
+    e.time = s.time;
+    e.source.clone_from(&s.source);
+    e.source_format.clone_from(&s.source_format);
+    set(&mut e.src_ip, &s.src_ip);
+    e.src_port = s.src_port;
+    set(&mut e.dst_ip, &s.dst_ip);
+    e.dst_port = s.dst_port;
+    set(&mut e.protocol, &s.protocol);
+    match s.target_resource_id.as_deref().or(s.dvc_id.as_deref()) {
+        Some(t) => put(&mut e.target_resource_id, t),
+        None => e.target_resource_id = None,
     }
+    e.provenance.clone_from(&s.provenance);
 }
 
 /// A JSON object written into a string, member by member (absent values left out).

@@ -847,9 +847,23 @@ fn a_flow_events_raw_is_the_json_object_of_its_fields() {
         src_port: None,
         ..plain.clone()
     };
-    for s in [plain, hostile] {
-        let raw = azir_detect::flow_event(&s).raw;
-        assert_eq!(raw, reference(&s));
-        assert!(serde_json::from_str::<serde_json::Value>(&raw).is_ok());
+    // Without addresses, protocol or ids: the refilled event must not keep the previous ones.
+    let bare = azir_model::NetworkSession {
+        src_ip: String::new(),
+        dst_ip: String::new(),
+        protocol: String::new(),
+        dvc_id: None,
+        target_resource_id: None,
+        provenance: azir_model::Provenance { evidence_path: "other.json".into(), line: 9, ..Default::default() },
+        ..plain.clone()
+    };
+    let mut reused = azir_model::Event::default();
+    for s in [plain, hostile.clone(), bare, hostile] {
+        let fresh = azir_detect::flow_event(&s);
+        assert_eq!(fresh.raw, reference(&s));
+        assert!(serde_json::from_str::<serde_json::Value>(&fresh.raw).is_ok());
+        // The hunt refills one event per tuple: each is the fresh one exactly.
+        azir_detect::flow_event_into(&s, &mut reused);
+        assert_eq!(reused, fresh);
     }
 }
