@@ -254,13 +254,13 @@ pub enum Target {
 
 /// Is a firewall verdict a block? `None` when the words say neither (an IDS alert).
 fn firewall_blocked(action: &str) -> Option<bool> {
-    const DENY: &[&str] = &["deny", "denied", "drop", "dropped", "block", "blocked", "reject", "rejected", "failure"];
-    const ALLOW: &[&str] =
-        &["allow", "allowed", "accept", "accepted", "pass", "permit", "forward", "dnat", "snat", "success"];
+    // Besides the rule words: the Azure Firewall NAT actions, and `EventResult` for a record
+    // whose action was not kept.
     let a = action.trim();
-    if DENY.iter().any(|w| a.eq_ignore_ascii_case(w)) {
+    let is = |words: &[&str]| words.iter().any(|w| a.eq_ignore_ascii_case(w));
+    if is(firewall_words(true)) || is(&["failure"]) {
         Some(true)
-    } else if ALLOW.iter().any(|w| a.eq_ignore_ascii_case(w)) {
+    } else if is(firewall_words(false)) || is(&["dnat", "snat", "success"]) {
         Some(false)
     } else {
         None
