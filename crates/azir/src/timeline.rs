@@ -279,49 +279,76 @@ pub fn run(a: &TimelineArgs) -> Result<i32> {
     if need_raw {
         cols.push("raw");
     }
-    // Each row with its `event_id` sub-index: 0 for events, tuple index + 1 for flow tuples (as
-    // stored), so the tuples of one flow record keep distinct ids.
-    let mut rows: Vec<(Event, u32)> = Vec::new();
-    scan(&case, Table::Events, from_day.as_deref(), to_day.as_deref(), Some(&cols), &mut |b| {
-        rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)).map(|e| (e, 0)));
-        Ok(())
-    })?;
-    if a.flows {
-        scan(&case, Table::Network, from_day.as_deref(), to_day.as_deref(), None, &mut |b| {
-            rows.extend(
-                flows_from_batch(&b)
-                    .into_iter()
-                    .filter(|f| filter.flow_ok(f))
-                    .map(|f| (f.tuple_index + 1, f))
-                    .map(|(sub, f)| (flow_event(f), sub)),
-            );
+    let mut sink = Sink::new(a.format, &mut out)?;
+    let mut left = a.limit.unwrap_or(usize::MAX);
+    // One day partition at a time: rows are sorted and written per day, so memory holds one
+    // day of the case, and `--limit` stops reading once it has its rows.
+    for day in days(&case, a.flows, from_day.as_deref(), to_day.as_deref())? {
+        if left == 0 {
+            break;
+        }
+        // Each row with its `event_id` sub-index: 0 for events, tuple index + 1 for flow tuples
+        // (as stored), so the tuples of one flow record keep distinct ids.
+        let mut rows: Vec<(Event, u32)> = Vec::new();
+        scan(&case, Table::Events, Some(&day), Some(&day), Some(&cols), &mut |b| {
+            rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)).map(|e| (e, 0)));
             Ok(())
         })?;
+        if a.flows {
+            scan(&case, Table::Network, Some(&day), Some(&day), None, &mut |b| {
+                rows.extend(
+                    flows_from_batch(&b)
+                        .into_iter()
+                        .filter(|f| filter.flow_ok(f))
+                        .map(|f| (f.tuple_index + 1, f))
+                        .map(|(sub, f)| (flow_event(f), sub)),
+                );
+                Ok(())
+            })?;
+        }
+        rows.sort_by(|(x, xs), (y, ys)| row_order((x, *xs), (y, *ys)));
+        rows.truncate(left);
+        left -= rows.len();
+        sink.rows(&rows)?;
     }
-    rows.sort_by(|(x, xs), (y, ys)| {
-        (
-            x.time,
-            &x.provenance.evidence_sha256,
-            &x.provenance.evidence_path,
-            x.provenance.offset,
-            x.provenance.index,
-            xs,
-        )
-            .cmp(&(
-                y.time,
-                &y.provenance.evidence_sha256,
-                &y.provenance.evidence_path,
-                y.provenance.offset,
-                y.provenance.index,
-                ys,
-            ))
-    });
-    if let Some(n) = a.limit {
-        rows.truncate(n);
-    }
-    write_events(&rows, a.format, &mut out)?;
+    sink.finish()?;
     out.flush()?;
     Ok(0)
+}
+
+/// Timeline order: time, then the evidence (file, place in it) and the sub-index, so the output
+/// does not depend on how ingestion split the case into parts.
+fn row_order(x: (&Event, u32), y: (&Event, u32)) -> std::cmp::Ordering {
+    let (a, b) = (&x.0.provenance, &y.0.provenance);
+    x.0.time
+        .cmp(&y.0.time)
+        .then_with(|| a.evidence_sha256.cmp(&b.evidence_sha256))
+        .then_with(|| a.evidence_path.cmp(&b.evidence_path))
+        .then(a.offset.cmp(&b.offset))
+        .then(a.index.cmp(&b.index))
+        .then(x.1.cmp(&y.1))
+}
+
+/// The day partitions a timeline reads, in time order: the events table's and, with `flows`,
+/// the network table's, limited to `[from, to]` as the store compares days.
+///
+/// Days are ordered by their date, not their text: `day_of` writes years past 9999 with a sign
+/// (`+10000-01-01`), which sorts before `1970-01-01` as text.
+fn days(case: &Case, flows: bool, from: Option<&str>, to: Option<&str>) -> Result<Vec<String>> {
+    let mut days: Vec<String> = case.parts(Table::Events, from, to)?.into_iter().map(|p| p.day).collect();
+    if flows {
+        days.extend(case.parts(Table::Network, from, to)?.into_iter().map(|p| p.day));
+    }
+    days.sort_by_cached_key(|d| day_key(d));
+    days.dedup();
+    Ok(days)
+}
+
+/// A day partition's place in time (a name that is not a date, which the store does not write,
+/// goes last).
+fn day_key(day: &str) -> (bool, Option<chrono::NaiveDate>, String) {
+    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok();
+    (date.is_none(), date, day.to_string())
 }
 
 /// Replaces control characters so log content cannot drive the terminal.
@@ -373,123 +400,261 @@ fn timestamp_desc(source: &str) -> &'static str {
     }
 }
 
-fn write_events(rows: &[(Event, u32)], format: Format, out: &mut dyn Write) -> Result<()> {
-    match format {
-        Format::Table => {
-            writeln!(
-                out,
-                "{:<27} {:<14} {:<8} {:<28} {:<16} MESSAGE",
-                "TIME (UTC)", "SOURCE", "RESULT", "ACTOR", "SRC IP"
-            )?;
-            for (e, _) in rows {
-                writeln!(
-                    out,
-                    "{:<27} {:<14} {:<8} {:<28} {:<16} {}",
-                    format_micros(e.time),
-                    cut(&terminal_safe(&e.source), 14),
-                    cut(e.result.as_deref().unwrap_or("-"), 8),
-                    cut(&terminal_safe(e.actor_username.as_deref().unwrap_or("-")), 28),
-                    cut(&terminal_safe(e.src_ip.as_deref().unwrap_or("-")), 16),
-                    terminal_safe(&e.message)
-                )?;
-            }
-        }
-        Format::Csv | Format::TimesketchCsv => {
-            let mut w = csv::Writer::from_writer(out);
-            let ts = format == Format::TimesketchCsv;
-            let mut header = vec![];
-            if ts {
-                header.extend(["message", "datetime", "timestamp", "timestamp_desc"]);
-            } else {
-                header.extend(["time", "message"]);
-            }
-            header.extend([
-                "source",
-                "source_format",
-                "event_type",
-                "operation",
-                "result",
-                "result_details",
-                "actor",
-                "actor_app",
-                "src_ip",
-                "dst_ip",
-                "target_user",
-                "target_resource",
-                "url",
-                "user_agent",
-                "country",
-                "correlation_id",
-                "evidence_path",
-                "evidence_line",
-                "evidence_sha256",
-                "event_id",
-            ]);
-            w.write_record(&header)?;
-            for (e, sub) in rows {
-                let time = format_micros(e.time);
-                let mut rec: Vec<String> = Vec::with_capacity(header.len());
-                if ts {
-                    rec.extend([e.message.clone(), time, e.time.to_string(), timestamp_desc(&e.source).to_string()]);
-                } else {
-                    rec.extend([time, e.message.clone()]);
-                }
-                let o = |v: &Option<String>| v.clone().unwrap_or_default();
-                rec.extend([
-                    e.source.clone(),
-                    e.source_format.clone(),
-                    o(&e.event_type),
-                    o(&e.operation),
-                    o(&e.result),
-                    o(&e.result_details),
-                    o(&e.actor_username),
-                    e.actor_app_name.clone().or_else(|| e.actor_app_id.clone()).unwrap_or_default(),
-                    o(&e.src_ip),
-                    o(&e.dst_ip),
-                    o(&e.target_username),
-                    o(&e.target_resource_id),
-                    o(&e.url),
-                    o(&e.user_agent),
-                    o(&e.country),
-                    o(&e.correlation_id),
-                    e.provenance.evidence_path.to_string(),
-                    e.provenance.line.to_string(),
-                    e.provenance.evidence_sha256.to_string(),
-                    event_id(&e.provenance, *sub),
-                ]);
-                let rec: Vec<String> = rec.iter().map(|c| csv_safe(c)).collect();
-                w.write_record(&rec)?;
-            }
-            w.flush()?;
-        }
-        Format::Jsonl | Format::TimesketchJsonl => {
-            for (e, sub) in rows {
-                let mut v = serde_json::json!({
-                    "datetime": format_micros(e.time),
-                    "message": e.message,
-                    "source": e.source, "source_format": e.source_format,
-                    "EventType": e.event_type, "Operation": e.operation, "Category": e.category,
-                    "EventResult": e.result, "EventResultDetails": e.result_details,
-                    "ActorUsername": e.actor_username, "ActorUserId": e.actor_user_id, "ActorAppId": e.actor_app_id, "ActorAppName": e.actor_app_name,
-                    "SrcIpAddr": e.src_ip, "SrcPortNumber": e.src_port, "DstIpAddr": e.dst_ip, "DstPortNumber": e.dst_port, "NetworkProtocol": e.protocol,
-                    "TargetUsername": e.target_username, "TargetResourceId": e.target_resource_id, "TargetAppName": e.target_app_name,
-                    "HttpUserAgent": e.user_agent, "HttpRequestMethod": e.http_method, "Url": e.url, "HttpStatusCode": e.http_status,
-                    "SrcGeoCountry": e.country, "SrcGeoCity": e.city, "CorrelationId": e.correlation_id, "TenantId": e.tenant_id, "SubscriptionId": e.subscription_id,
-                    "evidence_sha256": e.provenance.evidence_sha256, "evidence_path": e.provenance.evidence_path,
-                    "evidence_line": e.provenance.line, "evidence_offset": e.provenance.offset, "evidence_index": e.provenance.index,
-                    "event_id": event_id(&e.provenance, *sub),
-                    "raw": e.raw,
-                });
-                if format == Format::TimesketchJsonl {
-                    v["timestamp"] = serde_json::json!(e.time);
-                    v["timestamp_desc"] = serde_json::json!(timestamp_desc(&e.source));
-                }
-                serde_json::to_writer(&mut *out, &v)?;
-                out.write_all(b"\n")?;
-            }
+/// The header of a CSV timeline.
+fn csv_header(ts: bool) -> Vec<&'static str> {
+    let mut header = vec![];
+    if ts {
+        header.extend(["message", "datetime", "timestamp", "timestamp_desc"]);
+    } else {
+        header.extend(["time", "message"]);
+    }
+    header.extend([
+        "source",
+        "source_format",
+        "event_type",
+        "operation",
+        "result",
+        "result_details",
+        "actor",
+        "actor_app",
+        "src_ip",
+        "dst_ip",
+        "target_user",
+        "target_resource",
+        "url",
+        "user_agent",
+        "country",
+        "correlation_id",
+        "evidence_path",
+        "evidence_line",
+        "evidence_sha256",
+        "event_id",
+    ]);
+    header
+}
+
+/// A JSONL timeline row: every column, borrowed from the event, serialized straight to the
+/// output. The members are in byte order of their names (the order `serde_json`'s map wrote
+/// them in before rows were written directly, kept so earlier exports compare equal).
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    #[serde(rename = "ActorAppId")]
+    actor_app_id: Option<&'a str>,
+    #[serde(rename = "ActorAppName")]
+    actor_app_name: Option<&'a str>,
+    #[serde(rename = "ActorUserId")]
+    actor_user_id: Option<&'a str>,
+    #[serde(rename = "ActorUsername")]
+    actor_username: Option<&'a str>,
+    #[serde(rename = "Category")]
+    category: Option<&'a str>,
+    #[serde(rename = "CorrelationId")]
+    correlation_id: Option<&'a str>,
+    #[serde(rename = "DstIpAddr")]
+    dst_ip: Option<&'a str>,
+    #[serde(rename = "DstPortNumber")]
+    dst_port: Option<i32>,
+    #[serde(rename = "EventResult")]
+    result: Option<&'a str>,
+    #[serde(rename = "EventResultDetails")]
+    result_details: Option<&'a str>,
+    #[serde(rename = "EventType")]
+    event_type: Option<&'a str>,
+    #[serde(rename = "HttpRequestMethod")]
+    http_method: Option<&'a str>,
+    #[serde(rename = "HttpStatusCode")]
+    http_status: Option<i32>,
+    #[serde(rename = "HttpUserAgent")]
+    user_agent: Option<&'a str>,
+    #[serde(rename = "NetworkProtocol")]
+    protocol: Option<&'a str>,
+    #[serde(rename = "Operation")]
+    operation: Option<&'a str>,
+    #[serde(rename = "SrcGeoCity")]
+    city: Option<&'a str>,
+    #[serde(rename = "SrcGeoCountry")]
+    country: Option<&'a str>,
+    #[serde(rename = "SrcIpAddr")]
+    src_ip: Option<&'a str>,
+    #[serde(rename = "SrcPortNumber")]
+    src_port: Option<i32>,
+    #[serde(rename = "SubscriptionId")]
+    subscription_id: Option<&'a str>,
+    #[serde(rename = "TargetAppName")]
+    target_app_name: Option<&'a str>,
+    #[serde(rename = "TargetResourceId")]
+    target_resource_id: Option<&'a str>,
+    #[serde(rename = "TargetUsername")]
+    target_username: Option<&'a str>,
+    #[serde(rename = "TenantId")]
+    tenant_id: Option<&'a str>,
+    #[serde(rename = "Url")]
+    url: Option<&'a str>,
+    datetime: String,
+    event_id: String,
+    evidence_index: u32,
+    evidence_line: u64,
+    evidence_offset: u64,
+    evidence_path: &'a str,
+    evidence_sha256: &'a str,
+    message: &'a str,
+    raw: &'a str,
+    source: &'a str,
+    source_format: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp_desc: Option<&'static str>,
+}
+
+impl<'a> JsonRow<'a> {
+    fn new(e: &'a Event, sub: u32, timesketch: bool) -> JsonRow<'a> {
+        let o = |v: &'a Option<String>| v.as_deref();
+        JsonRow {
+            actor_app_id: o(&e.actor_app_id),
+            actor_app_name: o(&e.actor_app_name),
+            actor_user_id: o(&e.actor_user_id),
+            actor_username: o(&e.actor_username),
+            category: o(&e.category),
+            correlation_id: o(&e.correlation_id),
+            dst_ip: o(&e.dst_ip),
+            dst_port: e.dst_port,
+            result: o(&e.result),
+            result_details: o(&e.result_details),
+            event_type: o(&e.event_type),
+            http_method: o(&e.http_method),
+            http_status: e.http_status,
+            user_agent: o(&e.user_agent),
+            protocol: o(&e.protocol),
+            operation: o(&e.operation),
+            city: o(&e.city),
+            country: o(&e.country),
+            src_ip: o(&e.src_ip),
+            src_port: e.src_port,
+            subscription_id: o(&e.subscription_id),
+            target_app_name: o(&e.target_app_name),
+            target_resource_id: o(&e.target_resource_id),
+            target_username: o(&e.target_username),
+            tenant_id: o(&e.tenant_id),
+            url: o(&e.url),
+            datetime: format_micros(e.time),
+            event_id: event_id(&e.provenance, sub),
+            evidence_index: e.provenance.index,
+            evidence_line: e.provenance.line,
+            evidence_offset: e.provenance.offset,
+            evidence_path: &e.provenance.evidence_path,
+            evidence_sha256: &e.provenance.evidence_sha256,
+            message: &e.message,
+            raw: &e.raw,
+            source: &e.source,
+            source_format: &e.source_format,
+            timestamp: timesketch.then_some(e.time),
+            timestamp_desc: timesketch.then(|| timestamp_desc(&e.source)),
         }
     }
-    Ok(())
+}
+
+/// Where timeline rows go, day after day: the format's header once, then rows.
+enum Sink<'a> {
+    Table(&'a mut dyn Write),
+    Csv(csv::Writer<&'a mut dyn Write>, bool),
+    Json(&'a mut dyn Write, bool),
+}
+
+impl<'a> Sink<'a> {
+    fn new(format: Format, out: &'a mut dyn Write) -> Result<Sink<'a>> {
+        Ok(match format {
+            Format::Table => {
+                writeln!(
+                    out,
+                    "{:<27} {:<14} {:<8} {:<28} {:<16} MESSAGE",
+                    "TIME (UTC)", "SOURCE", "RESULT", "ACTOR", "SRC IP"
+                )?;
+                Sink::Table(out)
+            }
+            Format::Csv | Format::TimesketchCsv => {
+                let ts = format == Format::TimesketchCsv;
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(csv_header(ts))?;
+                Sink::Csv(w, ts)
+            }
+            Format::Jsonl => Sink::Json(out, false),
+            Format::TimesketchJsonl => Sink::Json(out, true),
+        })
+    }
+
+    fn rows(&mut self, rows: &[(Event, u32)]) -> Result<()> {
+        match self {
+            Sink::Table(out) => {
+                for (e, _) in rows {
+                    writeln!(
+                        out,
+                        "{:<27} {:<14} {:<8} {:<28} {:<16} {}",
+                        format_micros(e.time),
+                        cut(&terminal_safe(&e.source), 14),
+                        cut(e.result.as_deref().unwrap_or("-"), 8),
+                        cut(&terminal_safe(e.actor_username.as_deref().unwrap_or("-")), 28),
+                        cut(&terminal_safe(e.src_ip.as_deref().unwrap_or("-")), 16),
+                        terminal_safe(&e.message)
+                    )?;
+                }
+            }
+            Sink::Csv(w, ts) => {
+                for (e, sub) in rows {
+                    w.write_record(csv_row(e, *sub, *ts))?;
+                }
+            }
+            Sink::Json(out, ts) => {
+                for (e, sub) in rows {
+                    serde_json::to_writer(&mut **out, &JsonRow::new(e, *sub, *ts))?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Sink::Csv(mut w, _) = self {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// One CSV row (cells a spreadsheet would run as formulas neutralised).
+fn csv_row(e: &Event, sub: u32, ts: bool) -> Vec<String> {
+    let time = format_micros(e.time);
+    let mut rec: Vec<String> = Vec::with_capacity(24);
+    if ts {
+        rec.extend([e.message.clone(), time, e.time.to_string(), timestamp_desc(&e.source).to_string()]);
+    } else {
+        rec.extend([time, e.message.clone()]);
+    }
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    rec.extend([
+        e.source.clone(),
+        e.source_format.clone(),
+        o(&e.event_type),
+        o(&e.operation),
+        o(&e.result),
+        o(&e.result_details),
+        o(&e.actor_username),
+        e.actor_app_name.clone().or_else(|| e.actor_app_id.clone()).unwrap_or_default(),
+        o(&e.src_ip),
+        o(&e.dst_ip),
+        o(&e.target_username),
+        o(&e.target_resource_id),
+        o(&e.url),
+        o(&e.user_agent),
+        o(&e.country),
+        o(&e.correlation_id),
+        e.provenance.evidence_path.to_string(),
+        e.provenance.line.to_string(),
+        e.provenance.evidence_sha256.to_string(),
+        event_id(&e.provenance, sub),
+    ]);
+    rec.iter().map(|c| csv_safe(c)).collect()
 }
 
 fn quarantine(case: &Case, a: &TimelineArgs, out: &mut dyn Write) -> Result<()> {
@@ -573,6 +738,22 @@ mod tests {
     fn terminal_output_drops_escape_sequences() {
         assert_eq!(terminal_safe("a\x1b[31mred\x07"), "a\u{fffd}[31mred\u{fffd}");
         assert_eq!(terminal_safe("two\nlines"), "two lines");
+    }
+
+    #[test]
+    fn day_partitions_are_ordered_by_date() {
+        let mut days: Vec<String> = ["2026-03-08", "+10000-01-01", "1969-12-31", "2026-02-28", "-0001-05-01"]
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        // As the store names them.
+        for d in &days {
+            let t = day_key(d).1.expect("a date").and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp_micros();
+            assert_eq!(&azir_model::day_of(t), d);
+        }
+        days.sort_by_cached_key(|d| day_key(d));
+        assert_eq!(days, ["-0001-05-01", "1969-12-31", "2026-02-28", "2026-03-08", "+10000-01-01"]);
+        assert!(day_key("junk") > day_key("+10000-01-01"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use azir_store::read::{count, scan};
 use azir_store::schema::Columns;
 use azir_store::{Case, Table};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -255,6 +255,34 @@ fn timesketch_exports_have_the_required_fields() {
         let t = azir_model::parse_time(s(r, "datetime")).unwrap();
         assert_eq!(r["timestamp"].as_i64(), Some(t), "{r}");
         assert!(!s(r, "timestamp_desc").is_empty(), "{r}");
+    }
+}
+
+/// The timeline is written one day partition at a time: still one time order across days
+/// (events and flow tuples, whose days differ), and `--limit` is a prefix of the whole.
+#[test]
+fn timeline_is_in_time_order_across_days_and_limit_is_its_prefix() {
+    let d = demo();
+    for format in ["jsonl", "csv", "table"] {
+        let all = d.timeline(&["--format", format, "--flows"]);
+        let lines: Vec<&str> = all.lines().collect();
+        let n = if format == "jsonl" {
+            let rows = jsonl(&all);
+            let times: Vec<i64> = rows.iter().map(|r| azir_model::parse_time(s(r, "datetime")).unwrap()).collect();
+            assert!(times.windows(2).all(|w| w[0] <= w[1]), "the timeline is not in time order");
+            let days: BTreeSet<&str> = rows.iter().map(|r| &s(r, "datetime")[..10]).collect();
+            assert!(days.len() >= 3, "{days:?}");
+            let first = days.first().unwrap();
+            let first_day = rows.iter().take_while(|r| s(r, "datetime").starts_with(first)).count();
+            assert!(first_day < rows.len());
+            first_day + 7
+        } else {
+            2500
+        };
+        let limited = d.timeline(&["--format", format, "--flows", "--limit", &n.to_string()]);
+        let header = usize::from(format != "jsonl");
+        let want: Vec<&str> = lines.iter().take(n + header).copied().collect();
+        assert_eq!(limited.lines().collect::<Vec<_>>(), want, "{format}: --limit {n} is not the first {n} rows");
     }
 }
 
