@@ -557,7 +557,7 @@ impl<'a> JsonRow<'a> {
 /// Where timeline rows go, day after day: the format's header once, then rows.
 enum Sink<'a> {
     Table(&'a mut dyn Write),
-    Csv(csv::Writer<&'a mut dyn Write>, bool),
+    Csv(Box<csv::Writer<&'a mut dyn Write>>, bool),
     Json(&'a mut dyn Write, bool),
 }
 
@@ -576,7 +576,7 @@ impl<'a> Sink<'a> {
                 let ts = format == Format::TimesketchCsv;
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(csv_header(ts))?;
-                Sink::Csv(w, ts)
+                Sink::Csv(Box::new(w), ts)
             }
             Format::Jsonl => Sink::Json(out, false),
             Format::TimesketchJsonl => Sink::Json(out, true),
