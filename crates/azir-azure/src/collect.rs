@@ -395,6 +395,13 @@ pub enum CollectError {
     /// The checkpoint cannot be read.
     #[error("{0}")]
     Checkpoint(String),
+    /// Another collection holds the output folder's lock.
+    #[error(
+        "{}: another `azir collect` is writing to this folder (it holds {}); wait for it to end or collect into another folder",
+        .0.display(),
+        output::LOCK_FILE
+    )]
+    Busy(PathBuf),
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CollectError + '_ {
@@ -656,6 +663,8 @@ pub fn collect(
         return Err(CollectError::Options("--since is in the future".into()));
     }
     std::fs::create_dir_all(out).map_err(io_err(out))?;
+    // Held until this function returns: no other run touches the folder meanwhile.
+    let _lock = output::lock_out(out).map_err(io_err(out))?.ok_or_else(|| CollectError::Busy(out.to_path_buf()))?;
     let checkpoint = Checkpoint::load(out).map_err(CollectError::Checkpoint)?;
     let removed = output::remove_stale(out).map_err(io_err(out))?;
     let removed_partials: Vec<String> = removed.iter().map(|p| relative(out, p)).collect();

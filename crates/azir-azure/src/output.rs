@@ -27,6 +27,11 @@
 //! A window with no record produces no file: its [`crate::WindowRecord`] (status `complete`,
 //! `records: 0`, no `file`) says it was asked and was empty.
 //!
+//! One collection at a time writes to a folder: [`lock_out`] takes an exclusive lock on
+//! `OUT/.collect.lock` for the whole run (the kernel's `flock`, released when the process ends,
+//! also when it is killed), because a second run would delete the first one's `.partial` files
+//! as stale and both would rewrite the one checkpoint.
+//!
 //! Completed windows are keyed by source, scope and query template: a rerun with another
 //! Graph version (a different query) collects again instead of trusting the other query's
 //! windows, and never overwrites a file the checkpoint lists (a `~2` suffix is added).
@@ -43,6 +48,8 @@ use crate::source::Source;
 
 /// Checkpoint file name.
 pub const STATE_FILE: &str = "collect-state.json";
+/// Lock file name (empty; its lock, not its content, is what counts).
+pub const LOCK_FILE: &str = ".collect.lock";
 /// Completeness log file name.
 pub const COMPLETENESS_FILE: &str = "completeness.jsonl";
 const STATE_FORMAT: &str = "azir-collect-state/1";
@@ -292,6 +299,17 @@ impl Checkpoint {
     }
 }
 
+/// Takes the output folder's collection lock without waiting: `Ok(None)` when another process
+/// holds it. Keep the file as long as the collection runs; dropping it releases the lock.
+pub fn lock_out(out: &Path) -> io::Result<Option<File>> {
+    let f = OpenOptions::new().create(true).truncate(false).write(true).open(out.join(LOCK_FILE))?;
+    match f.try_lock() {
+        Ok(()) => Ok(Some(f)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Deletes every `*.partial` file and a leftover checkpoint temporary under `out`; returns the
 /// paths deleted.
 pub fn remove_stale(out: &Path) -> io::Result<Vec<PathBuf>> {
@@ -373,6 +391,18 @@ mod tests {
         let removed = remove_stale(dir.path()).unwrap();
         assert_eq!(removed.len(), 1);
         assert!(dir.path().join("s/t/y.jsonl").exists());
+    }
+
+    #[test]
+    fn one_collection_at_a_time_holds_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock_out(dir.path()).unwrap().expect("a free folder locks");
+        // A second open file description (as another process has) is refused while it is held.
+        assert!(lock_out(dir.path()).unwrap().is_none());
+        drop(first);
+        assert!(lock_out(dir.path()).unwrap().is_some(), "dropping the file releases the lock");
+        let missing = dir.path().join("no/such/folder");
+        assert!(lock_out(&missing).is_err());
     }
 
     #[test]

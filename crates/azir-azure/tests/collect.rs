@@ -469,6 +469,31 @@ fn a_killed_collection_resumes_without_gaps_or_duplicates() {
 }
 
 #[test]
+fn a_second_collection_into_a_folder_in_use_is_refused_and_touches_nothing() {
+    let fake = start(FakeConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let o = options(&fake);
+    let c = creds(&fake, secret_credential(&fake));
+    // A run in progress: it holds the lock and has a window file being written.
+    let held = azir_azure::output::lock_out(dir.path()).unwrap().expect("free folder");
+    let partial = dir.path().join("signins/t/20240503T000000Z_20240504T000000Z.jsonl.partial");
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    std::fs::write(&partial, "{\"id\":\"being written\"}\n").unwrap();
+    let err = collect(&o, c.clone(), dir.path(), &Recorder::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("another `azir collect` is writing to this folder"), "{msg}");
+    assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+    assert!(partial.exists(), "the running collection's partial file was deleted");
+    assert!(!dir.path().join("collect-state.json").exists());
+    assert_eq!(fake.stats().requests, 0, "a refused run asked the tenant");
+    // Once the first run ends, the folder is free again.
+    drop(held);
+    let (report, _) = run(&o, c, dir.path());
+    assert!(!report.interrupted);
+    assert!(!partial.exists(), "a partial file with no run behind it is stale");
+}
+
+#[test]
 fn a_longer_range_on_resume_only_adds_windows() {
     let fake = start(FakeConfig::default());
     let dir = tempfile::tempdir().unwrap();
