@@ -138,9 +138,12 @@
 //!   correlation they mean: the search is a detection (id `<id>#search`) that does not report
 //!   on its own, and `count()` an `event_count`, `count(field)` a `value_count` of the field's
 //!   distinct values, grouped by the `by` fields, over `timeframe` (the whole data without one),
-//!   reported under the rule's own id, title, level and tags. `near` and the `min`/`max`/`avg`/
-//!   `sum` functions have no correlation to become and are reported per rule, as is a
-//!   `timeframe` beside a condition without an aggregation.
+//!   reported under the rule's own id, title, level and tags. `a | near b and c` is a `temporal`
+//!   correlation over one such detection per search (`<id>#search`, `#search2`, …): all of them
+//!   within `timeframe`, in any order, with no group-by (Sigma 1's `near` has none). `near …
+//!   and not x` (an absence) and the `min`/`max`/`avg`/`sum` functions have no correlation to
+//!   become and are reported per rule, as is a `timeframe` beside a condition without an
+//!   aggregation.
 //! * Base rules referenced by a correlation do not report on their own unless a correlation
 //!   referencing them says `generate: true` (Sigma 2). The same holds for a correlation
 //!   referenced by another one.
@@ -625,7 +628,7 @@ impl RuleSetBuilder {
                 Ok(Parsed::Detection(d)) => self.detections.push(*d),
                 Ok(Parsed::Correlation(c)) => self.correlations.push(*c),
                 Ok(Parsed::Aggregation(d, c)) => {
-                    self.detections.push(*d);
+                    self.detections.extend(d);
                     self.correlations.push(*c);
                 }
                 Ok(Parsed::Filter(f)) => self.filters.push(*f),
@@ -991,11 +994,11 @@ impl RuleSet {
 
     /// Every loaded rule.
     pub fn rules(&self) -> Vec<RuleInfo> {
-        // A Sigma 1 aggregation's search is part of its correlation, not a rule of its own.
+        // A Sigma 1 aggregation's searches are part of its correlation, not rules of their own.
         let mut out: Vec<RuleInfo> = self
             .detections
             .iter()
-            .filter(|d| !d.meta.id.ends_with(rule::SIGMA1_BASE))
+            .filter(|d| rule::sigma1_rule(&d.meta.id).is_none())
             .map(|d| RuleInfo {
                 id: d.meta.id.clone(),
                 title: d.meta.title.clone(),

@@ -75,8 +75,15 @@ impl RuleMeta {
         self.id == reference
             || self.name.as_deref() == Some(reference)
             || self.title == reference
-            || self.id.strip_suffix(SIGMA1_BASE) == Some(reference)
+            || sigma1_rule(&self.id) == Some(reference)
     }
+}
+
+/// The id of the Sigma 1 aggregation rule whose search `id` is (`<rule>#search`, or
+/// `<rule>#search2`… for the searches right of a `near`).
+pub fn sigma1_rule(id: &str) -> Option<&str> {
+    let at = id.rfind(SIGMA1_BASE)?;
+    id[at + SIGMA1_BASE.len()..].bytes().all(|b| b.is_ascii_digit()).then_some(&id[..at])
 }
 
 /// Options that shape compilation.
@@ -199,8 +206,10 @@ pub enum Parsed {
     Correlation(Box<CorrelationDef>),
     /// A Sigma 1 aggregation (`condition: selection | count(x) by y > 10` with `timeframe`):
     /// its search as a detection that does not report on its own, and the count as an
-    /// `event_count`/`value_count` correlation over it that carries the rule's metadata.
-    Aggregation(Box<Detection>, Box<CorrelationDef>),
+    /// `event_count`/`value_count` correlation over it that carries the rule's metadata. A
+    /// `near` (`a | near b and c`) has one such detection per search (`a`, `b`, `c`) and a
+    /// `temporal` correlation over them.
+    Aggregation(Vec<Detection>, Box<CorrelationDef>),
     /// A Sigma filter (global filter, `filter:`): a condition ANDed to the rules it names.
     Filter(Box<Filter>),
 }
@@ -465,7 +474,11 @@ fn parse_doc(h: &yaml_rust2::yaml::Hash, origin: &str, opts: &CompileOptions) ->
             if agg.contains('|') {
                 return Err("an aggregation (`| count() ...`) is only allowed once, at the end of the condition".into());
             }
-            let agg = aggregation(agg).map_err(|e| format!("condition {:?}: {e}", cond_text[0]))?;
+            let agg = match near(agg, &names) {
+                Some(n) => n,
+                None => aggregation(agg).map(Sigma1::Count),
+            }
+            .map_err(|e| format!("condition {:?}: {e}", cond_text[0]))?;
             cond_text[0] = search.to_string();
             Some(agg)
         }
@@ -490,22 +503,96 @@ fn parse_doc(h: &yaml_rust2::yaml::Hash, origin: &str, opts: &CompileOptions) ->
     };
     let base_id = format!("{}{SIGMA1_BASE}", meta.id);
     let base = RuleMeta { id: base_id.clone(), name: None, ..meta.clone() };
-    let (kind, value_field) = match agg.field {
-        Some(f) => (CorrelationType::ValueCount, Some(f)),
-        None => (CorrelationType::EventCount, None),
+    let (kind, value_field, group_by, condition, near) = match agg {
+        Sigma1::Count(a) => {
+            let kind = if a.field.is_some() { CorrelationType::ValueCount } else { CorrelationType::EventCount };
+            (kind, a.field, a.group_by, vec![a.threshold], Vec::new())
+        }
+        // Every search within the timespan of the others: Sigma 2's `temporal` with all rules.
+        Sigma1::Near(n) => (CorrelationType::Temporal, None, Vec::new(), Vec::new(), n),
+    };
+    let mut detections = Vec::new();
+    let mut rules = vec![base_id];
+    for (i, name) in near.iter().enumerate() {
+        let at = names.iter().position(|n| n == name).expect("near() checked the name");
+        let id = format!("{}{SIGMA1_BASE}{}", meta.id, i + 2);
+        let only = std::slice::from_ref(name);
+        detections.push(Detection {
+            meta: RuleMeta { id: id.clone(), name: None, ..meta.clone() },
+            logsource: ls.clone(),
+            searches: vec![searches[at].clone()],
+            cond: condition::parse(name, only).map_err(|e| format!("search {name:?}: {e}"))?,
+        });
+        rules.push(id);
+    }
+    let condition = match kind {
+        CorrelationType::Temporal => vec![Threshold::Cmp(NumOp::Gte, rules.len() as f64)],
+        _ => condition,
     };
     let corr = CorrelationDef {
         meta,
         kind,
-        rules: vec![base_id],
-        group_by: agg.group_by,
+        rules,
+        group_by,
         aliases: HashMap::new(),
         timespan_us,
-        condition: vec![agg.threshold],
+        condition,
         value_field,
         generate: false,
     };
-    Ok(Parsed::Aggregation(Box::new(Detection { meta: base, logsource: ls, searches, cond }), Box::new(corr)))
+    detections.insert(0, Detection { meta: base, logsource: ls, searches, cond });
+    Ok(Parsed::Aggregation(detections, Box::new(corr)))
+}
+
+/// What follows the `|` of a Sigma 1 condition.
+#[derive(Debug, Clone, PartialEq)]
+enum Sigma1 {
+    /// `count(...) [by ...] op N`.
+    Count(Aggregation),
+    /// `near a [and b ...]`: the searches that must match within the timeframe of the
+    /// condition left of the `|`.
+    Near(Vec<String>),
+}
+
+/// Parses `near search [and search ...]`: `None` when `text` is not a `near`. A search that must
+/// *not* be near (`and not x`: an absence) has no Sigma 2 correlation to become, nor do `or`
+/// and parentheses; they are errors that name them.
+fn near(text: &str, names: &[String]) -> Option<Result<Sigma1, String>> {
+    let t = text.trim();
+    let (word, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+    if !word.eq_ignore_ascii_case("near") {
+        return None;
+    }
+    let parse = || {
+        let mut out = Vec::new();
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        if words.is_empty() {
+            return Err("`near` names no search".to_string());
+        }
+        for (i, w) in words.iter().enumerate() {
+            if i % 2 == 1 {
+                if !w.eq_ignore_ascii_case("and") {
+                    return Err(format!("`near` takes searches joined by `and`, found `{w}`"));
+                }
+                continue;
+            }
+            if w.eq_ignore_ascii_case("not") {
+                return Err("`near ... and not` (a search that must be absent) is not supported".to_string());
+            }
+            if w.contains(['(', ')', '*']) {
+                return Err(format!("`near` takes search names, found `{w}`"));
+            }
+            if !names.iter().any(|n| n == w) {
+                return Err(format!("`near` names `{w}`, which is not a search of the rule"));
+            }
+            out.push(w.to_string());
+        }
+        if words.len() % 2 == 0 {
+            return Err("`near` ends with `and`".to_string());
+        }
+        Ok(Sigma1::Near(out))
+    };
+    Some(parse())
 }
 
 /// Suffix of the id given to a Sigma 1 aggregation's search ([`Parsed::Aggregation`]).
@@ -525,19 +612,12 @@ struct Aggregation {
     threshold: Threshold,
 }
 
-/// Parses `count([field]) [by field[, field]] op number`. The other Sigma 1 aggregation
-/// functions (`min`, `max`, `avg`, `sum`) and `near` have no Sigma 2 correlation to become,
-/// and are errors that name them.
+/// Parses `count([field]) [by field[, field]] op number` ([`near`] is parsed before). The
+/// other Sigma 1 aggregation functions (`min`, `max`, `avg`, `sum`) have no Sigma 2 correlation
+/// to become, and are errors that name them.
 fn aggregation(text: &str) -> Result<Aggregation, String> {
     let t = text.trim();
-    let open = t.find('(').ok_or_else(|| {
-        let word = t.split_whitespace().next().unwrap_or("");
-        if word.eq_ignore_ascii_case("near") {
-            "`near` aggregations are not supported; write a temporal correlation rule".to_string()
-        } else {
-            format!("aggregation `{t}` is not `count(...)`")
-        }
-    })?;
+    let open = t.find('(').ok_or_else(|| format!("aggregation `{t}` is not `count(...)`"))?;
     let func = t[..open].trim();
     if !func.eq_ignore_ascii_case("count") {
         return Err(format!("aggregation function `{func}()` is not supported (only `count()`)"));
@@ -1283,10 +1363,13 @@ mod tests {
 
         let text = "title: T\nid: t1\nlevel: high\ntags: [attack.t1110]\nlogsource: {product: azure, service: signinlogs}\n\
                     detection:\n    s: {ResultType: 50126}\n    timeframe: 15m\n    condition: s | count(UserPrincipalName) by IPAddress > 10\n";
-        let Ok(Parsed::Aggregation(d, c)) = parse_file(text, "t.yml", &CompileOptions::default()).remove(0) else {
+        let Ok(Parsed::Aggregation(mut d, c)) = parse_file(text, "t.yml", &CompileOptions::default()).remove(0) else {
             panic!("not an aggregation")
         };
+        assert_eq!(d.len(), 1);
+        let d = d.remove(0);
         assert_eq!(d.meta.id, format!("t1{SIGMA1_BASE}"));
+        assert_eq!(sigma1_rule(&d.meta.id), Some("t1"));
         assert_eq!(
             (c.meta.id.as_str(), c.meta.level, c.meta.tags.as_slice()),
             ("t1", Level::High, &["attack.t1110".to_string()][..])
@@ -1304,7 +1387,11 @@ mod tests {
     fn unsupported_constructs_are_errors_naming_them() {
         assert!(error("    s:\n        a|nope: x\n    condition: s").contains("unsupported modifier `nope`"));
         assert!(error("    s:\n        a|i: x\n    condition: s").contains("without `re`"));
-        assert!(error("    s:\n        a: x\n    condition: s | near s").contains("`near`"));
+        assert!(error("    s:\n        a: x\n    n:\n        b: y\n    condition: s | near n and not s")
+            .contains("and not"));
+        assert!(error("    s:\n        a: x\n    condition: s | near t").contains("`t`, which is not a search"));
+        assert!(error("    s:\n        a: x\n    condition: s | near s or s").contains("found `or`"));
+        assert!(error("    s:\n        a: x\n    condition: s | near").contains("names no search"));
         assert!(error("    s:\n        a: x\n    condition: s | max(a) > 5").contains("`max()`"));
         assert!(error("    s:\n        a: x\n    timeframe: 5m\n    condition: s").contains("timeframe"));
         assert!(error("    s:\n        a|expand: '%admins%'\n    condition: s").contains("placeholder"));
