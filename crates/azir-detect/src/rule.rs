@@ -587,7 +587,7 @@ fn near(text: &str, names: &[String]) -> Option<Result<Sigma1, String>> {
             }
             out.push(w.to_string());
         }
-        if words.len() % 2 == 0 {
+        if words.len().is_multiple_of(2) {
             return Err("`near` ends with `and`".to_string());
         }
         Ok(Sigma1::Near(out))
