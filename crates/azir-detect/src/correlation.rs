@@ -71,12 +71,14 @@ pub struct Triggered {
 
 /// Runs one correlation over its hits.
 pub fn run(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold], hits: Vec<Hit>) -> Vec<Window> {
-    run_triggered(kind, n_rules, span, cond, hits, &|_| None).into_iter().map(|t| t.window).collect()
+    run_triggered(kind, n_rules, span, cond, hits, &|_| None, &|_| None).into_iter().map(|t| t.window).collect()
 }
 
 /// Runs one correlation over its hits, keeping the triggering windows of each merged window.
 /// `unit(event)` names the unit an `event_count` counts a hit as: hits of one unit (the
 /// triggers of one window of a referenced correlation) count once; `None` counts the hit alone.
+/// `number(value)` is a value as a number, for `value_sum` and `value_avg` (a hit whose value is
+/// not a number adds nothing to them).
 pub fn run_triggered(
     kind: CorrelationType,
     n_rules: usize,
@@ -84,6 +86,7 @@ pub fn run_triggered(
     cond: &[Threshold],
     mut hits: Vec<Hit>,
     unit: &dyn Fn(usize) -> Option<usize>,
+    number: &dyn Fn(u32) -> Option<f64>,
 ) -> Vec<Triggered> {
     hits.sort_unstable_by_key(|h| (h.key, h.time, h.event, h.rule, h.value));
     let mut out = Vec::new();
@@ -93,7 +96,7 @@ pub fn run_triggered(
         while end < hits.len() && hits[end].key == hits[start].key {
             end += 1;
         }
-        group(kind, n_rules, span, cond, &hits[start..end], unit, &mut out);
+        group(kind, n_rules, span, cond, &hits[start..end], unit, number, &mut out);
         start = end;
     }
     out
@@ -109,9 +112,16 @@ fn group(
     cond: &[Threshold],
     h: &[Hit],
     unit: &dyn Fn(usize) -> Option<usize>,
+    number: &dyn Fn(u32) -> Option<f64>,
     out: &mut Vec<Triggered>,
 ) {
     let mut lo = 0;
+    // value_sum / value_avg: each hit's number, and the sum and count of those in the window
+    // (added on entry, taken off on leaving; exact for the integer counters logs carry).
+    let summing = matches!(kind, CorrelationType::ValueSum | CorrelationType::ValueAvg);
+    let nums: Vec<Option<f64>> =
+        if summing { h.iter().map(|x| x.value.and_then(number)).collect() } else { Vec::new() };
+    let (mut sum, mut n_sum) = (0.0f64, 0usize);
     let mut values: FxHashMap<u32, usize> = FxHashMap::default();
     let mut units: FxHashMap<usize, usize> = FxHashMap::default();
     let mut singles = 0usize;
@@ -130,7 +140,12 @@ fn group(
     let counting = kind == CorrelationType::EventCount;
     for hi in 0..h.len() {
         let x = &h[hi];
-        if let Some(v) = x.value {
+        if summing {
+            if let Some(n) = nums[hi] {
+                sum += n;
+                n_sum += 1;
+            }
+        } else if let Some(v) = x.value {
             *values.entry(v).or_default() += 1;
         }
         if counting {
@@ -141,7 +156,12 @@ fn group(
         }
         per_rule[x.rule] += 1;
         while x.time - h[lo].time > span {
-            if let Some(v) = h[lo].value {
+            if summing {
+                if let Some(n) = nums[lo] {
+                    sum -= n;
+                    n_sum -= 1;
+                }
+            } else if let Some(v) = h[lo].value {
                 if let Some(c) = values.get_mut(&v) {
                     *c -= 1;
                     if *c == 0 {
@@ -177,6 +197,14 @@ fn group(
             CorrelationType::Temporal => {
                 let n = per_rule.iter().filter(|&&c| c > 0).count() as f64;
                 (Threshold::test(cond, n), n, lo)
+            }
+            CorrelationType::ValueSum => {
+                let v = if n_sum == 0 { 0.0 } else { sum };
+                (n_sum > 0 && Threshold::test(cond, v), v, lo)
+            }
+            CorrelationType::ValueAvg => {
+                let v = if n_sum == 0 { 0.0 } else { sum / n_sum as f64 };
+                (n_sum > 0 && Threshold::test(cond, v), v, lo)
             }
             CorrelationType::TemporalOrdered => match ordered_start(&h[lo..=hi], n_rules) {
                 Some(first) => (true, n_rules as f64, lo + first),
@@ -314,7 +342,7 @@ mod tests {
     fn triggers_are_the_windows_that_met_the_condition_inside_a_merged_one() {
         let span = 60_000_000;
         let hits: Vec<Hit> = [0, 10, 20, 30, 100].iter().enumerate().map(|(i, &t)| hit(t, 0, "u", None, i)).collect();
-        let t = run_triggered(CorrelationType::EventCount, 1, span, GTE3, hits, &|_| None);
+        let t = run_triggered(CorrelationType::EventCount, 1, span, GTE3, hits, &|_| None, &|_| None);
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].window.events, [0, 1, 2, 3]);
         assert_eq!(t[0].items, [0, 1, 2, 3]);
@@ -330,11 +358,11 @@ mod tests {
         // Events 10.. are triggers of two windows (units 0 and 1) of a referenced correlation.
         let unit = |e: usize| e.checked_sub(10).map(|i| i / 3);
         let one: Vec<Hit> = (0..3).map(|i| hit(i, 0, "ip", None, 10 + i as usize)).collect();
-        assert!(run_triggered(CorrelationType::EventCount, 1, span, GTE3, one.clone(), &unit).is_empty());
+        assert!(run_triggered(CorrelationType::EventCount, 1, span, GTE3, one.clone(), &unit, &|_| None).is_empty());
         let mut three = one;
         three.extend((3..6).map(|i| hit(i, 0, "ip", None, 10 + i as usize)));
         three.push(hit(7, 0, "ip", None, 0));
-        let t = run_triggered(CorrelationType::EventCount, 1, span, GTE3, three, &unit);
+        let t = run_triggered(CorrelationType::EventCount, 1, span, GTE3, three, &unit, &|_| None);
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].window.value, 3.0);
     }

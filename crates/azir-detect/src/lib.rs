@@ -144,6 +144,11 @@
 //!   and not x` (an absence) and the `min`/`max`/`avg`/`sum` functions have no correlation to
 //!   become and are reported per rule, as is a `timeframe` beside a condition without an
 //!   aggregation.
+//! * **`value_sum` and `value_avg`** (pySigma's correlation types beyond Sigma 2.0): the sum or
+//!   the average of `condition.field`'s numeric values (JSON numbers or numbers as text) in the
+//!   group's window; a match whose value is not a number is left out of the window.
+//!   `value_percentile` and `value_median` are reported per rule. Correlation conditions take
+//!   `neq` besides `gt`/`gte`/`lt`/`lte`/`eq`.
 //! * Base rules referenced by a correlation do not report on their own unless a correlation
 //!   referencing them says `generate: true` (Sigma 2). The same holds for a correlation
 //!   referenced by another one.
@@ -1028,7 +1033,7 @@ impl RuleSet {
                 id: c.def.meta.id.clone(),
                 title: c.def.meta.title.clone(),
                 origin: c.def.meta.origin.clone(),
-                kind: kind_name(c.def.kind).into(),
+                kind: rule::kind_text(c.def.kind).into(),
                 sources: sources.clone(),
             });
             corr_sources.push(sources);
@@ -1124,15 +1129,6 @@ impl RuleSet {
             last_route: 0,
             scan_budget: vec![ScanBudget::default(); self.prefilter.len()],
         }
-    }
-}
-
-fn kind_name(k: CorrelationType) -> &'static str {
-    match k {
-        CorrelationType::EventCount => "event_count",
-        CorrelationType::ValueCount => "value_count",
-        CorrelationType::Temporal => "temporal",
-        CorrelationType::TemporalOrdered => "temporal_ordered",
     }
 }
 
@@ -1469,15 +1465,27 @@ impl<'r> Hunter<'r> {
                 h.key = r;
             }
             let unit = |e: usize| chain.unit(e);
-            let triggered =
-                correlation::run_triggered(c.def.kind, c.rules.len(), c.def.timespan_us, &c.def.condition, hits, &unit);
+            // value_sum / value_avg: a hit whose value is not a number is not part of the sum.
+            let number = |v: u32| symbols.name(v).trim().parse::<f64>().ok().filter(|n| n.is_finite());
+            if matches!(c.def.kind, CorrelationType::ValueSum | CorrelationType::ValueAvg) {
+                hits.retain(|h| h.value.and_then(number).is_some());
+            }
+            let triggered = correlation::run_triggered(
+                c.def.kind,
+                c.rules.len(),
+                c.def.timespan_us,
+                &c.def.condition,
+                hits,
+                &unit,
+                &number,
+            );
             for t in triggered {
                 let key = keys.get(by_rank[t.window.key as usize]).to_vec();
                 if c.standalone {
                     let group =
                         c.def.group_by.iter().zip(&key).map(|(g, &v)| format!("{g}={}", symbols.name(v))).collect();
                     let idx = chain.events(&t.window.events);
-                    out.push(finding(&c.def.meta, kind_name(c.def.kind), group, idx, &refs, &symbols));
+                    out.push(finding(&c.def.meta, rule::kind_text(c.def.kind), group, idx, &refs, &symbols));
                 }
                 if c.outers.is_empty() {
                     continue;

@@ -153,6 +153,17 @@ pub enum CorrelationType {
     Temporal,
     /// All referenced rules match within the timespan, in the order listed.
     TemporalOrdered,
+    /// Sum of a numeric field's values (pySigma's extension).
+    ValueSum,
+    /// Average of a numeric field's values (pySigma's extension).
+    ValueAvg,
+}
+
+impl CorrelationType {
+    /// The type aggregates a field's values (`condition.field`).
+    pub fn has_field(self) -> bool {
+        matches!(self, CorrelationType::ValueCount | CorrelationType::ValueSum | CorrelationType::ValueAvg)
+    }
 }
 
 /// A correlation's threshold.
@@ -162,6 +173,8 @@ pub enum Threshold {
     Cmp(NumOp, f64),
     /// `eq`.
     Eq(f64),
+    /// `neq`.
+    Neq(f64),
 }
 
 impl Threshold {
@@ -170,6 +183,7 @@ impl Threshold {
         conds.iter().all(|c| match *c {
             Threshold::Cmp(op, v) => op.test(n, v),
             Threshold::Eq(v) => n == v,
+            Threshold::Neq(v) => n != v,
         })
     }
 }
@@ -828,6 +842,18 @@ fn field_test(k: &str, mods: &[&str], v: &Yaml, family: Family, opts: &CompileOp
     Ok(Test::Values { entries, all })
 }
 
+/// The type's name in rules.
+pub fn kind_text(k: CorrelationType) -> &'static str {
+    match k {
+        CorrelationType::EventCount => "event_count",
+        CorrelationType::ValueCount => "value_count",
+        CorrelationType::Temporal => "temporal",
+        CorrelationType::TemporalOrdered => "temporal_ordered",
+        CorrelationType::ValueSum => "value_sum",
+        CorrelationType::ValueAvg => "value_avg",
+    }
+}
+
 fn correlation(h: &yaml_rust2::yaml::Hash, c: &yaml_rust2::yaml::Hash, origin: &str) -> Result<CorrelationDef, String> {
     let meta = meta(h, origin)?;
     let kind = match key(c, "type").and_then(s).as_deref() {
@@ -835,6 +861,11 @@ fn correlation(h: &yaml_rust2::yaml::Hash, c: &yaml_rust2::yaml::Hash, origin: &
         Some("value_count") => CorrelationType::ValueCount,
         Some("temporal") => CorrelationType::Temporal,
         Some("temporal_ordered") => CorrelationType::TemporalOrdered,
+        Some("value_sum") => CorrelationType::ValueSum,
+        Some("value_avg") => CorrelationType::ValueAvg,
+        Some(t @ ("value_percentile" | "value_median")) => {
+            return Err(format!("correlation type `{t}` is not supported (value_sum and value_avg are)"))
+        }
         Some(t) => return Err(format!("unsupported correlation type `{t}`")),
         None => return Err("correlation has no type".into()),
     };
@@ -870,6 +901,7 @@ fn correlation(h: &yaml_rust2::yaml::Hash, c: &yaml_rust2::yaml::Hash, origin: &
                     "lt" => Threshold::Cmp(NumOp::Lt, n),
                     "lte" => Threshold::Cmp(NumOp::Lte, n),
                     "eq" => Threshold::Eq(n),
+                    "neq" => Threshold::Neq(n),
                     other => return Err(format!("unsupported correlation condition `{other}`")),
                 });
             }
@@ -878,11 +910,16 @@ fn correlation(h: &yaml_rust2::yaml::Hash, c: &yaml_rust2::yaml::Hash, origin: &
         None => {}
     }
     match kind {
-        CorrelationType::EventCount | CorrelationType::ValueCount if condition.is_empty() => {
-            return Err("event_count/value_count correlation needs a condition".into())
+        CorrelationType::EventCount
+        | CorrelationType::ValueCount
+        | CorrelationType::ValueSum
+        | CorrelationType::ValueAvg
+            if condition.is_empty() =>
+        {
+            return Err(format!("{} correlation needs a condition", kind_text(kind)))
         }
-        CorrelationType::ValueCount if value_field.is_none() => {
-            return Err("value_count correlation needs `condition.field`".into())
+        k if k.has_field() && value_field.is_none() => {
+            return Err(format!("{} correlation needs `condition.field`", kind_text(kind)))
         }
         CorrelationType::Temporal | CorrelationType::TemporalOrdered if condition.is_empty() => {
             condition.push(Threshold::Cmp(NumOp::Gte, rules.len() as f64))
