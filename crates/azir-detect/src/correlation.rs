@@ -96,11 +96,14 @@ pub fn run_triggered(
         while end < hits.len() && hits[end].key == hits[start].key {
             end += 1;
         }
-        group(kind, n_rules, span, cond, &hits[start..end], unit, number, &mut out);
+        group(kind, n_rules, span, cond, &hits[start..end], (unit, number), &mut out);
         start = end;
     }
     out
 }
+
+/// What `run_triggered` is told of hits: an `event_count`'s unit, a value's number.
+type Lookups<'a> = (&'a dyn Fn(usize) -> Option<usize>, &'a dyn Fn(u32) -> Option<f64>);
 
 /// A merged window being built: first hit, last hit, best value, triggers (absolute offsets).
 type Current = (usize, usize, f64, Vec<(usize, usize)>);
@@ -111,8 +114,7 @@ fn group(
     span: i64,
     cond: &[Threshold],
     h: &[Hit],
-    unit: &dyn Fn(usize) -> Option<usize>,
-    number: &dyn Fn(u32) -> Option<f64>,
+    (unit, number): Lookups<'_>,
     out: &mut Vec<Triggered>,
 ) {
     let mut lo = 0;
