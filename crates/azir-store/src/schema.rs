@@ -607,16 +607,6 @@ impl<'a> ProvCols<'a> {
         }
     }
 
-    fn get(&self, r: usize) -> Provenance {
-        Provenance {
-            evidence_sha256: cell(self.sha, r).unwrap_or_default().into(),
-            evidence_path: cell(self.path, r).unwrap_or_default().into(),
-            line: cell(self.line, r).unwrap_or(0),
-            offset: cell(self.offset, r).unwrap_or(0),
-            index: cell(self.index, r).unwrap_or(0),
-        }
-    }
-
     /// Row `r` into `p`, keeping its shared texts when they are the row's (consecutive rows
     /// mostly come from one evidence file).
     fn fill(&self, r: usize, p: &mut Provenance) {
@@ -764,60 +754,123 @@ impl<'a> EventColumns<'a> {
     }
 }
 
+/// The network columns of a batch, each looked up once ([`flows_from_batch`]), to read rows
+/// into a `NetworkSession` that is reused (as [`EventColumns`] does for events): a hunt folds
+/// every flow tuple of a case through one session per worker.
+pub struct FlowColumns<'a> {
+    rows: usize,
+    times: [Option<&'a TimestampMicrosecondArray>; 2],
+    ints: [Option<&'a Int32Array>; 4],
+    longs: [Option<&'a Int64Array>; 4],
+    texts: [Option<&'a StringArray>; 18],
+    tuple: Option<&'a UInt32Array>,
+    prov: ProvCols<'a>,
+}
+
+/// The text columns of a flow tuple, in the order [`FlowColumns::fill`] assigns them (the first
+/// seven are not optional).
+const FLOW_TEXTS: [&str; 18] = [
+    "source",
+    "source_format",
+    "SrcIpAddr",
+    "DstIpAddr",
+    "NetworkProtocol",
+    "FlowId",
+    "raw",
+    "NetworkDirection",
+    "DvcAction",
+    "FlowState",
+    "NetworkRuleName",
+    "DvcId",
+    "AclId",
+    "DvcMacAddr",
+    "TargetResourceId",
+    "FlowEncryption",
+    "CloudAccountId",
+    "LogStatus",
+];
+
+impl<'a> FlowColumns<'a> {
+    /// The columns of `batch`.
+    pub fn new(batch: &'a RecordBatch) -> Self {
+        let c = Columns::new(batch);
+        FlowColumns {
+            rows: batch.num_rows(),
+            times: ["TimeGenerated", "EventEndTime"].map(|n| c.array(n)),
+            ints: ["SrcPortNumber", "DstPortNumber", "FlowVersion", "TcpFlags"].map(|n| c.array(n)),
+            longs: ["SrcPackets", "SrcBytes", "DstPackets", "DstBytes"].map(|n| c.array(n)),
+            texts: FLOW_TEXTS.map(|n| c.array(n)),
+            tuple: c.array("evidence_tuple"),
+            prov: ProvCols::new(&c),
+        }
+    }
+
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Row `r` into `s`, every field overwritten, reusing `s`'s buffers.
+    pub fn fill(&self, r: usize, s: &mut NetworkSession) {
+        let t = |i: usize| cell(self.texts[i], r);
+        [s.time, s.end_time] = self.times.map(|a| cell(a, r).unwrap_or(0));
+        let texts = [
+            &mut s.source,
+            &mut s.source_format,
+            &mut s.src_ip,
+            &mut s.dst_ip,
+            &mut s.protocol,
+            &mut s.flow_id,
+            &mut s.raw,
+        ];
+        for (i, x) in texts.into_iter().enumerate() {
+            x.clear();
+            x.push_str(t(i).unwrap_or_default());
+        }
+        let opts = [
+            &mut s.direction,
+            &mut s.action,
+            &mut s.flow_state,
+            &mut s.rule,
+            &mut s.dvc_id,
+            &mut s.acl_id,
+            &mut s.mac,
+            &mut s.target_resource_id,
+            &mut s.encryption,
+            &mut s.account_id,
+            &mut s.log_status,
+        ];
+        for (i, o) in opts.into_iter().enumerate() {
+            match (o.as_mut(), t(i + 7)) {
+                (Some(x), Some(v)) => {
+                    x.clear();
+                    x.push_str(v);
+                }
+                (None, Some(v)) => *o = Some(v.to_string()),
+                (_, None) => *o = None,
+            }
+        }
+        [s.src_port, s.dst_port, s.version, s.tcp_flags] = self.ints.map(|a| cell(a, r));
+        [s.packets_s2d, s.bytes_s2d, s.packets_d2s, s.bytes_d2s] = self.longs.map(|a| cell(a, r));
+        s.tuple_index = cell(self.tuple, r).unwrap_or(0);
+        self.prov.fill(r, &mut s.provenance);
+    }
+}
+
 /// Reads the network sessions of a batch back (each column looked up once per batch, as
 /// [`events_from_batch`]).
 pub fn flows_from_batch(batch: &RecordBatch) -> Vec<NetworkSession> {
-    let c = Columns::new(batch);
-    let s = |n: &str| c.array::<StringArray>(n);
-    let i = |n: &str| c.array::<Int32Array>(n);
-    let l = |n: &str| c.array::<Int64Array>(n);
-    let t = |n: &str| c.array::<TimestampMicrosecondArray>(n);
-    let text = |a: Option<&StringArray>, r: usize| cell(a, r).map(str::to_string);
-    let (time, end_time, source, source_format) =
-        (t("TimeGenerated"), t("EventEndTime"), s("source"), s("source_format"));
-    let (src_ip, src_port, dst_ip, dst_port) = (s("SrcIpAddr"), i("SrcPortNumber"), s("DstIpAddr"), i("DstPortNumber"));
-    let (protocol, direction, action, flow_state) =
-        (s("NetworkProtocol"), s("NetworkDirection"), s("DvcAction"), s("FlowState"));
-    let (packets_s2d, bytes_s2d, packets_d2s, bytes_d2s) =
-        (l("SrcPackets"), l("SrcBytes"), l("DstPackets"), l("DstBytes"));
-    let (rule, dvc_id, acl_id, mac) = (s("NetworkRuleName"), s("DvcId"), s("AclId"), s("DvcMacAddr"));
-    let (target_resource_id, encryption, version) = (s("TargetResourceId"), s("FlowEncryption"), i("FlowVersion"));
-    let (account_id, tcp_flags, log_status, flow_id) =
-        (s("CloudAccountId"), i("TcpFlags"), s("LogStatus"), s("FlowId"));
-    let (raw, tuple) = (s("raw"), c.array::<UInt32Array>("evidence_tuple"));
-    let prov = ProvCols::new(&c);
-    (0..batch.num_rows())
-        .map(|r| NetworkSession {
-            time: cell(time, r).unwrap_or(0),
-            end_time: cell(end_time, r).unwrap_or(0),
-            source: text(source, r).unwrap_or_default(),
-            source_format: text(source_format, r).unwrap_or_default(),
-            src_ip: text(src_ip, r).unwrap_or_default(),
-            src_port: cell(src_port, r),
-            dst_ip: text(dst_ip, r).unwrap_or_default(),
-            dst_port: cell(dst_port, r),
-            protocol: text(protocol, r).unwrap_or_default(),
-            direction: text(direction, r),
-            action: text(action, r),
-            flow_state: text(flow_state, r),
-            packets_s2d: cell(packets_s2d, r),
-            bytes_s2d: cell(bytes_s2d, r),
-            packets_d2s: cell(packets_d2s, r),
-            bytes_d2s: cell(bytes_d2s, r),
-            rule: text(rule, r),
-            dvc_id: text(dvc_id, r),
-            acl_id: text(acl_id, r),
-            mac: text(mac, r),
-            target_resource_id: text(target_resource_id, r),
-            encryption: text(encryption, r),
-            version: cell(version, r),
-            account_id: text(account_id, r),
-            tcp_flags: cell(tcp_flags, r),
-            log_status: text(log_status, r),
-            flow_id: text(flow_id, r).unwrap_or_default(),
-            raw: text(raw, r).unwrap_or_default(),
-            provenance: prov.get(r),
-            tuple_index: cell(tuple, r).unwrap_or(0),
+    let cols = FlowColumns::new(batch);
+    (0..cols.len())
+        .map(|r| {
+            let mut s = NetworkSession::default();
+            cols.fill(r, &mut s);
+            s
         })
         .collect()
 }
@@ -996,5 +1049,70 @@ mod tests {
         f.compute_flow_id();
         let b = network_batch(&[&f]);
         assert_eq!(flows_from_batch(&b), vec![f]);
+    }
+
+    #[test]
+    fn a_reused_flow_is_each_row_exactly() {
+        // Every field filled in one row, none in the next, others in a third: refilling one
+        // `NetworkSession` gives each row as a fresh read does.
+        let mut full = NetworkSession {
+            time: 5,
+            end_time: 6,
+            source: "vpc_flow".into(),
+            source_format: "aws_vpc_v5".into(),
+            src_ip: "10.0.0.1".into(),
+            src_port: Some(50000),
+            dst_ip: "203.0.113.9".into(),
+            dst_port: Some(443),
+            protocol: "TCP".into(),
+            direction: Some("O".into()),
+            action: Some("Allow".into()),
+            flow_state: Some("E".into()),
+            packets_s2d: Some(1),
+            bytes_s2d: Some(2),
+            packets_d2s: Some(3),
+            bytes_d2s: Some(4),
+            rule: Some("UserRule_AllowWeb".into()),
+            dvc_id: Some("/subscriptions/s/nsg".into()),
+            acl_id: Some("acl".into()),
+            mac: Some("000D3A".into()),
+            target_resource_id: Some("/subscriptions/s/vm".into()),
+            encryption: Some("NX_HW_NOT_SUPPORTED".into()),
+            version: Some(5),
+            account_id: Some("123456789012".into()),
+            tcp_flags: Some(19),
+            log_status: Some("OK".into()),
+            raw: "10.0.0.1 203.0.113.9".into(),
+            provenance: Provenance {
+                evidence_sha256: "ab".into(),
+                evidence_path: "f1".into(),
+                line: 3,
+                offset: 9,
+                index: 1,
+            },
+            tuple_index: 7,
+            ..NetworkSession::default()
+        };
+        full.compute_flow_id();
+        let empty = NetworkSession { time: 1, ..NetworkSession::default() };
+        let mut other = NetworkSession {
+            source: "nsg_flow".into(),
+            src_ip: "10.0.0.4".into(),
+            dst_ip: "10.0.0.5".into(),
+            protocol: "UDP".into(),
+            action: Some("Deny".into()),
+            provenance: Provenance { evidence_path: "f2".into(), line: 9, ..Provenance::default() },
+            ..NetworkSession::default()
+        };
+        other.compute_flow_id();
+        let rows = [&full, &empty, &other, &full];
+        let b = network_batch(&rows);
+        assert_eq!(flows_from_batch(&b).iter().collect::<Vec<_>>(), rows);
+        let cols = FlowColumns::new(&b);
+        let mut s = NetworkSession::default();
+        for (r, want) in rows.iter().enumerate() {
+            cols.fill(r, &mut s);
+            assert_eq!(&&s, want, "row {r}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use azir_detect::rule::{CompileOptions, Level};
 use azir_detect::volume::OutboundVolume;
 use azir_detect::{Finding, RuleSetBuilder};
 use azir_store::findings::{self, FindingRow};
-use azir_store::schema::{event_id, flows_from_batch, EventColumns};
+use azir_store::schema::{event_id, EventColumns, FlowColumns};
 use azir_store::Table;
 use clap::{Args, ValueEnum};
 use std::collections::HashMap;
@@ -261,13 +261,19 @@ pub fn run(a: &HuntArgs, json: bool, quiet: bool) -> Result<i32> {
     // Flow tuples feed the flow rules and the built-in volume analytic (azir_detect::volume).
     if set.routes_flows() || !a.no_builtin {
         let fold_flows = |(h, _, volume): &mut Workers, batch: &arrow_array::RecordBatch| {
-            for s in flows_from_batch(batch) {
-                if since.is_some_and(|t| s.time < t) || until.is_some_and(|u| s.time >= u) {
-                    continue;
+            // One tuple per worker thread, refilled row after row (FlowColumns).
+            thread_local!(static TUPLE: std::cell::RefCell<azir_model::NetworkSession> = Default::default());
+            let cols = FlowColumns::new(batch);
+            TUPLE.with_borrow_mut(|s| {
+                for r in 0..cols.len() {
+                    cols.fill(r, s);
+                    if since.is_some_and(|t| s.time < t) || until.is_some_and(|u| s.time >= u) {
+                        continue;
+                    }
+                    h.feed_flow(s);
+                    volume.feed(s);
                 }
-                h.feed_flow(&s);
-                volume.feed(&s);
-            }
+            });
             Ok(())
         };
         hunters.extend(azir_store::flowscan::par_scan_with(
