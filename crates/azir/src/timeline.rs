@@ -282,38 +282,62 @@ pub fn run(a: &TimelineArgs) -> Result<i32> {
     let mut sink = Sink::new(a.format, &mut out)?;
     let mut left = a.limit.unwrap_or(usize::MAX);
     // One day partition at a time: rows are sorted and written per day, so memory holds one
-    // day of the case, and `--limit` stops reading once it has its rows.
-    for day in days(&case, a.flows, from_day.as_deref(), to_day.as_deref())? {
-        if left == 0 {
-            break;
+    // day of the case (two while the next is read), and `--limit` stops reading once it has its
+    // rows. A reader thread reads and sorts the next day while this one writes.
+    let days = days(&case, a.flows, from_day.as_deref(), to_day.as_deref())?;
+    let (case, filter, cols) = (&case, &filter, &cols);
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(Event, u32)>>>(1);
+        scope.spawn(move || {
+            for day in days {
+                let rows = read_day(case, &day, a.flows, filter, cols);
+                let failed = rows.is_err();
+                // A closed channel: the writer has its rows, or stopped on an error.
+                if tx.send(rows).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        // `rx` is consumed by the loop: leaving it early closes the channel, which ends the reader.
+        for rows in rx {
+            let mut rows = rows?;
+            rows.truncate(left);
+            left -= rows.len();
+            sink.rows(&rows)?;
+            if left == 0 {
+                break;
+            }
         }
-        // Each row with its `event_id` sub-index: 0 for events, tuple index + 1 for flow tuples
-        // (as stored), so the tuples of one flow record keep distinct ids.
-        let mut rows: Vec<(Event, u32)> = Vec::new();
-        scan(&case, Table::Events, Some(&day), Some(&day), Some(&cols), &mut |b| {
-            rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)).map(|e| (e, 0)));
-            Ok(())
-        })?;
-        if a.flows {
-            scan(&case, Table::Network, Some(&day), Some(&day), None, &mut |b| {
-                rows.extend(
-                    flows_from_batch(&b)
-                        .into_iter()
-                        .filter(|f| filter.flow_ok(f))
-                        .map(|f| (f.tuple_index + 1, f))
-                        .map(|(sub, f)| (flow_event(f), sub)),
-                );
-                Ok(())
-            })?;
-        }
-        rows.sort_by(|(x, xs), (y, ys)| row_order((x, *xs), (y, *ys)));
-        rows.truncate(left);
-        left -= rows.len();
-        sink.rows(&rows)?;
-    }
+        Ok(())
+    })?;
     sink.finish()?;
     out.flush()?;
     Ok(0)
+}
+
+/// The rows of one day partition that pass `filter`, in timeline order. Each row has its
+/// `event_id` sub-index: 0 for events, tuple index + 1 for flow tuples (as stored), so the
+/// tuples of one flow record keep distinct ids.
+fn read_day(case: &Case, day: &str, flows: bool, filter: &Filter, cols: &[&str]) -> Result<Vec<(Event, u32)>> {
+    let mut rows: Vec<(Event, u32)> = Vec::new();
+    scan(case, Table::Events, Some(day), Some(day), Some(cols), &mut |b| {
+        rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)).map(|e| (e, 0)));
+        Ok(())
+    })?;
+    if flows {
+        scan(case, Table::Network, Some(day), Some(day), None, &mut |b| {
+            rows.extend(
+                flows_from_batch(&b)
+                    .into_iter()
+                    .filter(|f| filter.flow_ok(f))
+                    .map(|f| (f.tuple_index + 1, f))
+                    .map(|(sub, f)| (flow_event(f), sub)),
+            );
+            Ok(())
+        })?;
+    }
+    rows.sort_by(|(x, xs), (y, ys)| row_order((x, *xs), (y, *ys)));
+    Ok(rows)
 }
 
 /// Timeline order: time, then the evidence (file, place in it) and the sub-index, so the output
