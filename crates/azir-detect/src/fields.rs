@@ -258,13 +258,15 @@ fn firewall_blocked(action: &str) -> Option<bool> {
     // whose action was not kept.
     let a = action.trim();
     let is = |words: &[&str]| words.iter().any(|w| a.eq_ignore_ascii_case(w));
-    if is(firewall_words(true)) || is(&["failure"]) {
-        Some(true)
-    } else if is(firewall_words(false)) || is(&["dnat", "snat", "success"]) {
-        Some(false)
-    } else {
-        None
-    }
+    azir_model::verdict::blocked(a).or_else(|| {
+        if is(&["failure"]) {
+            Some(true)
+        } else if is(&["dnat", "snat", "success"]) {
+            Some(false)
+        } else {
+            None
+        }
+    })
 }
 
 /// The words Sigma's generic `firewall` rules use for a verdict (`action: denied`, `action:
@@ -272,9 +274,9 @@ fn firewall_blocked(action: &str) -> Option<bool> {
 /// lists the ones it knows and an NSG or Azure Firewall says only Allow or Deny.
 pub fn firewall_words(blocked: bool) -> &'static [&'static str] {
     if blocked {
-        &["deny", "denied", "drop", "dropped", "block", "blocked", "reject", "rejected"]
+        azir_model::verdict::BLOCKED
     } else {
-        &["allow", "allowed", "accept", "accepted", "pass", "permit", "forward"]
+        azir_model::verdict::ALLOWED
     }
 }
 

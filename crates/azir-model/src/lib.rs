@@ -11,6 +11,7 @@ pub mod resource;
 pub mod secret;
 pub mod space;
 pub mod time;
+pub mod verdict;
 
 pub use event::{BadRecord, Event, NetworkSession, Provenance};
 pub use resource::Resource;

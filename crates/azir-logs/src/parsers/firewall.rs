@@ -326,11 +326,14 @@ fn structured(f: &Fields) -> Option<Conn> {
 
 /// ASIM result of a firewall action.
 fn action_result(action: &str) -> &'static str {
-    match action.to_ascii_lowercase().as_str() {
-        "allow" | "allowed" | "dnat" | "snat" => "Success",
-        "deny" | "denied" | "drop" | "dropped" | "block" | "blocked" | "reject" => "Failure",
-        "alert" => "NA",
-        other => result_of(other),
+    match azir_model::verdict::blocked(action) {
+        Some(true) => "Failure",
+        Some(false) => "Success",
+        None => match action.trim().to_ascii_lowercase().as_str() {
+            "dnat" | "snat" => "Success",
+            "alert" => "NA",
+            other => result_of(other),
+        },
     }
 }
 
