@@ -558,6 +558,23 @@ mod tests {
     }
 
     #[test]
+    fn actions_in_every_vendor_word_become_allow_or_deny() {
+        for (action, result, dvc) in [
+            ("Allow", "Success", "Allow"),
+            ("ACCEPT", "Success", "Allow"),
+            ("permit", "Success", "Allow"),
+            ("Deny", "Failure", "Deny"),
+            ("Drop", "Failure", "Deny"),
+            ("REJECTED", "Failure", "Deny"),
+            ("DNAT", "Success", "Allow"),
+            ("Alert", "NA", "Alert"),
+            ("Log", "NA", "Log"),
+        ] {
+            assert_eq!((action_result(action), dvc_action(action).as_str()), (result, dvc), "{action}");
+        }
+    }
+
+    #[test]
     fn legacy_network_rule_deny_gives_event_and_flow() {
         let out = run(&legacy(
             "AzureFirewallNetworkRule",
