@@ -640,6 +640,21 @@ pub fn events_from_batch(batch: &RecordBatch) -> Vec<Event> {
         .collect()
 }
 
+/// `s` becomes `v`, in the buffer `s` already has.
+fn refill(s: &mut String, v: &str) {
+    s.clear();
+    s.push_str(v);
+}
+
+/// `o` becomes `v`, in the buffer `o` already has when both are there.
+fn refill_opt(o: &mut Option<String>, v: Option<&str>) {
+    match (o.as_mut(), v) {
+        (Some(s), Some(v)) => refill(s, v),
+        (None, Some(v)) => *o = Some(v.to_string()),
+        (_, None) => *o = None,
+    }
+}
+
 /// The event columns of a batch, each looked up once ([`events_from_batch`]), to read rows into
 /// an `Event` that is reused: a hunt folds millions of rows through one `Event` per worker, and
 /// refilling its strings (and keeping the provenance texts while consecutive rows share them)
@@ -711,8 +726,7 @@ impl<'a> EventColumns<'a> {
         let t = |i: usize| cell(self.texts[i], r);
         e.time = cell(self.time, r).unwrap_or(0);
         for (i, s) in [&mut e.source, &mut e.source_format, &mut e.message, &mut e.raw].into_iter().enumerate() {
-            s.clear();
-            s.push_str(t(i).unwrap_or_default());
+            refill(s, t(i).unwrap_or_default());
         }
         let opts = [
             &mut e.event_type,
@@ -740,14 +754,7 @@ impl<'a> EventColumns<'a> {
             &mut e.subscription_id,
         ];
         for (i, o) in opts.into_iter().enumerate() {
-            match (o.as_mut(), t(i + 4)) {
-                (Some(s), Some(v)) => {
-                    s.clear();
-                    s.push_str(v);
-                }
-                (None, Some(v)) => *o = Some(v.to_string()),
-                (_, None) => *o = None,
-            }
+            refill_opt(o, t(i + 4));
         }
         [e.src_port, e.dst_port, e.http_status] = self.ints.map(|a| cell(a, r));
         self.prov.fill(r, &mut e.provenance);
@@ -829,8 +836,7 @@ impl<'a> FlowColumns<'a> {
             &mut s.raw,
         ];
         for (i, x) in texts.into_iter().enumerate() {
-            x.clear();
-            x.push_str(t(i).unwrap_or_default());
+            refill(x, t(i).unwrap_or_default());
         }
         let opts = [
             &mut s.direction,
@@ -846,14 +852,7 @@ impl<'a> FlowColumns<'a> {
             &mut s.log_status,
         ];
         for (i, o) in opts.into_iter().enumerate() {
-            match (o.as_mut(), t(i + 7)) {
-                (Some(x), Some(v)) => {
-                    x.clear();
-                    x.push_str(v);
-                }
-                (None, Some(v)) => *o = Some(v.to_string()),
-                (_, None) => *o = None,
-            }
+            refill_opt(o, t(i + 7));
         }
         [s.src_port, s.dst_port, s.version, s.tcp_flags] = self.ints.map(|a| cell(a, r));
         [s.packets_s2d, s.bytes_s2d, s.packets_d2s, s.bytes_d2s] = self.longs.map(|a| cell(a, r));
