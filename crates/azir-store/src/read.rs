@@ -17,7 +17,17 @@ pub fn scan(
     columns: Option<&[&str]>,
     f: &mut dyn FnMut(RecordBatch) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    for part in case.parts(table, from_day, to_day)? {
+    scan_parts(&case.parts(table, from_day, to_day)?, columns, f)
+}
+
+/// [`scan`] over parts listed beforehand ([`Case::parts`]): a reader that walks a case day by
+/// day lists its parts once instead of reading the manifest again for every day.
+pub fn scan_parts(
+    parts: &[crate::case::Part],
+    columns: Option<&[&str]>,
+    f: &mut dyn FnMut(RecordBatch) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for part in parts {
         let file = File::open(&part.path).map_err(crate::case::io_err(&part.path))?;
         let perr =
             |e: parquet::errors::ParquetError| StoreError::Parquet { path: part.path.clone(), reason: e.to_string() };

@@ -8,10 +8,12 @@
 
 use anyhow::{bail, Context, Result};
 use azir_model::{format_micros, parse_time, Event, NetworkSession};
-use azir_store::read::scan;
+use azir_store::case::Part;
+use azir_store::read::{scan, scan_parts};
 use azir_store::schema::{event_id, events_from_batch, flows_from_batch, Columns};
 use azir_store::{Case, Table};
 use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -285,12 +287,12 @@ pub fn run(a: &TimelineArgs) -> Result<i32> {
     // day of the case (two while the next is read), and `--limit` stops reading once it has its
     // rows. A reader thread reads and sorts the next day while this one writes.
     let days = days(&case, a.flows, from_day.as_deref(), to_day.as_deref())?;
-    let (case, filter, cols) = (&case, &filter, &cols);
+    let (filter, cols) = (&filter, &cols);
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(Event, u32)>>>(1);
         scope.spawn(move || {
             for day in days {
-                let rows = read_day(case, &day, a.flows, filter, cols);
+                let rows = read_day(&day, filter, cols);
                 let failed = rows.is_err();
                 // A closed channel: the writer has its rows, or stopped on an error.
                 if tx.send(rows).is_err() || failed {
@@ -318,14 +320,14 @@ pub fn run(a: &TimelineArgs) -> Result<i32> {
 /// The rows of one day partition that pass `filter`, in timeline order. Each row has its
 /// `event_id` sub-index: 0 for events, tuple index + 1 for flow tuples (as stored), so the
 /// tuples of one flow record keep distinct ids.
-fn read_day(case: &Case, day: &str, flows: bool, filter: &Filter, cols: &[&str]) -> Result<Vec<(Event, u32)>> {
+fn read_day(day: &Day, filter: &Filter, cols: &[&str]) -> Result<Vec<(Event, u32)>> {
     let mut rows: Vec<(Event, u32)> = Vec::new();
-    scan(case, Table::Events, Some(day), Some(day), Some(cols), &mut |b| {
+    scan_parts(&day.events, Some(cols), &mut |b| {
         rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)).map(|e| (e, 0)));
         Ok(())
     })?;
-    if flows {
-        scan(case, Table::Network, Some(day), Some(day), None, &mut |b| {
+    if !day.flows.is_empty() {
+        scan_parts(&day.flows, None, &mut |b| {
             rows.extend(
                 flows_from_batch(&b)
                     .into_iter()
@@ -353,19 +355,29 @@ fn row_order(x: (&Event, u32), y: (&Event, u32)) -> std::cmp::Ordering {
         .then(x.1.cmp(&y.1))
 }
 
+/// One day partition of a timeline: its events parts and, with flows, its network parts.
+#[derive(Default)]
+struct Day {
+    events: Vec<Part>,
+    flows: Vec<Part>,
+}
+
 /// The day partitions a timeline reads, in time order: the events table's and, with `flows`,
-/// the network table's, limited to `[from, to]` as the store compares days.
+/// the network table's parts, limited to `[from, to]` as the store compares days, listed once.
 ///
 /// Days are ordered by their date, not their text: `day_of` writes years past 9999 with a sign
 /// (`+10000-01-01`), which sorts before `1970-01-01` as text.
-fn days(case: &Case, flows: bool, from: Option<&str>, to: Option<&str>) -> Result<Vec<String>> {
-    let mut days: Vec<String> = case.parts(Table::Events, from, to)?.into_iter().map(|p| p.day).collect();
-    if flows {
-        days.extend(case.parts(Table::Network, from, to)?.into_iter().map(|p| p.day));
+fn days(case: &Case, flows: bool, from: Option<&str>, to: Option<&str>) -> Result<Vec<Day>> {
+    let mut days: BTreeMap<(bool, Option<chrono::NaiveDate>, String), Day> = BTreeMap::new();
+    for p in case.parts(Table::Events, from, to)? {
+        days.entry(day_key(&p.day)).or_default().events.push(p);
     }
-    days.sort_by_cached_key(|d| day_key(d));
-    days.dedup();
-    Ok(days)
+    if flows {
+        for p in case.parts(Table::Network, from, to)? {
+            days.entry(day_key(&p.day)).or_default().flows.push(p);
+        }
+    }
+    Ok(days.into_values().collect())
 }
 
 /// A day partition's place in time (a name that is not a date, which the store does not write,
