@@ -289,7 +289,7 @@ pub fn run(a: &TimelineArgs) -> Result<i32> {
     let days = days(&case, a.flows, from_day.as_deref(), to_day.as_deref())?;
     let (filter, cols) = (&filter, &cols);
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(Event, u32)>>>(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(Event, u32)>>>(0);
         scope.spawn(move || {
             for day in days {
                 let rows = read_day(&day, filter, cols);
