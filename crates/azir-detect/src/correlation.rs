@@ -77,8 +77,8 @@ pub fn run(kind: CorrelationType, n_rules: usize, span: i64, cond: &[Threshold],
 /// Runs one correlation over its hits, keeping the triggering windows of each merged window.
 /// `unit(event)` names the unit an `event_count` counts a hit as: hits of one unit (the
 /// triggers of one window of a referenced correlation) count once; `None` counts the hit alone.
-/// `number(value)` is a value as a number, for `value_sum` and `value_avg` (a hit whose value is
-/// not a number adds nothing to them).
+/// `number(value)` is a value as a number, for `value_sum` and `value_avg`: a hit whose value is
+/// not a number is left out of their windows (it neither adds to the sum nor is listed).
 pub fn run_triggered(
     kind: CorrelationType,
     n_rules: usize,
@@ -88,6 +88,9 @@ pub fn run_triggered(
     unit: &dyn Fn(usize) -> Option<usize>,
     number: &dyn Fn(u32) -> Option<f64>,
 ) -> Vec<Triggered> {
+    if matches!(kind, CorrelationType::ValueSum | CorrelationType::ValueAvg) {
+        hits.retain(|h| h.value.and_then(number).is_some());
+    }
     hits.sort_unstable_by_key(|h| (h.key, h.time, h.event, h.rule, h.value));
     let mut out = Vec::new();
     let mut start = 0;
@@ -118,8 +121,9 @@ fn group(
     out: &mut Vec<Triggered>,
 ) {
     let mut lo = 0;
-    // value_sum / value_avg: each hit's number, and the sum and count of those in the window
-    // (added on entry, taken off on leaving; exact for the integer counters logs carry).
+    // value_sum / value_avg: each hit's number (every hit has one: `run_triggered` left out the
+    // others), and the sum and count of those in the window (added on entry, taken off on
+    // leaving; exact for the integer counters logs carry).
     let summing = matches!(kind, CorrelationType::ValueSum | CorrelationType::ValueAvg);
     let nums: Vec<Option<f64>> =
         if summing { h.iter().map(|x| x.value.and_then(number)).collect() } else { Vec::new() };

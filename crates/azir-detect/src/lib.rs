@@ -228,7 +228,7 @@ pub mod volume;
 
 use azir_model::{Event, NetworkSession, Provenance};
 use fields::{Doc, FieldRef};
-use rule::{CompileOptions, CorrelationDef, CorrelationType, Detection, Level, Parsed};
+use rule::{CompileOptions, CorrelationDef, Detection, Level, Parsed};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -1465,11 +1465,7 @@ impl<'r> Hunter<'r> {
                 h.key = r;
             }
             let unit = |e: usize| chain.unit(e);
-            // value_sum / value_avg: a hit whose value is not a number is not part of the sum.
             let number = |v: u32| symbols.name(v).trim().parse::<f64>().ok().filter(|n| n.is_finite());
-            if matches!(c.def.kind, CorrelationType::ValueSum | CorrelationType::ValueAvg) {
-                hits.retain(|h| h.value.and_then(number).is_some());
-            }
             let triggered = correlation::run_triggered(
                 c.def.kind,
                 c.rules.len(),

@@ -250,5 +250,9 @@ fn the_sigmahq_near_rule_loads() {
     // is understood rather than reported as unsupported).
     let text = corpus_rule("unsupported/cloud/aws_lambda_function_created_or_invoked.yml");
     let set = set("aws_lambda.yml", &text);
-    assert!(set.problems.iter().all(|p| !p.reason.contains("near")), "{:?}", set.problems);
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let rules = set.rules();
+    assert_eq!(rules.len(), 1, "one rule, its two searches not listed: {rules:?}");
+    assert_eq!((rules[0].id.as_str(), rules[0].kind.as_str()), ("d914951b-52c8-485f-875e-86abab710c0b", "temporal"));
+    assert!(rules[0].sources.is_empty(), "CloudTrail has no azir source: {:?}", rules[0].sources);
 }
