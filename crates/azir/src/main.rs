@@ -281,7 +281,7 @@ fn run(cli: &Cli) -> Result<i32> {
             Ok(if report.bad > 0 || !report.errors.is_empty() { 3 } else { 0 })
         }
         Command::Collect(a) => collect::run(a, cli.json, cli.quiet),
-        Command::Timeline(a) => timeline::run(a),
+        Command::Timeline(a) => timeline::run(a, cli.quiet),
         Command::Demo(a) => demo(a, cli),
         Command::Disk(d) => disk::run(d, cli.json, cli.quiet),
         Command::Hunt(a) => hunt::run(a, cli.json, cli.quiet),

@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
+mod spill;
+
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -68,6 +70,10 @@ pub struct TimelineArgs {
     /// Stop after this many rows.
     #[arg(long)]
     limit: Option<usize>,
+    /// Memory for sorting one day of the timeline, in MiB (an estimate of the rows read). A
+    /// larger day is sorted in runs written under $TMPDIR and merged as it is written out.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    sort_memory: usize,
 }
 
 /// Parses `--since`/`--until`: ISO 8601 or a duration before now.
@@ -255,8 +261,8 @@ const EVENT_COLUMNS: &[&str] = &[
     "evidence_index",
 ];
 
-/// Runs `azir timeline`.
-pub fn run(a: &TimelineArgs) -> Result<i32> {
+/// Runs `azir timeline` (`quiet`: no note on stderr when a day is sorted on disk).
+pub fn run(a: &TimelineArgs, quiet: bool) -> Result<i32> {
     let (case, _) = crate::location::open(&a.case, false)?;
     let now = chrono::Utc::now().timestamp_micros();
     let filter = Filter {
@@ -283,63 +289,151 @@ pub fn run(a: &TimelineArgs) -> Result<i32> {
     }
     let mut sink = Sink::new(a.format, &mut out)?;
     let mut left = a.limit.unwrap_or(usize::MAX);
+    let budget = a.sort_memory.saturating_mul(1 << 20);
+    let format = a.format;
     // One day partition at a time: rows are sorted and written per day, so memory holds one
     // day of the case (two while the next is read), and `--limit` stops reading once it has its
-    // rows. A reader thread reads and sorts the next day while this one writes.
+    // rows. A reader thread reads and sorts the next day while this one writes. A day larger
+    // than `--sort-memory` is sorted on disk (`spill`).
     let days = days(&case, a.flows, from_day.as_deref(), to_day.as_deref())?;
     let (filter, cols) = (&filter, &cols);
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(Event, u32)>>>(0);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DayRows>>(0);
         scope.spawn(move || {
+            let mut rows = RowFormat::new(format);
             for day in days {
-                let rows = read_day(&day, filter, cols);
-                let failed = rows.is_err();
+                let day = read_day(&day, filter, cols, budget, &mut rows);
+                let failed = day.is_err();
                 // A closed channel: the writer has its rows, or stopped on an error.
-                if tx.send(rows).is_err() || failed {
+                if tx.send(day).is_err() || failed {
                     break;
                 }
             }
         });
         // `rx` is consumed by the loop: leaving it early closes the channel, which ends the reader.
-        for rows in rx {
-            let mut rows = rows?;
-            rows.truncate(left);
-            left -= rows.len();
-            sink.rows(&rows)?;
+        for day in rx {
+            match day? {
+                DayRows::Memory(mut rows) => {
+                    rows.truncate(left);
+                    left -= rows.len();
+                    sink.rows(&rows)?;
+                }
+                DayRows::Spilled(spill) => {
+                    if !quiet {
+                        eprintln!(
+                            "timeline: {}: {} rows sorted on disk in {} run(s) (more than --sort-memory {} MiB)",
+                            spill.day, spill.rows, spill.sorted, a.sort_memory
+                        );
+                    }
+                    spill.write(&mut |row| {
+                    sink.write(row)?;
+                    left -= 1;
+                        Ok(left > 0)
+                    })?
+                }
+            }
             if left == 0 {
                 break;
             }
         }
         Ok(())
     })?;
-    sink.finish()?;
     out.flush()?;
     Ok(0)
 }
 
+/// One day's rows, in timeline order, as the reader hands them to the writer.
+enum DayRows {
+    /// Sorted in memory.
+    Memory(Vec<(Event, u32)>),
+    /// More than the memory budget: formatted, in sorted runs on disk, merged as written.
+    Spilled(spill::Spill),
+}
+
 /// The rows of one day partition that pass `filter`, in timeline order. Each row has its
 /// `event_id` sub-index: 0 for events, tuple index + 1 for flow tuples (as stored), so the
-/// tuples of one flow record keep distinct ids.
-fn read_day(day: &Day, filter: &Filter, cols: &[&str]) -> Result<Vec<(Event, u32)>> {
-    let mut rows: Vec<(Event, u32)> = Vec::new();
-    scan_parts(&day.events, Some(cols), &mut |b| {
-        rows.extend(events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)).map(|e| (e, 0)));
-        Ok(())
-    })?;
-    if !day.flows.is_empty() {
-        scan_parts(&day.flows, None, &mut |b| {
-            rows.extend(
-                flows_from_batch(&b)
-                    .into_iter()
-                    .filter(|f| filter.flow_ok(f))
-                    .map(|f| (f.tuple_index + 1, f))
-                    .map(|(sub, f)| (flow_event(f), sub)),
-            );
-            Ok(())
-        })?;
+/// tuples of one flow record keep distinct ids. Past `budget` bytes of rows (an estimate:
+/// [`footprint`]) what was read is sorted and written as a run (`format` makes its rows).
+fn read_day(day: &Day, filter: &Filter, cols: &[&str], budget: usize, format: &mut RowFormat) -> Result<DayRows> {
+    let mut acc = Accumulator { rows: Vec::new(), bytes: 0, budget, spill: None, format, day: &day.name };
+    // A failed run (a full disk) stops the scan; its error, not the stop, is reported.
+    let mut failed: Option<anyhow::Error> = None;
+    let mut keep = |acc: &mut Accumulator, e: Event, sub: u32| match acc.push(e, sub) {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            failed = Some(err);
+            Err(azir_store::StoreError::Remote("stopped".into()))
+        }
+    };
+    let mut scanned = scan_parts(&day.events, Some(cols), &mut |b| {
+        events_from_batch(&b).into_iter().filter(|e| filter.event_ok(e)).try_for_each(|e| keep(&mut acc, e, 0))
+    });
+    if scanned.is_ok() && !day.flows.is_empty() {
+        scanned = scan_parts(&day.flows, None, &mut |b| {
+            flows_from_batch(&b).into_iter().filter(|f| filter.flow_ok(f)).try_for_each(|f| {
+                let sub = f.tuple_index + 1;
+                keep(&mut acc, flow_event(f), sub)
+            })
+        });
     }
-    rows.sort_by(|(x, xs), (y, ys)| row_order((x, *xs), (y, *ys)));
-    Ok(rows)
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    scanned?;
+    acc.finish()
+}
+
+/// A day's rows as they are read: in memory up to the budget, then in sorted runs.
+struct Accumulator<'f> {
+    rows: Vec<(Event, u32)>,
+    bytes: usize,
+    budget: usize,
+    spill: Option<spill::Spill>,
+    format: &'f mut RowFormat,
+    day: &'f str,
+}
+
+impl Accumulator<'_> {
+    fn push(&mut self, e: Event, sub: u32) -> Result<()> {
+        self.bytes += footprint(&e);
+        self.rows.push((e, sub));
+        if self.bytes > self.budget {
+            self.spill_rows()?;
+        }
+        Ok(())
+    }
+
+    fn sort(&mut self) {
+        self.rows.sort_by(|(x, xs), (y, ys)| row_order((x, *xs), (y, *ys)));
+    }
+
+    fn spill_rows(&mut self) -> Result<()> {
+        self.sort();
+        let spill = match &mut self.spill {
+            Some(s) => s,
+            None => self.spill.insert(spill::Spill::new(&self.day)?),
+        };
+        let format = &mut *self.format;
+        spill.run(&self.rows, &mut |e, sub, out| format.row(e, sub, out))?;
+        self.rows.clear();
+        self.bytes = 0;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<DayRows> {
+        if self.spill.is_some() {
+            self.spill_rows()?;
+            return Ok(DayRows::Spilled(self.spill.take().expect("spilled above")));
+        }
+        self.sort();
+        Ok(DayRows::Memory(self.rows))
+    }
+}
+
+/// What a row holds in memory, roughly: the event and its longest texts (the record, the
+/// message), plus a fixed allowance for its short columns.
+fn footprint(e: &Event) -> usize {
+    std::mem::size_of::<(Event, u32)>() + e.raw.len() + e.message.len() + 256
 }
 
 /// Timeline order: time, then the evidence (file, place in it) and the sub-index, so the output
@@ -358,6 +452,8 @@ fn row_order(x: (&Event, u32), y: (&Event, u32)) -> std::cmp::Ordering {
 /// One day partition of a timeline: its events parts and, with flows, its network parts.
 #[derive(Default)]
 struct Day {
+    /// The partition's name (`2026-03-12`).
+    name: String,
     events: Vec<Part>,
     flows: Vec<Part>,
 }
@@ -370,11 +466,15 @@ struct Day {
 fn days(case: &Case, flows: bool, from: Option<&str>, to: Option<&str>) -> Result<Vec<Day>> {
     let mut days: BTreeMap<(bool, Option<chrono::NaiveDate>, String), Day> = BTreeMap::new();
     for p in case.parts(Table::Events, from, to)? {
-        days.entry(day_key(&p.day)).or_default().events.push(p);
+        let day = days.entry(day_key(&p.day)).or_default();
+        day.name.clone_from(&p.day);
+        day.events.push(p);
     }
     if flows {
         for p in case.parts(Table::Network, from, to)? {
-            days.entry(day_key(&p.day)).or_default().flows.push(p);
+            let day = days.entry(day_key(&p.day)).or_default();
+            day.name.clone_from(&p.day);
+            day.flows.push(p);
         }
     }
     Ok(days.into_values().collect())
@@ -592,72 +692,119 @@ impl<'a> JsonRow<'a> {
     }
 }
 
-/// Where timeline rows go, day after day: the format's header once, then rows.
-enum Sink<'a> {
-    Table(&'a mut dyn Write),
-    Csv(Box<csv::Writer<&'a mut dyn Write>>, bool),
-    Json(&'a mut dyn Write, bool, Vec<u8>),
+/// Formats timeline rows: the same bytes whether a row is written at once or first kept in a
+/// sorted run on disk.
+struct RowFormat {
+    format: Format,
+    /// CSV rows are made by the `csv` crate (quoting), into a buffer taken after each row.
+    csv: Option<(csv::Writer<Shared>, Shared)>,
 }
 
-impl<'a> Sink<'a> {
-    fn new(format: Format, out: &'a mut dyn Write) -> Result<Sink<'a>> {
-        Ok(match format {
-            Format::Table => {
-                writeln!(
-                    out,
-                    "{:<27} {:<14} {:<8} {:<28} {:<16} MESSAGE",
-                    "TIME (UTC)", "SOURCE", "RESULT", "ACTOR", "SRC IP"
-                )?;
-                Sink::Table(out)
-            }
-            Format::Csv | Format::TimesketchCsv => {
-                let ts = format == Format::TimesketchCsv;
-                let mut w = csv::Writer::from_writer(out);
-                w.write_record(csv_header(ts))?;
-                Sink::Csv(Box::new(w), ts)
-            }
-            Format::Jsonl => Sink::Json(out, false, Vec::new()),
-            Format::TimesketchJsonl => Sink::Json(out, true, Vec::new()),
-        })
+/// A byte buffer the `csv` writer writes into and the formatter empties.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl RowFormat {
+    fn new(format: Format) -> RowFormat {
+        let csv = matches!(format, Format::Csv | Format::TimesketchCsv).then(|| {
+            let buf = Shared::default();
+            (csv::Writer::from_writer(buf.clone()), buf)
+        });
+        RowFormat { format, csv }
     }
 
-    fn rows(&mut self, rows: &[(Event, u32)]) -> Result<()> {
-        match self {
-            Sink::Table(out) => {
-                for (e, _) in rows {
-                    writeln!(
-                        out,
-                        "{:<27} {:<14} {:<8} {:<28} {:<16} {}",
-                        format_micros(e.time),
-                        cut(&terminal_safe(&e.source), 14),
-                        cut(e.result.as_deref().unwrap_or("-"), 8),
-                        cut(&terminal_safe(e.actor_username.as_deref().unwrap_or("-")), 28),
-                        cut(&terminal_safe(e.src_ip.as_deref().unwrap_or("-")), 16),
-                        terminal_safe(&e.message)
-                    )?;
-                }
+    /// The format's header (none for JSON Lines).
+    fn header(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        match self.format {
+            Format::Table => writeln!(
+                out,
+                "{:<27} {:<14} {:<8} {:<28} {:<16} MESSAGE",
+                "TIME (UTC)", "SOURCE", "RESULT", "ACTOR", "SRC IP"
+            )?,
+            Format::Csv | Format::TimesketchCsv => {
+                let ts = self.format == Format::TimesketchCsv;
+                self.csv_record(&csv_header(ts), out)?;
             }
-            Sink::Csv(w, ts) => {
-                for (e, sub) in rows {
-                    w.write_record(csv_row(e, *sub, *ts))?;
-                }
+            Format::Jsonl | Format::TimesketchJsonl => {}
+        }
+        Ok(())
+    }
+
+    /// Appends one row to `out`.
+    fn row(&mut self, e: &Event, sub: u32, out: &mut Vec<u8>) -> Result<()> {
+        match self.format {
+            Format::Table => writeln!(
+                out,
+                "{:<27} {:<14} {:<8} {:<28} {:<16} {}",
+                format_micros(e.time),
+                cut(&terminal_safe(&e.source), 14),
+                cut(e.result.as_deref().unwrap_or("-"), 8),
+                cut(&terminal_safe(e.actor_username.as_deref().unwrap_or("-")), 28),
+                cut(&terminal_safe(e.src_ip.as_deref().unwrap_or("-")), 16),
+                terminal_safe(&e.message)
+            )?,
+            Format::Csv | Format::TimesketchCsv => {
+                let ts = self.format == Format::TimesketchCsv;
+                self.csv_record(&csv_row(e, sub, ts), out)?;
             }
-            Sink::Json(out, ts, line) => {
-                for (e, sub) in rows {
-                    line.clear();
-                    serde_json::to_writer(&mut *line, &JsonRow::new(e, *sub, *ts))?;
-                    line.push(b'\n');
-                    out.write_all(line)?;
-                }
+            Format::Jsonl | Format::TimesketchJsonl => {
+                let ts = self.format == Format::TimesketchJsonl;
+                serde_json::to_writer(&mut *out, &JsonRow::new(e, sub, ts))?;
+                out.push(b'\n');
             }
         }
         Ok(())
     }
 
-    fn finish(self) -> Result<()> {
-        if let Sink::Csv(mut w, _) = self {
-            w.flush()?;
+    fn csv_record<S: AsRef<[u8]>>(&mut self, cells: &[S], out: &mut Vec<u8>) -> Result<()> {
+        let (w, buf) = self.csv.as_mut().expect("a CSV format has a CSV writer");
+        w.write_record(cells)?;
+        w.flush()?;
+        out.append(&mut buf.0.borrow_mut());
+        Ok(())
+    }
+}
+
+/// Where timeline rows go, day after day: the format's header once, then rows, each made in
+/// one line buffer and written whole (`raw` is a JSON record inside a JSON string, and
+/// `serde_json` hands each run between two escaped quotes to its writer, which a `BufWriter`
+/// pays for per call).
+struct Sink<'a> {
+    out: &'a mut dyn Write,
+    format: RowFormat,
+    line: Vec<u8>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(format: Format, out: &'a mut dyn Write) -> Result<Sink<'a>> {
+        let mut sink = Sink { out, format: RowFormat::new(format), line: Vec::new() };
+        sink.format.header(&mut sink.line)?;
+        sink.out.write_all(&sink.line)?;
+        Ok(sink)
+    }
+
+    fn rows(&mut self, rows: &[(Event, u32)]) -> Result<()> {
+        for (e, sub) in rows {
+            self.line.clear();
+            self.format.row(e, *sub, &mut self.line)?;
+            self.out.write_all(&self.line)?;
         }
+        Ok(())
+    }
+
+    /// Writes a row formatted earlier.
+    fn write(&mut self, row: &[u8]) -> Result<()> {
+        self.out.write_all(row)?;
         Ok(())
     }
 }

@@ -296,6 +296,52 @@ fn timeline_is_in_time_order_across_days_and_limit_is_its_prefix() {
     }
 }
 
+/// A day larger than `--sort-memory` is sorted in runs on disk and merged: the same timeline,
+/// byte for byte, in every format, `--limit` still a prefix, a note on stderr, and no run left
+/// behind in `$TMPDIR`.
+#[test]
+fn a_timeline_sorted_on_disk_is_the_same_timeline() {
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
+    let case = d.case();
+    let on_disk = |extra: &[&str]| -> (String, String) {
+        let mut args = vec!["timeline", "--case", case.as_str(), "--sort-memory", "1"];
+        args.extend_from_slice(extra);
+        let o = Command::new(BIN).args(&args).env("TMPDIR", tmp.path()).stdin(Stdio::null()).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
+        (text(&o.stdout), text(&o.stderr))
+    };
+    for extra in [
+        &["--format", "jsonl", "--flows"][..],
+        &["--format", "csv", "--flows"],
+        &["--format", "table"],
+        &["--format", "timesketch-jsonl", "--since", "2026-03-12"],
+        &["--format", "timesketch-csv", "--source", "signin,activity"],
+    ] {
+        let want = d.timeline(extra);
+        let (got, note) = on_disk(extra);
+        assert!(got == want, "{extra:?}: sorted on disk, the timeline differs ({} vs {} bytes)", got.len(), want.len());
+        assert!(note.contains("rows sorted on disk in") && note.contains("--sort-memory 1 MiB"), "{extra:?}: {note}");
+        let runs: usize = note
+            .lines()
+            .filter_map(|l| l.split(" rows sorted on disk in ").nth(1)?.split(' ').next()?.parse().ok())
+            .max()
+            .unwrap();
+        assert!(runs >= 2, "{extra:?}: a day in {runs} run(s) does not test the merge: {note}");
+    }
+    let whole = d.timeline(&["--format", "jsonl", "--flows"]);
+    let (limited, _) = on_disk(&["--format", "jsonl", "--flows", "--limit", "3000"]);
+    assert_eq!(limited.lines().collect::<Vec<_>>(), whole.lines().take(3000).collect::<Vec<_>>());
+    // Quiet: no note.
+    let o = Command::new(BIN)
+        .args(["--quiet", "timeline", "--case", case.as_str(), "--sort-memory", "1", "--format", "csv"])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success() && o.stderr.is_empty(), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "sorted runs were left in TMPDIR");
+}
+
 /// The decompressed bytes of an evidence stream (`file`, `file.gz`, `archive.zip!member`).
 fn stream_bytes(display: &str) -> Vec<u8> {
     let mut raw = Vec::new();
