@@ -67,7 +67,7 @@ enum Command {
     Collect(Box<collect::CollectArgs>),
     /// Show the super-timeline of a case, filtered, as a table, CSV, JSON Lines or Timesketch import.
     #[command(
-        after_help = "Examples:\n  azir timeline --case ./case --since 2026-03-12T00:00Z --user megan@contoso.com\n  azir timeline --case ./case --ip 203.0.113.77 --format csv > attacker.csv\n  azir timeline --case ./case --source signin,activity --grep roleAssignments\n  azir timeline --case ./case --format timesketch-jsonl > sketch.jsonl\n  azir timeline --case ./case --since 7d --flows | head\n  azir timeline --case ./case --quarantine"
+        after_help = "Examples:\n  azir timeline --case ./case --since 2026-03-12T00:00Z --user megan@contoso.com\n  azir timeline --case ./case --ip 203.0.113.77 --format csv > attacker.csv\n  azir timeline --case ./case --source signin,activity --grep roleAssignments\n  azir timeline --case ./case --format timesketch-jsonl > sketch.jsonl\n  azir timeline --case ./case --since 7d --flows | head\n  azir timeline --case ./case --flows --format jsonl --sort-memory 2048 > all.jsonl\n  azir timeline --case ./case --quarantine\n\nRows are sorted one day at a time; a day larger than --sort-memory is sorted in runs under $TMPDIR (about the day's size in free space) and merged."
     )]
     Timeline(timeline::TimelineArgs),
     /// SQL over the case (DataFusion): events, network, resources, quarantine, findings, manifest.

@@ -110,7 +110,9 @@ struct Filter {
     sources: Vec<String>,
     user: Option<String>,
     ip: Option<String>,
-    grep: Option<String>,
+    /// `--grep`: the text, escaped, matched ignoring case (Unicode case folding) without a
+    /// lower-cased copy of each record.
+    grep: Option<regex::Regex>,
 }
 
 impl Filter {
@@ -138,7 +140,7 @@ impl Filter {
             }
         }
         if let Some(g) = &self.grep {
-            if !e.message.to_lowercase().contains(g) && !e.raw.to_lowercase().contains(g) {
+            if !g.is_match(&e.message) && !g.is_match(&e.raw) {
                 return false;
             }
         }
@@ -154,7 +156,7 @@ impl Filter {
             }
         }
         if let Some(g) = &self.grep {
-            if !f.raw.to_lowercase().contains(g) && !f.rule.as_deref().unwrap_or("").to_lowercase().contains(g) {
+            if !g.is_match(&f.raw) && !g.is_match(f.rule.as_deref().unwrap_or("")) {
                 return false;
             }
         }
@@ -271,7 +273,12 @@ pub fn run(a: &TimelineArgs, quiet: bool) -> Result<i32> {
         sources: a.source.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
         user: a.user.as_ref().map(|u| u.to_lowercase()),
         ip: a.ip.clone(),
-        grep: a.grep.as_ref().map(|g| g.to_lowercase()),
+        grep: a
+            .grep
+            .as_ref()
+            .map(|g| regex::RegexBuilder::new(&regex::escape(g)).case_insensitive(true).build())
+            .transpose()
+            .context("--grep")?,
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -208,6 +208,13 @@ fn timeline_source_and_grep_find_the_nsg_rule_write() {
     let hit = hit.unwrap_or_else(|| panic!("no successful write of {}", azir_demo::OPENED_RULE));
     assert_eq!(s(hit, "ActorUsername"), azir_demo::COMPROMISED_USER);
     assert_eq!(s(hit, "SrcIpAddr"), azir_demo::ATTACKER_IP);
+    // --grep is text, not a pattern, and ignores case: the operation in capitals finds the same
+    // rows as in its own case; with its slashes as dots (a regex's any character) it finds none.
+    let op = "Microsoft.Network/networkSecurityGroups/securityRules/write";
+    let same = d.timeline(&["--source", "activity", "--grep", op, "--format", "jsonl"]);
+    assert!(!same.is_empty());
+    assert_eq!(d.timeline(&["--source", "activity", "--grep", &op.to_uppercase(), "--format", "jsonl"]), same);
+    assert_eq!(d.timeline(&["--source", "activity", "--grep", &op.replace('/', "."), "--format", "jsonl"]), "");
 }
 
 #[test]
