@@ -396,14 +396,18 @@ struct ScanOutcome {
     open: bool,
     /// The record's text was scanned.
     scanned: bool,
-    /// The scan left no rule to evaluate: the parse (if any rule needed one) was spared.
+    /// The scan paid for itself: it left no rule to evaluate (the parse, if any rule needed
+    /// one, was spared), or it ruled out a rule with a keyword search (a walk over every value
+    /// of the record, which costs several scans).
     spared: bool,
 }
 
 /// Whether a source's literal scan pays for itself, per hunter. The scan costs a pass over the
-/// record's text; it pays when it rules out every rule that would parse the record. When a
-/// sample of [`ScanBudget::SAMPLE`] scans spares the parse less than a quarter of the time (a
-/// Sigma rule on a value most records carry, `DeviceDetail.isCompliant: 'false'` on sign-ins),
+/// record's text; it pays when it rules out every rule that would parse the record, or a rule
+/// with a keyword search (SigmaHQ's Activity keyword rules: without the scan, each walks every
+/// value of every Activity record, ~3.5x the instructions of the whole hunt of such a record
+/// with it). When a sample of [`ScanBudget::SAMPLE`] scans pays less than a quarter of the time
+/// (a Sigma rule on a value most records carry, `DeviceDetail.isCompliant: 'false'` on sign-ins),
 /// the next [`ScanBudget::PAUSE`] events of the source are evaluated without it, then the
 /// sampling starts again. Only the work changes: a rule the scan would rule out does not match.
 #[derive(Debug, Default, Clone, Copy)]
@@ -456,6 +460,8 @@ struct Prefilter {
     decidable: Vec<bool>,
     /// Per position: the rule has no literal set and is evaluated unless the columns decide it.
     always: Vec<bool>,
+    /// Per position: the rule has a keyword search ([`Detection::has_keywords`]).
+    walks: Vec<bool>,
     /// Literals that must occur in the record's texts, of every rule that has a set.
     all_lits: LiteralSet,
     /// The same for the rules the columns can never decide (fewer literals, a faster scan when
@@ -494,6 +500,7 @@ impl Prefilter {
             column_gated,
             decidable,
             always,
+            walks: rules.iter().map(|&ri| detections[ri].has_keywords()).collect(),
             all_lits,
             raw_only_lits: LiteralSet::new(&raw_only),
             projection,
@@ -571,7 +578,9 @@ impl Prefilter {
                 if scan_all || self.raw_only_lits.scanner.is_none() { &self.all_lits } else { &self.raw_only_lits };
             lits.scan(&mut |f| fields::for_each_text(e, f), cand, Cand::Literal, Cand::Maybe);
             outcome.scanned = true;
-            outcome.spared = !cand.contains(&Cand::Maybe);
+            // A rule still `Literal` lacks one of its literals: ruled out.
+            let walk_spared = self.walks.iter().zip(cand.iter()).any(|(&w, &c)| w && c == Cand::Literal);
+            outcome.spared = walk_spared || !cand.contains(&Cand::Maybe);
         }
         let mut any = false;
         for c in cand.iter_mut() {
@@ -1122,6 +1131,7 @@ impl RuleSet {
             events: 0,
             evaluated: 0,
             parsed: 0,
+            scanned: 0,
             flows: 0,
             flows_evaluated: 0,
             flow_scratch: Event::default(),
@@ -1204,6 +1214,8 @@ pub struct Hunter<'r> {
     evaluated: u64,
     /// Events whose `raw` had to be parsed (the others were decided from their columns).
     parsed: u64,
+    /// Events whose text the literal prefilter scanned.
+    scanned: u64,
     flows: u64,
     flows_evaluated: u64,
     /// The event a flow tuple is presented as, refilled per tuple ([`flow_event_into`]).
@@ -1298,6 +1310,13 @@ impl<'r> Hunter<'r> {
         self.parsed
     }
 
+    /// How many events the literal prefilter scanned (the others it did not need, or its
+    /// [`ScanBudget`] paused it).
+    #[doc(hidden)]
+    pub fn scanned(&self) -> u64 {
+        self.scanned
+    }
+
     /// Flow tuples fed so far, and how many of them were evaluated.
     pub fn flow_counts(&self) -> (u64, u64) {
         (self.flows, self.flows_evaluated)
@@ -1336,6 +1355,7 @@ impl<'r> Hunter<'r> {
         let budget = &mut self.scan_budget[self.last_route];
         let (any, outcome) = pf.candidates_with(&self.set.detections, rules, &doc, &mut self.cand, budget.allow());
         budget.record(outcome);
+        self.scanned += u64::from(outcome.scanned);
         if !any {
             return outcome.open;
         }
@@ -1416,6 +1436,7 @@ impl<'r> Hunter<'r> {
         self.events += other.events;
         self.evaluated += other.evaluated;
         self.parsed += other.parsed;
+        self.scanned += other.scanned;
         self.flows += other.flows;
         self.flows_evaluated += other.flows_evaluated;
     }

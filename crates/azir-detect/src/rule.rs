@@ -1127,6 +1127,12 @@ impl Detection {
         })
     }
 
+    /// True when the rule has a keyword (field-less) search: a walk over every value of the
+    /// record, the costliest test there is.
+    pub fn has_keywords(&self) -> bool {
+        self.searches.iter().any(|s| matches!(s, Search::Keywords(_)))
+    }
+
     /// Every field the rule reads (its tests' fields and the fields they compare with).
     pub fn field_refs(&self) -> Vec<&FieldRef> {
         let mut out = Vec::new();

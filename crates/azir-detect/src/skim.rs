@@ -41,7 +41,7 @@ use std::borrow::Cow;
 
 /// Parses `text` keeping what `root` reaches: `None` when the text's structure is not JSON.
 pub(crate) fn skim<'a>(text: &'a str, root: &PNode) -> Option<Node<'a>> {
-    let mut s = Skim { t: text, b: text.as_bytes(), i: 0, depth: 0 };
+    let mut s = Skim { t: text, b: text.as_bytes(), i: 0, depth: 0, scratch: String::new() };
     let v = s.value(root)?;
     s.ws();
     (s.i == s.b.len()).then_some(v)
@@ -51,7 +51,7 @@ pub(crate) fn skim<'a>(text: &'a str, root: &PNode) -> Option<Node<'a>> {
 /// order, until it returns true; true if it did and the text's structure is JSON (the values
 /// [`crate::fields::Doc::visit_all`] gives keyword searches, without building a tree).
 pub(crate) fn values(text: &str, f: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
-    let mut s = Skim { t: text, b: text.as_bytes(), i: 0, depth: 0 };
+    let mut s = Skim { t: text, b: text.as_bytes(), i: 0, depth: 0, scratch: String::new() };
     let mut found = false;
     if s.visit(f, &mut found).is_none() {
         return false;
@@ -68,6 +68,8 @@ struct Skim<'a> {
     /// serde_json bounds its recursion, so hostile nesting is refused instead of overflowing
     /// the stack.
     depth: usize,
+    /// Where [`values`] decodes a string with escapes (one buffer for the record).
+    scratch: String,
 }
 
 /// Nesting the walk enters before it refuses the text (serde_json's limit).
@@ -194,8 +196,10 @@ impl<'a> Skim<'a> {
                 self.i = end;
                 if !*found {
                     if escaped {
-                        let s: String = serde_json::from_str(&self.t[end - raw.len() - 2..end]).ok()?;
+                        let mut s = std::mem::take(&mut self.scratch);
+                        unescape(raw, &mut s)?;
                         *found = f(Scalar::Str(&s));
+                        self.scratch = s;
                     } else {
                         *found = f(Scalar::Str(raw));
                     }
@@ -213,7 +217,7 @@ impl<'a> Skim<'a> {
                     }
                     "null" => {}
                     _ => {
-                        let n: serde_json::Number = serde_json::from_str(token).ok()?;
+                        let n = number(token)?;
                         if !*found {
                             *found = f(Scalar::Num(&n));
                         }
@@ -234,9 +238,15 @@ impl<'a> Skim<'a> {
             [b'"', inner @ .., b'"'] if inner.iter().all(|&c| c >= 0x20 && c != b'\\') => {
                 Some(Node::Str(Cow::Borrowed(&text[1..text.len() - 1])))
             }
+            [b'"', inner @ .., b'"'] => {
+                let mut s = String::with_capacity(inner.len());
+                unescape(&text[1..text.len() - 1], &mut s)?;
+                Some(Node::Str(Cow::Owned(s)))
+            }
             b"true" => Some(Node::Bool(true)),
             b"false" => Some(Node::Bool(false)),
             b"null" => Some(Node::Null),
+            [b'-' | b'0'..=b'9', ..] => number(text).map(Node::Num),
             _ => parse(text),
         }
     }
@@ -274,6 +284,85 @@ impl<'a> Skim<'a> {
             _ => self.whole(),
         }
     }
+}
+
+/// Decodes a JSON string's text between its quotes into `out` (cleared first), as serde_json
+/// decodes it: `None` where serde_json refuses the string (an unknown escape, a short or
+/// non-hex `\u`, a lone or unpaired surrogate, a control character).
+///
+/// Written here rather than handed to `serde_json::from_str::<String>`: keyword searches decode
+/// every escaped string of a record (the JSON request and response bodies inside an Activity
+/// record are escaped strings), and serde_json's entry, a new `String` per string, and its
+/// allocator traffic cost more than the decoding (measured with callgrind on the demo's
+/// Activity records).
+pub(crate) fn unescape(raw: &str, out: &mut String) -> Option<()> {
+    fn hex4(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |v, &c| Some(v << 4 | (c as char).to_digit(16)?))
+    }
+    out.clear();
+    let b = raw.as_bytes();
+    let (mut i, mut start) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                out.push_str(&raw[start..i]);
+                let e = *b.get(i + 1)?;
+                i += 2;
+                match e {
+                    b'"' => out.push('"'),
+                    b'\\' => out.push('\\'),
+                    b'/' => out.push('/'),
+                    b'b' => out.push('\u{8}'),
+                    b'f' => out.push('\u{c}'),
+                    b'n' => out.push('\n'),
+                    b'r' => out.push('\r'),
+                    b't' => out.push('\t'),
+                    b'u' => {
+                        let hi = hex4(b.get(i..i + 4)?)?;
+                        i += 4;
+                        let c = if (0xD800..0xDC00).contains(&hi) {
+                            if b.get(i..i + 2)? != b"\\u" {
+                                return None;
+                            }
+                            let lo = hex4(b.get(i + 2..i + 6)?)?;
+                            if !(0xDC00..0xE000).contains(&lo) {
+                                return None;
+                            }
+                            i += 6;
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
+                        } else {
+                            // A lone low surrogate is no char.
+                            char::from_u32(hi)?
+                        };
+                        out.push(c);
+                    }
+                    _ => return None,
+                }
+                start = i;
+            }
+            0..=0x1F => return None,
+            _ => i += 1,
+        }
+    }
+    out.push_str(&raw[start..]);
+    Some(())
+}
+
+/// A JSON number's token as serde_json reads it: integers of up to 18 digits directly (most
+/// numbers of a log record: codes, counts, ports), the others through serde_json.
+fn number(token: &str) -> Option<serde_json::Number> {
+    let b = token.as_bytes();
+    let negative = b.first() == Some(&b'-');
+    let digits = &b[usize::from(negative)..];
+    let plain = !digits.is_empty()
+        && digits.len() <= 18
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits[0] != b'0' || (digits.len() == 1 && !negative));
+    if !plain {
+        return serde_json::from_str(token).ok();
+    }
+    let v = digits.iter().fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+    Some(if negative { serde_json::Number::from(-v) } else { serde_json::Number::from(v) })
 }
 
 /// The first quote or backslash at or after `from`.
@@ -575,6 +664,45 @@ mod tests {
             }
         }
         assert!(ended > 10_000, "{ended}");
+    }
+
+    /// Strings decode as serde_json decodes them, refused where it refuses them: every escape,
+    /// surrogate pairs, lone and unpaired surrogates, short and non-hex `\u`, control
+    /// characters, multi-byte text around escapes.
+    #[test]
+    fn strings_unescape_as_serde_json_decodes_them() {
+        let pieces = [
+            "a", "é", "日本", "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0041", "\\u00e9",
+            "\\u00E9", "\\ud83d\\ude00", "\\uD83D\\uDE00", "\\ud83d", "\\ude00", "\\ud83d\\u0041", "\\ud83dx",
+            "\\u12", "\\u12g4", "\\x", "\\", "\u{1}", "\t", "\u{7f}", "{\\\"k\\\":[1]}",
+        ];
+        let mut out = String::new();
+        let mut checked = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in ["", "z", "\\n"] {
+                    let raw = format!("{a}{b}{c}");
+                    let want: Option<String> = serde_json::from_str(&format!("\"{raw}\"")).ok();
+                    let got = super::unescape(&raw, &mut out).map(|()| out.clone());
+                    assert_eq!(got, want, "{raw:?}");
+                    checked += usize::from(want.is_some());
+                }
+            }
+        }
+        assert!(checked > 500, "{checked}");
+    }
+
+    /// Numbers read as serde_json reads them, the direct integers and the rest alike.
+    #[test]
+    fn numbers_read_as_serde_json_reads_them() {
+        for t in [
+            "0", "-0", "7", "-7", "50126", "-2147483648", "999999999999999999", "-999999999999999999",
+            "1000000000000000000", "18446744073709551615", "18446744073709551616", "-9223372036854775809", "1.5",
+            "-0.0", "1e3", "1E-3", "01", "-01", "00", "-", "", "1.", ".5", "+1", "1x", "0x10",
+        ] {
+            let want: Option<serde_json::Number> = serde_json::from_str(t).ok();
+            assert_eq!(super::number(t), want, "{t:?}");
+        }
     }
 
     #[test]

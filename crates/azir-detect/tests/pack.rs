@@ -803,6 +803,66 @@ level: low
     assert_eq!(found, expected);
 }
 
+/// The literal scan keeps running for a source where it never spares the parse but rules out a
+/// keyword rule (a walk over every value of the record): SigmaHQ's Activity keyword rules beside
+/// rules that parse every Activity record. The findings are those of evaluating every rule.
+#[test]
+fn the_literal_scan_keeps_running_where_it_rules_out_keyword_walks() {
+    let rules = [
+        r#"
+title: Role assignment written (keywords)
+id: 6b1f2a52-7d0e-4d55-9a53-1b0f3c1b1a02
+logsource: {product: azure, service: activitylogs}
+detection:
+    keywords:
+        - Microsoft.Authorization/roleAssignments/write
+    condition: keywords
+level: medium
+"#,
+        r#"
+title: Any operation not OK
+id: 6b1f2a52-7d0e-4d55-9a53-1b0f3c1b1a03
+logsource: {product: azure, service: activitylogs}
+detection:
+    ok:
+        properties.statusCode: 'OK'
+    condition: not ok
+level: low
+"#,
+    ];
+    let mut b = RuleSetBuilder::default();
+    for (i, r) in rules.iter().enumerate() {
+        b.add(&format!("r{i}.yml"), r);
+    }
+    let set = b.build();
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let events: Vec<Event> = (0..2000)
+        .map(|i| {
+            let op = if i % 50 == 0 {
+                "Microsoft.Authorization/roleAssignments/write"
+            } else {
+                "Microsoft.Compute/virtualMachines/read"
+            };
+            ev(
+                "activity",
+                i,
+                json!({"operationName": op, "caller": format!("u{}@c.com", i % 5), "callerIpAddress": "192.0.2.1",
+                       "properties": {"statusCode": if i % 3 == 0 { "Forbidden" } else { "OK" }}}),
+            )
+        })
+        .collect();
+    let expected: usize = events.iter().map(|e| set.matching_routed_unfiltered(e).len()).sum();
+    assert_eq!(expected, 2000 / 50 + (0..2000).filter(|i| i % 3 == 0).count());
+    let mut h = set.hunter();
+    events.iter().for_each(|e| h.feed(e));
+    // The `not` rule has no literal, so every record is parsed and the scan spares no parse;
+    // it rules out the keyword rule on 49 records in 50, so it is never paused.
+    assert_eq!(h.parsed(), 2000);
+    assert_eq!(h.scanned(), 2000, "the scan was paused");
+    let found: usize = h.finish().iter().map(|f| f.events.len()).sum();
+    assert_eq!(found, expected);
+}
+
 /// The flow event's `raw` is the JSON object a serde_json map of the tuple's fields would be
 /// (keys sorted, absent values left out), byte for byte, also with text that needs escaping.
 #[test]
