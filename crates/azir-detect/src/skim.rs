@@ -288,7 +288,7 @@ impl<'a> Skim<'a> {
 
 /// Decodes a JSON string's text between its quotes into `out` (cleared first), as serde_json
 /// decodes it: `None` where serde_json refuses the string (an unknown escape, a short or
-/// non-hex `\u`, a lone or unpaired surrogate, a control character).
+/// non-hex `\u`, a lone or unpaired surrogate, a control character, an unescaped quote).
 ///
 /// Written here rather than handed to `serde_json::from_str::<String>`: keyword searches decode
 /// every escaped string of a record (the JSON request and response bodies inside an Activity
@@ -340,7 +340,8 @@ pub(crate) fn unescape(raw: &str, out: &mut String) -> Option<()> {
                 }
                 start = i;
             }
-            0..=0x1F => return None,
+            // A bare quote would have ended the string.
+            0..=0x1F | b'"' => return None,
             _ => i += 1,
         }
     }
