@@ -333,8 +333,8 @@ pub fn run(a: &TimelineArgs, quiet: bool) -> Result<i32> {
                         );
                     }
                     spill.write(&mut |row| {
-                    sink.write(row)?;
-                    left -= 1;
+                        sink.write(row)?;
+                        left -= 1;
                         Ok(left > 0)
                     })?
                 }
@@ -418,7 +418,7 @@ impl Accumulator<'_> {
         self.sort();
         let spill = match &mut self.spill {
             Some(s) => s,
-            None => self.spill.insert(spill::Spill::new(&self.day)?),
+            None => self.spill.insert(spill::Spill::new(self.day)?),
         };
         let format = &mut *self.format;
         spill.run(&self.rows, &mut |e, sub, out| format.row(e, sub, out))?;

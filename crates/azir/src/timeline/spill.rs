@@ -33,6 +33,9 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Formats a row (event, sub-index) by appending its output bytes.
+pub(super) type FormatRow<'f> = dyn FnMut(&Event, u32, &mut Vec<u8>) -> Result<()> + 'f;
+
 /// Runs a day keeps before merging them into one.
 pub(super) const MAX_RUNS: usize = 64;
 
@@ -76,10 +79,9 @@ pub(super) struct Spill {
 
 impl Spill {
     pub(super) fn new(day: &str) -> Result<Spill> {
-        let dir = tempfile::Builder::new()
-            .prefix("azir-timeline-")
-            .tempdir()
-            .with_context(|| format!("timeline: cannot make a folder for sorted runs in {}", std::env::temp_dir().display()))?;
+        let dir = tempfile::Builder::new().prefix("azir-timeline-").tempdir().with_context(|| {
+            format!("timeline: cannot make a folder for sorted runs in {}", std::env::temp_dir().display())
+        })?;
         Ok(Spill { dir, runs: Vec::new(), day: day.to_string(), rows: 0, sorted: 0, made: 0 })
     }
 
@@ -95,11 +97,7 @@ impl Spill {
     }
 
     /// Writes rows, already in timeline order, as one run: `row` formats each.
-    pub(super) fn run(
-        &mut self,
-        rows: &[(Event, u32)],
-        row: &mut dyn FnMut(&Event, u32, &mut Vec<u8>) -> Result<()>,
-    ) -> Result<()> {
+    pub(super) fn run(&mut self, rows: &[(Event, u32)], row: &mut FormatRow<'_>) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -131,7 +129,8 @@ impl Spill {
         })?;
         w.finish()?;
         for old in std::mem::replace(&mut self.runs, vec![path]) {
-            std::fs::remove_file(&old).with_context(|| format!("timeline: removing the sorted run {}", old.display()))?;
+            std::fs::remove_file(&old)
+                .with_context(|| format!("timeline: removing the sorted run {}", old.display()))?;
         }
         Ok(())
     }
@@ -172,7 +171,8 @@ struct RunWriter {
 
 impl RunWriter {
     fn create(path: &Path) -> Result<RunWriter> {
-        let f = File::create(path).with_context(|| format!("timeline: cannot write the sorted run {}", path.display()))?;
+        let f =
+            File::create(path).with_context(|| format!("timeline: cannot write the sorted run {}", path.display()))?;
         Ok(RunWriter { w: BufWriter::with_capacity(1 << 16, f), path: path.to_path_buf() })
     }
 
