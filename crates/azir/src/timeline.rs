@@ -333,6 +333,9 @@ pub fn run(a: &TimelineArgs, quiet: bool) -> Result<i32> {
                         );
                     }
                     spill.write(&mut |row| {
+                        if left == 0 {
+                            return Ok(false);
+                        }
                         sink.write(row)?;
                         left -= 1;
                         Ok(left > 0)

@@ -339,6 +339,7 @@ fn a_timeline_sorted_on_disk_is_the_same_timeline() {
     let whole = d.timeline(&["--format", "jsonl", "--flows"]);
     let (limited, _) = on_disk(&["--format", "jsonl", "--flows", "--limit", "3000"]);
     assert_eq!(limited.lines().collect::<Vec<_>>(), whole.lines().take(3000).collect::<Vec<_>>());
+    assert_eq!(on_disk(&["--format", "jsonl", "--limit", "0"]).0, "");
     // Quiet: no note.
     let o = Command::new(BIN)
         .args(["--quiet", "timeline", "--case", case.as_str(), "--sort-memory", "1", "--format", "csv"])
