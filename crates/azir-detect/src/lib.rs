@@ -359,6 +359,22 @@ impl LiteralSet {
     /// Scans `texts` (each text once) and turns the rules in state `from` that a literal found
     /// admits to `to`.
     fn scan(&self, texts: Texts<'_>, cand: &mut [Cand], from: Cand, to: Cand) {
+        scan_sets(&[Some(self)], texts, cand, from, to);
+    }
+
+    /// Passes over the text a scan makes (one per packed searcher; an automaton, which reads a
+    /// byte at a time, counts as several).
+    fn passes(&self) -> usize {
+        match &self.scanner {
+            None => 0,
+            Some(Scanner::Packed(l)) => l.passes(),
+            Some(Scanner::Automaton(_)) => 8,
+        }
+    }
+
+    /// Turns the rules in state `from` that a literal of this set admits to `to`, from the
+    /// texts joined and lower-cased in `lower`, or `texts` themselves for an automaton.
+    fn scan_in(&self, lower: &[u8], texts: Texts<'_>, cand: &mut [Cand], from: Cand, to: Cand) {
         let Some(ac) = &self.scanner else { return };
         let admit = &mut |lit: usize| {
             for &p in &self.admits[lit] {
@@ -368,17 +384,7 @@ impl LiteralSet {
             }
         };
         match ac {
-            // One scan over the texts joined by line feeds (no literal holds a control
-            // character) and lower-cased once.
-            Scanner::Packed(l) => LOWER.with_borrow_mut(|lower| {
-                lower.clear();
-                texts(&mut |text| {
-                    lower.extend_from_slice(text.as_bytes());
-                    lower.push(b'\n');
-                });
-                lower.make_ascii_lowercase();
-                l.scan_lowered(lower, admit)
-            }),
+            Scanner::Packed(l) => l.scan_lowered(lower, admit),
             Scanner::Automaton(ac) => texts(&mut |text| {
                 for m in ac.find_overlapping_iter(text) {
                     admit(m.pattern().as_usize());
@@ -388,6 +394,30 @@ impl LiteralSet {
     }
 }
 
+/// Scans `texts` with each of `sets` (`None` entries are skipped), turning the rules in state
+/// `from` that a literal admits to `to`. The texts are joined by line feeds (no literal of a
+/// packed set holds a control character) and lower-cased once for all the packed sets.
+fn scan_sets(sets: &[Option<&LiteralSet>], texts: Texts<'_>, cand: &mut [Cand], from: Cand, to: Cand) {
+    let packed = sets.iter().flatten().any(|s| matches!(s.scanner, Some(Scanner::Packed(_))));
+    LOWER.with_borrow_mut(|lower| {
+        lower.clear();
+        if packed {
+            texts(&mut |text| {
+                lower.extend_from_slice(text.as_bytes());
+                lower.push(b'\n');
+            });
+            lower.make_ascii_lowercase();
+        }
+        for set in sets.iter().flatten() {
+            set.scan_in(lower, texts, cand, from, to);
+        }
+    })
+}
+
+/// Undecided column-decidable rules scanned for with their own literals ([`Prefilter::own_lits`]);
+/// with more, the scan uses every literal.
+const OWN_SCANS: usize = 3;
+
 /// What the literal scan did for one event.
 #[derive(Debug, Default, Clone, Copy)]
 struct ScanOutcome {
@@ -396,6 +426,8 @@ struct ScanOutcome {
     open: bool,
     /// The record's text was scanned.
     scanned: bool,
+    /// Passes the scan made over the text ([`LiteralSet::passes`]).
+    passes: u32,
     /// The scan paid for itself: it left no rule to evaluate (the parse, if any rule needed
     /// one, was spared), or it ruled out a rule with a keyword search (a walk over every value
     /// of the record, which costs several scans).
@@ -467,6 +499,10 @@ struct Prefilter {
     /// The same for the rules the columns can never decide (fewer literals, a faster scan when
     /// only such rules are left).
     raw_only_lits: LiteralSet,
+    /// Per position: the literals of that rule alone, for a rule the columns can decide (the
+    /// columns left it undecided: scanning for its few literals, beside `raw_only_lits`, is
+    /// cheaper than a pass with `all_lits`, whose hundreds of literals take several).
+    own_lits: Vec<Option<LiteralSet>>,
     /// What of `raw` the routed rules and the group-by and counted fields of the correlations
     /// referencing them can read.
     projection: fields::Projection,
@@ -490,6 +526,13 @@ impl Prefilter {
             .collect();
         let raw_only: Vec<Option<Vec<String>>> =
             sets.iter().zip(&decidable).map(|(s, &d)| if d { None } else { s.clone() }).collect();
+        let own_lits = (0..rules.len())
+            .map(|pos| {
+                let own: Vec<Option<Vec<String>>> =
+                    (0..rules.len()).map(|p| if p == pos && decidable[p] { sets[p].clone() } else { None }).collect();
+                Some(LiteralSet::new(&own)).filter(|l| l.scanner.is_some())
+            })
+            .collect();
         let all_lits = LiteralSet::new(&sets);
         let always = sets.iter().map(|s| s.is_none() || all_lits.scanner.is_none()).collect();
         let column_lits = LiteralSet::new(&column_sets);
@@ -503,6 +546,7 @@ impl Prefilter {
             walks: rules.iter().map(|&ri| detections[ri].has_keywords()).collect(),
             all_lits,
             raw_only_lits: LiteralSet::new(&raw_only),
+            own_lits,
             projection,
         }
     }
@@ -553,7 +597,11 @@ impl Prefilter {
                 Cand::Open,
             );
         }
-        let (mut scan, mut scan_all, mut open) = (false, false, false);
+        // Rules left for the scan: any the columns can never decide (`raw_only`), and those
+        // they can but did not (`own`, the first few; `scan_all` past that).
+        let (mut scan, mut scan_all, mut raw_only, mut open) = (false, false, false, false);
+        let mut own = [usize::MAX; OWN_SCANS];
+        let mut owned = 0;
         for (pos, &ri) in rules.iter().enumerate() {
             if cand[pos] != Cand::Open {
                 cand[pos] = Cand::No;
@@ -567,17 +615,39 @@ impl Prefilter {
                 None if self.always[pos] => Cand::Maybe,
                 None => {
                     scan = true;
-                    scan_all |= self.decidable[pos];
+                    if !self.decidable[pos] {
+                        raw_only = true;
+                    } else if owned < OWN_SCANS && self.own_lits[pos].is_some() {
+                        own[owned] = pos;
+                        owned += 1;
+                    } else {
+                        scan_all = true;
+                    }
                     Cand::Literal
                 }
             };
         }
         let mut outcome = ScanOutcome { open, ..ScanOutcome::default() };
         if scan && scan_allowed {
-            let lits =
-                if scan_all || self.raw_only_lits.scanner.is_none() { &self.all_lits } else { &self.raw_only_lits };
-            lits.scan(&mut |f| fields::for_each_text(e, f), cand, Cand::Literal, Cand::Maybe);
+            // The undecided rules' own literals beside the raw-only ones when that takes fewer
+            // passes over the text than one scan with every literal.
+            let mut sets: [Option<&LiteralSet>; OWN_SCANS + 1] = [None; OWN_SCANS + 1];
+            let mut passes = 0;
+            if raw_only {
+                sets[0] = Some(&self.raw_only_lits);
+                passes += self.raw_only_lits.passes();
+            }
+            for (slot, &pos) in sets[1..].iter_mut().zip(&own[..owned]) {
+                *slot = self.own_lits[pos].as_ref();
+                passes += slot.map_or(0, LiteralSet::passes);
+            }
+            if scan_all || (owned > 0 && passes > self.all_lits.passes()) {
+                sets = [None; OWN_SCANS + 1];
+                sets[0] = Some(&self.all_lits);
+            }
+            scan_sets(&sets, &mut |f| fields::for_each_text(e, f), cand, Cand::Literal, Cand::Maybe);
             outcome.scanned = true;
+            outcome.passes = sets.iter().flatten().map(|s| s.passes() as u32).sum();
             // A rule still `Literal` lacks one of its literals: ruled out.
             let walk_spared = self.walks.iter().zip(cand.iter()).any(|(&w, &c)| w && c == Cand::Literal);
             outcome.spared = walk_spared || !cand.contains(&Cand::Maybe);
@@ -1132,6 +1202,7 @@ impl RuleSet {
             evaluated: 0,
             parsed: 0,
             scanned: 0,
+            scan_passes: 0,
             flows: 0,
             flows_evaluated: 0,
             flow_scratch: Event::default(),
@@ -1216,6 +1287,8 @@ pub struct Hunter<'r> {
     parsed: u64,
     /// Events whose text the literal prefilter scanned.
     scanned: u64,
+    /// Passes those scans made over the texts.
+    scan_passes: u64,
     flows: u64,
     flows_evaluated: u64,
     /// The event a flow tuple is presented as, refilled per tuple ([`flow_event_into`]).
@@ -1317,6 +1390,12 @@ impl<'r> Hunter<'r> {
         self.scanned
     }
 
+    /// Passes the literal scans made over the events' texts (one per packed searcher).
+    #[doc(hidden)]
+    pub fn scan_passes(&self) -> u64 {
+        self.scan_passes
+    }
+
     /// Flow tuples fed so far, and how many of them were evaluated.
     pub fn flow_counts(&self) -> (u64, u64) {
         (self.flows, self.flows_evaluated)
@@ -1356,6 +1435,7 @@ impl<'r> Hunter<'r> {
         let (any, outcome) = pf.candidates_with(&self.set.detections, rules, &doc, &mut self.cand, budget.allow());
         budget.record(outcome);
         self.scanned += u64::from(outcome.scanned);
+        self.scan_passes += u64::from(outcome.passes);
         if !any {
             return outcome.open;
         }
@@ -1437,6 +1517,7 @@ impl<'r> Hunter<'r> {
         self.evaluated += other.evaluated;
         self.parsed += other.parsed;
         self.scanned += other.scanned;
+        self.scan_passes += other.scan_passes;
         self.flows += other.flows;
         self.flows_evaluated += other.flows_evaluated;
     }

@@ -103,6 +103,11 @@ impl Literals {
         Some(Literals { pats, searchers, carriers })
     }
 
+    /// Passes a scan makes over the text (one per packed searcher of 64 fingerprints).
+    pub fn passes(&self) -> usize {
+        self.searchers.len()
+    }
+
     /// How many literals the set holds.
     pub fn len(&self) -> usize {
         self.pats.len()

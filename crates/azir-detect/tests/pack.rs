@@ -927,3 +927,82 @@ fn a_flow_events_raw_is_the_json_object_of_its_fields() {
         assert_eq!(reused, fresh);
     }
 }
+
+/// A rule the authoritative columns can decide but did not (its `operationName` is the
+/// record's) is scanned for with its own literals, beside those of the rules the columns can
+/// never decide, instead of with every rule's literals (200 decidable rules: several packed
+/// searchers, so several passes over the text). Past three such rules on one record the scan
+/// uses every literal. Either way the findings are those of evaluating every rule.
+#[test]
+fn an_undecided_rule_is_scanned_for_with_its_own_literals() {
+    let mut b = RuleSetBuilder::default();
+    // Rules 0..200: an operation each and a marker in the request body. Rules 0..5 share one
+    // operation, so a record of it leaves five rules undecided.
+    let op = |i: usize| {
+        if i < 5 {
+            "Microsoft.Storage/storageAccounts/listKeys/action".to_string()
+        } else {
+            format!("Microsoft.Op{i:03}/items/write")
+        }
+    };
+    for i in 0..200 {
+        b.add(
+            &format!("d{i}.yml"),
+            &format!(
+                "title: Decidable {i}\nid: 00000000-0000-4000-8000-{i:012}\nlogsource: {{product: azure, service: activitylogs}}\n\
+                 detection:\n    selection:\n        operationName: '{}'\n        properties.requestbody|contains: 'mark{i:03}q'\n\
+                 \x20   condition: selection\nlevel: low\n",
+                op(i)
+            ),
+        );
+    }
+    // A rule the columns never decide (it reads no operationName).
+    b.add(
+        "raw.yml",
+        "title: Raw only\nid: 00000000-0000-4000-9000-000000000001\nlogsource: {product: azure, service: activitylogs}\n\
+         detection:\n    selection:\n        properties.requestbody|contains: 'rawonlyzz'\n    condition: selection\nlevel: low\n",
+    );
+    let set = b.build();
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let event = |op: &str, body: &str| Event {
+        source: "activity".into(),
+        operation: Some(op.into()),
+        raw: json!({"operationName": op, "caller": "u@c.com", "properties": {"requestbody": body}}).to_string(),
+        ..Default::default()
+    };
+    let hunt = |e: &Event| {
+        let mut h = set.hunter();
+        h.feed(e);
+        let (scanned, passes) = (h.scanned(), h.scan_passes());
+        let titles: Vec<String> = h.finish().into_iter().map(|f| f.title).collect();
+        (scanned, passes, titles)
+    };
+    // How many rules evaluating every rule without the prefilter matches.
+    let unfiltered = |e: &Event| -> usize { set.matching_routed_unfiltered(e).len() };
+    // Every literal: the five undecided rules of the shared operation.
+    let (scanned, all_passes, titles) = hunt(&event(&op(0), "mark003q"));
+    assert_eq!(scanned, 1);
+    assert!(all_passes >= 4, "every literal takes {all_passes} passes");
+    assert_eq!(titles, ["Decidable 3"]);
+    assert_eq!(unfiltered(&event(&op(0), "mark003q")), 1);
+    // (operation, body, what matches): one undecided rule, one pass for it and one for the
+    // raw-only rule.
+    for (o, body, want) in [
+        (op(7), "nothing", vec![]),
+        (op(7), "a mark007q b", vec!["Decidable 7"]),
+        (op(7), "MARK007Q", vec!["Decidable 7"]),
+        (op(7), "mark008q rawonlyzz", vec!["Raw only"]),
+        (op(199), "mark199q rawonlyzz", vec!["Decidable 199", "Raw only"]),
+    ] {
+        let e = event(&o, body);
+        let (scanned, passes, mut titles) = hunt(&e);
+        titles.sort();
+        assert_eq!((scanned, passes), (1, 2), "{o} {body}");
+        assert_eq!(titles, want, "{o} {body}");
+        assert_eq!(unfiltered(&e), want.len(), "{o} {body}");
+    }
+    // No rule left undecided: the raw-only pass alone.
+    let (scanned, passes, titles) = hunt(&event("Microsoft.Other/things/read", "rawonlyzz"));
+    assert_eq!((scanned, passes), (1, 1));
+    assert_eq!(titles, ["Raw only"]);
+}
