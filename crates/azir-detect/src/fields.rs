@@ -329,6 +329,14 @@ const AUTHORITIES: &[(&[&str], &[&str], Column)] = &[
     (&["signin"], &["resulttype", "errorcode"], Column::ResultDetails),
 ];
 
+/// Sources whose parsers fill `Operation` with one of the record's string values, trimmed of
+/// white space (Activity: `operationName`, its `value`, `OperationNameValue`, `OperationName`,
+/// `authorization.action` or the portal export's `Operation name`; Key Vault: `operationName`),
+/// so a keyword search for contained text may look there first ([`Doc::verbatim_operation`]).
+/// Like [`AUTHORITIES`], this holds for records the case store keeps: ingestion parsed `raw`
+/// and read the column from it.
+const VERBATIM_OPERATION: &[&str] = &["activity", "keyvault"];
+
 /// The authoritative columns of `source`'s records ([`Authority`]).
 pub fn authority_columns(source: &str) -> Vec<Column> {
     let mut out: Vec<Column> = Vec::new();
@@ -867,6 +875,12 @@ impl<'a> Doc<'a> {
             })
         });
         out
+    }
+
+    /// The event's `Operation` column where it is one of the record's string values, trimmed
+    /// ([`VERBATIM_OPERATION`]): a pattern contained in it is contained in a value of the record.
+    pub fn verbatim_operation(&self) -> Option<&str> {
+        VERBATIM_OPERATION.contains(&self.event.source.as_str()).then_some(self.event.operation.as_deref()).flatten()
     }
 
     /// Calls `f` for every string, number and boolean anywhere in the raw record and for

@@ -1169,8 +1169,16 @@ impl Search {
     fn matches(&self, doc: &Doc<'_>) -> bool {
         match self {
             Search::Maps(ms) => ms.iter().any(|m| m.iter().all(|t| t.matches(doc))),
-            // One pass over the record for all the keywords (any of them, anywhere).
-            Search::Keywords(ks) => doc.visit_all(&mut |v| ks.iter().flatten().any(|m| m.is_match(v))),
+            // One pass over the record for all the keywords (any of them, anywhere). Keywords
+            // that are all contained text are first looked for in the operation column, which
+            // holds one of the record's values (trimmed: what it contains, the value contains):
+            // SigmaHQ's Activity keyword rules name operations, and a hit there spares the walk.
+            Search::Keywords(ks) => {
+                let contains = |m: &Matcher| matches!(m, Matcher::Contains { .. });
+                let hit = |v: Scalar<'_>| ks.iter().flatten().any(|m| m.is_match(v));
+                doc.verbatim_operation().is_some_and(|op| ks.iter().flatten().all(contains) && hit(Scalar::Str(op)))
+                    || doc.visit_all(&mut |v| hit(v))
+            }
         }
     }
 }

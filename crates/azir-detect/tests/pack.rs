@@ -1006,3 +1006,61 @@ fn an_undecided_rule_is_scanned_for_with_its_own_literals() {
     assert_eq!((scanned, passes), (1, 1));
     assert_eq!(titles, ["Raw only"]);
 }
+
+/// A keyword search for contained text looks at the operation column of Activity and Key
+/// Vault records first: their parsers fill it with one of the record's values (trimmed), so a
+/// keyword found there is in the record, and the walk over every value is spared. Shown here
+/// with events whose column holds what their `raw` does not (which ingestion never writes):
+/// only the shortcut can match them.
+#[test]
+fn a_keyword_search_looks_at_the_operation_column_first() {
+    let rule = |id: u32, service: &str, keyword: &str| {
+        format!(
+            "title: Keyword {id}\nid: 00000000-0000-4000-a000-{id:012}\nlogsource: {{product: azure, service: {service}}}\n\
+             detection:\n    keywords:\n        - '{keyword}'\n    condition: keywords\nlevel: low\n"
+        )
+    };
+    let mut b = RuleSetBuilder::default();
+    b.add("k1.yml", &rule(1, "activitylogs", "virtualMachines/write"));
+    b.add("k2.yml", &rule(2, "keyvault", "SecretGet"));
+    // A wildcard in the middle: not plain contained text, so never looked up in the column.
+    b.add("k3.yml", &rule(3, "activitylogs", "runCommand*action"));
+    b.add("k4.yml", &rule(4, "signinlogs", "50126"));
+    let set = b.build();
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let event = |source: &str, op: &str, raw: serde_json::Value| Event {
+        source: source.into(),
+        operation: Some(op.into()),
+        raw: raw.to_string(),
+        ..Default::default()
+    };
+    let matched = |e: &Event| -> Vec<String> {
+        let mut t: Vec<String> = set.matching_routed(e).iter().map(|s| s.to_string()).collect();
+        t.sort();
+        t
+    };
+    let id = |n: u32| format!("00000000-0000-4000-a000-{n:012}");
+    // The column holds the keyword, `raw` does not: found in the column (any case).
+    let vm = event("activity", "Microsoft.Compute/VIRTUALMACHINES/write", json!({"operationName": "x"}));
+    assert_eq!(matched(&vm), [id(1)]);
+    let kv = event("keyvault", "SecretGet", json!({"operationName": "VaultGet"}));
+    assert_eq!(matched(&kv), [id(2)]);
+    // Not for a wildcard keyword, nor a source whose column is not one of its values.
+    let run = event("activity", "Microsoft.Compute/virtualMachines/runCommand/action", json!({"operationName": "x"}));
+    assert_eq!(matched(&run), Vec::<String>::new());
+    let signin = Event { result_details: Some("50126".into()), ..event("signin", "50126", json!({"resultType": "0"})) };
+    assert_eq!(matched(&signin), Vec::<String>::new());
+    // The record itself is still walked: the keyword in `raw` alone, and in neither.
+    let in_raw = event(
+        "activity",
+        "Microsoft.Compute/disks/write",
+        json!({"p": {"x": ["Microsoft.Compute/virtualMachines/write"]}}),
+    );
+    assert_eq!(matched(&in_raw), [id(1)]);
+    let run_raw =
+        event("activity", "x", json!({"operationName": "Microsoft.Compute/virtualMachines/runCommand/action"}));
+    assert_eq!(matched(&run_raw), [id(3)]);
+    let neither =
+        event("activity", "Microsoft.Compute/disks/write", json!({"operationName": "Microsoft.Compute/disks/write"}));
+    assert_eq!(matched(&neither), Vec::<String>::new());
+}
