@@ -57,7 +57,9 @@
 //!    spellings). If a rule left open has one, `raw`, `message` and the columns are joined,
 //!    lower-cased once and scanned by fingerprints with a SIMD searcher ([`literals`]); the
 //!    smaller literal set of the rules the columns can never decide is used when only such
-//!    rules are open. A hunter pauses the scan for a source where it rarely spares the parse
+//!    rules are open, beside the own literals of up to three rules the columns could decide but
+//!    left open (an Activity record whose operation a rule names: its few literals take one
+//!    pass over the text, the whole set's hundreds several). A hunter pauses the scan for a source where it rarely spares the parse
 //!    (`ScanBudget`: a Sigma rule on `DeviceDetail.isCompliant: 'false'` admits nearly every
 //!    sign-in).
 //! 4. **Evaluation** of what is left, on a projected parse of `raw`: only the paths the
@@ -67,7 +69,9 @@
 //!    compared ASCII-case-insensitively in place, numbers are formatted into a stack buffer,
 //!    case-insensitive `contains` is a `memchr2` scan on the first byte, and patterns that need
 //!    more are `regex` matchers. Keyword searches stream the record's values from its text
-//!    (one pass for all the keywords, no tree). A path that goes *into* a string holding JSON
+//!    (one pass for all the keywords, no tree); keywords that are all contained text are first
+//!    looked for in the Activity or Key Vault operation column, which holds one of those values
+//!    (SigmaHQ's Activity keyword rules name operations). A path that goes *into* a string holding JSON
 //!    parses that string.
 //! 5. **Bookkeeping** for a match: the event's reference (provenance, and user, IP, app and
 //!    resource as symbols of the hunter: each distinct text stored once, `intern`) once, the
@@ -76,7 +80,9 @@
 //!    are grouped, correlation hits sorted as integers per group (groups ranked by their texts,
 //!    so the result does not depend on the order texts were first seen) and windowed, chained
 //!    correlations run in dependency order, and event references are built as text only for
-//!    the events of findings.
+//!    the events of findings. From 2,048 matched events the detection findings are built on a
+//!    second thread while the correlations run (the finish is the serial part of a parallel
+//!    hunt).
 //!
 //! Measured (BENCHMARKS.md, "Session 7" and "Session 8"): see there for the numbers, the A/B
 //! runs, and the ratio to rsigma on the same events.
