@@ -80,9 +80,7 @@
 //!    are grouped, correlation hits sorted as integers per group (groups ranked by their texts,
 //!    so the result does not depend on the order texts were first seen) and windowed, chained
 //!    correlations run in dependency order, and event references are built as text only for
-//!    the events of findings. From 2,048 matched events the detection findings are built on a
-//!    second thread while the correlations run (the finish is the serial part of a parallel
-//!    hunt).
+//!    the events of findings.
 //!
 //! Measured (BENCHMARKS.md, "Session 7" and "Session 8"): see there for the numbers, the A/B
 //! runs, and the ratio to rsigma on the same events.
@@ -1530,14 +1528,6 @@ impl<'r> Hunter<'r> {
 
     /// Ends the hunt: detection findings and correlation windows, most severe first.
     pub fn finish(self) -> Vec<Finding> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        self.finish_on(threads)
-    }
-
-    /// [`Hunter::finish`] on at most `threads` threads (two are used from [`PARALLEL_FINISH`]
-    /// matched events on); the findings do not depend on it.
-    #[doc(hidden)]
-    pub fn finish_on(self, threads: usize) -> Vec<Finding> {
         let Hunter { set, refs, detection_hits, mut corr_hits, symbols, mut keys, .. } = self;
         // Number the matched events in (time, evidence) order, so that ties inside correlation
         // windows break the same way whatever order the events came in.
@@ -1549,109 +1539,79 @@ impl<'r> Hunter<'r> {
         }
         let mut slots: Vec<Option<Seen>> = refs.into_iter().map(Some).collect();
         let refs: Vec<Seen> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let text = |s: Option<u32>| s.map(|s| symbols.name(s));
+        // Standalone detections: one finding per rule, user and source IP.
+        type Group<'a> = (usize, Option<&'a str>, Option<&'a str>);
+        let mut by_group: BTreeMap<Group<'_>, Vec<usize>> = BTreeMap::new();
+        for (ri, i) in detection_hits {
+            let i = renumber[i];
+            by_group.entry((ri, text(refs[i].user), text(refs[i].ip))).or_default().push(i);
+        }
         for hits in &mut corr_hits {
             hits.iter_mut().for_each(|h| h.event = renumber[h.event]);
         }
-        let (refs, symbols, renumber) = (&refs, &symbols, &renumber);
-        // Standalone detections: one finding per rule, user and source IP.
-        let detections = move || {
-            let text = |s: Option<u32>| s.map(|s| symbols.name(s));
-            type Group<'a> = (usize, Option<&'a str>, Option<&'a str>);
-            let mut by_group: BTreeMap<Group<'_>, Vec<usize>> = BTreeMap::new();
-            for (ri, i) in detection_hits {
-                let i = renumber[i];
-                by_group.entry((ri, text(refs[i].user), text(refs[i].ip))).or_default().push(i);
-            }
-            let mut out = Vec::new();
-            for ((ri, _, _), idx) in by_group {
-                let d = &set.detections[ri];
-                out.push(finding(&d.meta, "detection", Vec::new(), idx, refs, symbols));
-            }
-            out
-        };
+        let mut out = Vec::new();
+        for ((ri, _, _), idx) in by_group {
+            let d = &set.detections[ri];
+            out.push(finding(&d.meta, "detection", Vec::new(), idx, &refs, &symbols));
+        }
         // Correlations in dependency order. A hit from a referenced correlation is one of its
         // triggering windows: its `event` is `refs.len()` plus the window's index in
         // `chain.bundles`.
-        let mut correlations = move || {
-            let mut out = Vec::new();
-            let mut chain = Chain { n: refs.len(), windows: Vec::new(), bundles: Vec::new() };
-            for (ci, c) in set.correlations.iter().enumerate() {
-                let mut hits = std::mem::take(&mut corr_hits[ci]);
-                // Groups run in the order of their texts (key numbers depend on the feed order):
-                // the hits carry their group's rank, `by_rank` maps it back.
-                let ids: Vec<u32> = hits.iter().map(|h| h.key).collect();
-                let ranks = keys.ranks(&ids, symbols);
-                let mut by_rank = vec![0u32; ranks.iter().max().map_or(0, |&r| r as usize + 1)];
-                for (h, &r) in hits.iter_mut().zip(&ranks) {
-                    by_rank[r as usize] = h.key;
-                    h.key = r;
-                }
-                let unit = |e: usize| chain.unit(e);
-                let number = |v: u32| symbols.name(v).trim().parse::<f64>().ok().filter(|n| n.is_finite());
-                let triggered = correlation::run_triggered(
-                    c.def.kind,
-                    c.rules.len(),
-                    c.def.timespan_us,
-                    &c.def.condition,
-                    hits,
-                    &unit,
-                    &number,
-                );
-                for t in triggered {
-                    let key = keys.get(by_rank[t.window.key as usize]).to_vec();
-                    if c.standalone {
-                        let group =
-                            c.def.group_by.iter().zip(&key).map(|(g, &v)| format!("{g}={}", symbols.name(v))).collect();
-                        let idx = chain.events(&t.window.events);
-                        out.push(finding(&c.def.meta, rule::kind_text(c.def.kind), group, idx, refs, symbols));
-                    }
-                    if c.outers.is_empty() {
-                        continue;
-                    }
-                    let w = chain.windows.len();
-                    for tr in &t.triggers {
-                        let item = chain.n + chain.bundles.len();
-                        chain.bundles.push((w, tr.first, tr.last));
-                        for &(oi, pos) in &c.outers {
-                            let o = &set.correlations[oi];
-                            let outer: Vec<u32> = o.key_map[pos].iter().map(|&k| key[k]).collect();
-                            let value = o.value_map[pos].map(|k| key[k]);
-                            let hit = correlation::Hit {
-                                time: tr.time,
-                                event: item,
-                                rule: pos,
-                                key: keys.intern(&outer),
-                                value,
-                            };
-                            corr_hits[oi].push(hit);
-                        }
-                    }
-                    chain.windows.push(t.items);
-                }
+        let mut chain = Chain { n: refs.len(), windows: Vec::new(), bundles: Vec::new() };
+        for (ci, c) in set.correlations.iter().enumerate() {
+            let mut hits = std::mem::take(&mut corr_hits[ci]);
+            // Groups run in the order of their texts (key numbers depend on the feed order):
+            // the hits carry their group's rank, `by_rank` maps it back.
+            let ids: Vec<u32> = hits.iter().map(|h| h.key).collect();
+            let ranks = keys.ranks(&ids, &symbols);
+            let mut by_rank = vec![0u32; ranks.iter().max().map_or(0, |&r| r as usize + 1)];
+            for (h, &r) in hits.iter_mut().zip(&ranks) {
+                by_rank[r as usize] = h.key;
+                h.key = r;
             }
-            out
-        };
-        // The two are independent: on a hunt with many matches they run side by side (the
-        // finish is the serial part of a parallel hunt); the findings are sorted below either way.
-        let work = refs.len();
-        let (mut out, more) = if work >= PARALLEL_FINISH && threads > 1 {
-            std::thread::scope(|s| {
-                let d = s.spawn(detections);
-                let c = correlations();
-                (d.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), c)
-            })
-        } else {
-            (detections(), correlations())
-        };
-        out.extend(more);
+            let unit = |e: usize| chain.unit(e);
+            let number = |v: u32| symbols.name(v).trim().parse::<f64>().ok().filter(|n| n.is_finite());
+            let triggered = correlation::run_triggered(
+                c.def.kind,
+                c.rules.len(),
+                c.def.timespan_us,
+                &c.def.condition,
+                hits,
+                &unit,
+                &number,
+            );
+            for t in triggered {
+                let key = keys.get(by_rank[t.window.key as usize]).to_vec();
+                if c.standalone {
+                    let group =
+                        c.def.group_by.iter().zip(&key).map(|(g, &v)| format!("{g}={}", symbols.name(v))).collect();
+                    let idx = chain.events(&t.window.events);
+                    out.push(finding(&c.def.meta, rule::kind_text(c.def.kind), group, idx, &refs, &symbols));
+                }
+                if c.outers.is_empty() {
+                    continue;
+                }
+                let w = chain.windows.len();
+                for tr in &t.triggers {
+                    let item = chain.n + chain.bundles.len();
+                    chain.bundles.push((w, tr.first, tr.last));
+                    for &(oi, pos) in &c.outers {
+                        let o = &set.correlations[oi];
+                        let outer: Vec<u32> = o.key_map[pos].iter().map(|&k| key[k]).collect();
+                        let value = o.value_map[pos].map(|k| key[k]);
+                        let hit =
+                            correlation::Hit { time: tr.time, event: item, rule: pos, key: keys.intern(&outer), value };
+                        corr_hits[oi].push(hit);
+                    }
+                }
+                chain.windows.push(t.items);
+            }
+        }
         sort_findings(&mut out);
         out
     }
 }
-
-/// Matched events from which [`Hunter::finish`] builds detection findings and runs the
-/// correlations on two threads (below, a thread costs more than it saves).
-const PARALLEL_FINISH: usize = 2048;
 
 /// The windows of referenced correlations, as hits of the correlations referencing them.
 struct Chain {

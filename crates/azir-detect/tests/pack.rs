@@ -1064,36 +1064,3 @@ fn a_keyword_search_looks_at_the_operation_column_first() {
         event("activity", "Microsoft.Compute/disks/write", json!({"operationName": "Microsoft.Compute/disks/write"}));
     assert_eq!(matched(&neither), Vec::<String>::new());
 }
-
-/// The finish builds detection findings and runs correlations on two threads when many events
-/// matched: the findings are those of one thread, in the same order. 3,000 sign-ins: password
-/// spray and brute-force windows (correlations, one chained), and detections.
-#[test]
-fn the_findings_of_a_finish_on_two_threads_are_those_of_one() {
-    let mut b = RuleSetBuilder::default();
-    b.add_builtin();
-    b.add(
-        "ok.yml",
-        "title: Sign-in completed\nid: 00000000-0000-4000-b000-000000000001\nlogsource: {product: azure, service: signinlogs}\n\
-         detection:\n    selection:\n        ResultType: 0\n    condition: selection\nlevel: low\n",
-    );
-    let set = b.build();
-    assert!(set.problems.is_empty(), "{:?}", set.problems);
-    let events: Vec<Event> = (0..3000)
-        .map(|i| {
-            let (user, ip) = (format!("u{}@c.com", i % 37), format!("198.51.100.{}", i % 7));
-            let code = if i % 11 == 0 { 0 } else { 50126 };
-            signin(i, i as i64 * 20, &user, &ip, code)
-        })
-        .collect();
-    let run = |threads: usize| {
-        let mut h = set.hunter();
-        events.iter().for_each(|e| h.feed(e));
-        h.finish_on(threads)
-    };
-    let one = run(1);
-    assert!(one.iter().any(|f| f.kind == "detection"), "{one:?}");
-    assert!(one.iter().filter(|f| f.kind != "detection").count() >= 3, "{one:?}");
-    assert!(one.iter().map(|f| f.events.len()).sum::<usize>() >= 2048);
-    assert_eq!(run(2), one);
-}
