@@ -7,6 +7,10 @@
 //! share of evaluation is visible, on one thread and then on every core (one hunter per worker,
 //! merged, as `azir hunt` does).
 
+// The allocator the `azir` binary hunts with (crates/azir/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use azir_detect::fields::Doc;
 use azir_detect::RuleSetBuilder;
 use azir_model::Event;
