@@ -580,6 +580,11 @@ impl PNode {
         Keep::Skip
     }
 
+    /// How many names an object this node applies to can have kept (children and flat paths).
+    pub(crate) fn width(&self) -> usize {
+        self.children.len() + self.flat.len()
+    }
+
     /// Rebuilds [`PNode::index`] here and below.
     fn reindex(&mut self) {
         let mut index: Vec<Vec<Indexed>> = Vec::new();

@@ -259,7 +259,8 @@ impl<'a> Skim<'a> {
         }
         match self.peek()? {
             b'{' => {
-                let mut out = Vec::new();
+                // At most one entry per name the node keeps (more only with repeated keys).
+                let mut out = Vec::with_capacity(n.width());
                 self.members(|s, key| {
                     let (raw, escaped) = key?;
                     let k = key_text(raw, escaped)?;
