@@ -331,8 +331,10 @@ const AUTHORITIES: &[(&[&str], &[&str], Column)] = &[
 
 /// Sources whose parsers fill `Operation` with one of the record's string values, trimmed of
 /// white space (Activity: `operationName`, its `value`, `OperationNameValue`, `OperationName`,
-/// `authorization.action` or the portal export's `Operation name`; Key Vault: `operationName`),
-/// so a keyword search for contained text may look there first ([`Doc::verbatim_operation`]).
+/// `authorization.action` or the portal export's `Operation name`; Key Vault: `operationName`,
+/// top level or in `properties`, which a Log Analytics row may hold as JSON text, where the value
+/// is escaped inside that text), so a keyword search for contained text without quotes or
+/// backslashes may look there first ([`Doc::verbatim_operation`]).
 /// Like [`AUTHORITIES`], this holds for records the case store keeps: ingestion parsed `raw`
 /// and read the column from it.
 const VERBATIM_OPERATION: &[&str] = &["activity", "keyvault"];

@@ -1174,7 +1174,9 @@ impl Search {
             // holds one of the record's values (trimmed: what it contains, the value contains):
             // SigmaHQ's Activity keyword rules name operations, and a hit there spares the walk.
             Search::Keywords(ks) => {
-                let contains = |m: &Matcher| matches!(m, Matcher::Contains { .. });
+                // (A pattern with a quote or backslash could be in the column and, escaped, not
+                // in a value: a Log Analytics `Properties` column holds its values as JSON text.)
+                let contains = |m: &Matcher| matches!(m, Matcher::Contains { pat, .. } if !pat.contains(['"', '\\']));
                 let hit = |v: Scalar<'_>| ks.iter().flatten().any(|m| m.is_match(v));
                 doc.verbatim_operation().is_some_and(|op| ks.iter().flatten().all(contains) && hit(Scalar::Str(op)))
                     || doc.visit_all(&mut |v| hit(v))

@@ -1026,6 +1026,8 @@ fn a_keyword_search_looks_at_the_operation_column_first() {
     // A wildcard in the middle: not plain contained text, so never looked up in the column.
     b.add("k3.yml", &rule(3, "activitylogs", "runCommand*action"));
     b.add("k4.yml", &rule(4, "signinlogs", "50126"));
+    // A quote: JSON text escapes it, so the column's text need not be a value's.
+    b.add("k5.yml", &rule(5, "activitylogs", r#"say "hi""#));
     let set = b.build();
     assert!(set.problems.is_empty(), "{:?}", set.problems);
     let event = |source: &str, op: &str, raw: serde_json::Value| Event {
@@ -1048,6 +1050,10 @@ fn a_keyword_search_looks_at_the_operation_column_first() {
     // Not for a wildcard keyword, nor a source whose column is not one of its values.
     let run = event("activity", "Microsoft.Compute/virtualMachines/runCommand/action", json!({"operationName": "x"}));
     assert_eq!(matched(&run), Vec::<String>::new());
+    let quoted = event("activity", r#"Microsoft.Chat/say "hi"/action"#, json!({"operationName": "x"}));
+    assert_eq!(matched(&quoted), Vec::<String>::new());
+    let quoted_raw = event("activity", "x", json!({"operationName": r#"Microsoft.Chat/say "hi"/action"#}));
+    assert_eq!(matched(&quoted_raw), [id(5)]);
     let signin = Event { result_details: Some("50126".into()), ..event("signin", "50126", json!({"resultType": "0"})) };
     assert_eq!(matched(&signin), Vec::<String>::new());
     // The record itself is still walked: the keyword in `raw` alone, and in neither.
