@@ -59,9 +59,9 @@
 //!    smaller literal set of the rules the columns can never decide is used when only such
 //!    rules are open, beside the own literals of up to three rules the columns could decide but
 //!    left open (an Activity record whose operation a rule names: its few literals take one
-//!    pass over the text, the whole set's hundreds several). A hunter pauses the scan for a source where it rarely spares the parse
-//!    (`ScanBudget`: a Sigma rule on `DeviceDetail.isCompliant: 'false'` admits nearly every
-//!    sign-in).
+//!    pass over the text, the whole set's hundreds several). A hunter pauses the scan for a
+//!    source where it rarely spares the parse (`ScanBudget`: a Sigma rule on
+//!    `DeviceDetail.isCompliant: 'false'` admits nearly every sign-in).
 //! 4. **Evaluation** of what is left, on a projected parse of `raw`: only the paths the
 //!    source's rules and the group-by and counted fields of their correlations can read are
 //!    built ([`fields::Projection`]); every other value is stepped over by finding its end
@@ -71,8 +71,8 @@
 //!    more are `regex` matchers. Keyword searches stream the record's values from its text
 //!    (one pass for all the keywords, no tree); keywords that are all contained text are first
 //!    looked for in the Activity or Key Vault operation column, which holds one of those values
-//!    (SigmaHQ's Activity keyword rules name operations). A path that goes *into* a string holding JSON
-//!    parses that string.
+//!    (SigmaHQ's Activity keyword rules name operations). A path that goes *into* a string
+//!    holding JSON parses that string.
 //! 5. **Bookkeeping** for a match: the event's reference (provenance, and user, IP, app and
 //!    resource as symbols of the hunter: each distinct text stored once, `intern`) once, the
 //!    (rule, event) pair of a reporting rule, and a hit per correlation the rule feeds with its
@@ -621,6 +621,8 @@ impl Prefilter {
                     scan = true;
                     if !self.decidable[pos] {
                         raw_only = true;
+                        // (Only if its literals could not be built into a scanner.)
+                        scan_all |= self.raw_only_lits.scanner.is_none();
                     } else if owned < OWN_SCANS && self.own_lits[pos].is_some() {
                         own[owned] = pos;
                         owned += 1;
