@@ -329,16 +329,6 @@ const AUTHORITIES: &[(&[&str], &[&str], Column)] = &[
     (&["signin"], &["resulttype", "errorcode"], Column::ResultDetails),
 ];
 
-/// Sources whose parsers fill `Operation` with one of the record's string values, trimmed of
-/// white space (Activity: `operationName`, its `value`, `OperationNameValue`, `OperationName`,
-/// `authorization.action` or the portal export's `Operation name`; Key Vault: `operationName`,
-/// top level or in `properties`, which a Log Analytics row may hold as JSON text, where the value
-/// is escaped inside that text), so a keyword search for contained text without quotes or
-/// backslashes may look there first ([`Doc::verbatim_operation`]).
-/// Like [`AUTHORITIES`], this holds for records the case store keeps: ingestion parsed `raw`
-/// and read the column from it.
-const VERBATIM_OPERATION: &[&str] = &["activity", "keyvault"];
-
 /// The authoritative columns of `source`'s records ([`Authority`]).
 pub fn authority_columns(source: &str) -> Vec<Column> {
     let mut out: Vec<Column> = Vec::new();
@@ -884,9 +874,19 @@ impl<'a> Doc<'a> {
     }
 
     /// The event's `Operation` column where it is one of the record's string values, trimmed
-    /// ([`VERBATIM_OPERATION`]): a pattern contained in it is contained in a value of the record.
+    /// of white space, so a pattern contained in it is contained in a value of the record: the
+    /// sources whose `Operation` is authoritative ([`AUTHORITIES`]: Activity `operationName`,
+    /// its `value` or `OperationNameValue`, and the parser's fallbacks `OperationName`,
+    /// `authorization.action` and the portal export's `Operation name`; Key Vault
+    /// `operationName`, top level or in `properties`, which a Log Analytics row may hold as JSON
+    /// text, where the value is escaped inside that text: keyword patterns with quotes or
+    /// backslashes are not looked up here). Like the authorities, this holds for records the
+    /// case store keeps: ingestion parsed `raw` and read the column from it.
     pub fn verbatim_operation(&self) -> Option<&str> {
-        VERBATIM_OPERATION.contains(&self.event.source.as_str()).then_some(self.event.operation.as_deref()).flatten()
+        let source = self.event.source.as_str();
+        let operation =
+            |&(sources, _, c): &(&[&str], &[&str], Column)| c == Column::Operation && sources.contains(&source);
+        AUTHORITIES.iter().any(operation).then_some(self.event.operation.as_deref()).flatten()
     }
 
     /// Calls `f` for every string, number and boolean anywhere in the raw record and for
