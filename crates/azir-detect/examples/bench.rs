@@ -5,7 +5,7 @@
 //! and every rule under the given folders are loaded; the events are hunted `AZIR_BENCH_ROUNDS`
 //! times (default 20). Prints events/s for the whole hunt and for parsing `raw` alone, so the
 //! share of evaluation is visible, on one thread and then on every core (one hunter per worker,
-//! merged, as `azir hunt` does).
+//! merged, as `azir hunt` does; `AZIR_BENCH_THREADS` sets how many).
 
 // The allocator the `azir` binary hunts with (crates/azir/src/main.rs).
 #[global_allocator]
@@ -187,10 +187,18 @@ fn main() {
     println!("rules the prefilter cannot skip: {:?}", set.unfiltered_rules());
 
     // As `azir hunt` runs: one hunter per worker over its share of the events, merged.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // AZIR_BENCH_THREADS=N sets the workers (default: every core), so one and two workers can
+    // be compared in the same build and phase.
+    let threads = std::env::var("AZIR_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .filter(|&t: &usize| t > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let t = Instant::now();
     let mut merged_findings = findings;
     let (mut feed_s, mut merge_s, mut fin_s) = (0.0, 0.0, 0.0);
+    // Per round: the slowest and the fastest worker's time (spawn and join left out).
+    let mut spans: Vec<(f64, f64)> = Vec::new();
     for _ in 0..if phase("threads") { rounds } else { 0 } {
         let f = Instant::now();
         let chunk = events.len().div_ceil(threads).max(1);
@@ -200,14 +208,17 @@ fn main() {
                 .map(|part| {
                     let set = &set;
                     s.spawn(move || {
+                        let w = Instant::now();
                         let mut h = set.hunter();
                         part.iter().for_each(|e| h.feed(e));
-                        h
+                        (h, w.elapsed().as_secs_f64())
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("worker")).collect()
         });
+        let (hunters, times): (Vec<_>, Vec<f64>) = hunters.into_iter().unzip();
+        spans.push((times.iter().copied().fold(0.0, f64::max), times.iter().copied().fold(f64::INFINITY, f64::min)));
         feed_s += f.elapsed().as_secs_f64();
         let m = Instant::now();
         let mut it = hunters.into_iter();
@@ -222,6 +233,12 @@ fn main() {
     if phase("threads") {
         let ms = |s: f64| s * 1e3 / rounds as f64;
         println!("  per round: workers {:.1} ms, merge {:.1} ms, finish {:.1} ms", ms(feed_s), ms(merge_s), ms(fin_s));
+        // The first round warms the caches (lazy DFA states, allocator pages): the median shows
+        // the steady state, and slowest against fastest the split's imbalance.
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some(&(slow, fast)) = spans.get(spans.len() / 2) {
+            println!("  median round: slowest worker {:.1} ms, fastest {:.1} ms", slow * 1e3, fast * 1e3);
+        }
     }
     if phase("hunt") && phase("threads") {
         assert_eq!(merged_findings, findings, "the merged hunt finds what the single one does");
