@@ -62,6 +62,11 @@ pub enum StoreError {
     /// Reading or writing a case on Azure storage failed (credentials never appear in it).
     #[error("{0}")]
     Remote(String),
+    /// A caller's callback stopped a scan: what a callback of [`crate::read::scan_parts`]
+    /// returns to end the scan early on an error that is not the store's (the caller keeps that
+    /// error and reports it, not this one).
+    #[error("stopped by the reader")]
+    Stopped,
 }
 
 /// Attaches a path to an IO error.

@@ -303,6 +303,12 @@ pub fn run(a: &TimelineArgs, quiet: bool) -> Result<i32> {
     // rows. A reader thread reads and sorts the next day while this one writes. A day larger
     // than `--sort-memory` is sorted on disk (`spill`).
     let days = days(&case, a.flows, from_day.as_deref(), to_day.as_deref())?;
+    // A signal ends the process without unwinding: the runs of a day sorted on disk are removed
+    // first (`spill` module docs). Output written so far stays written.
+    let _ = ctrlc::set_handler(|| {
+        spill::remove_live();
+        std::process::exit(130);
+    });
     let (filter, cols) = (&filter, &cols);
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DayRows>>(0);
@@ -372,7 +378,7 @@ fn read_day(day: &Day, filter: &Filter, cols: &[&str], budget: usize, format: &m
         Ok(()) => Ok(()),
         Err(err) => {
             failed = Some(err);
-            Err(azir_store::StoreError::Remote("stopped".into()))
+            Err(azir_store::StoreError::Stopped)
         }
     };
     let mut scanned = scan_parts(&day.events, Some(cols), &mut |b| {

@@ -351,6 +351,47 @@ fn a_timeline_sorted_on_disk_is_the_same_timeline() {
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "sorted runs were left in TMPDIR");
 }
 
+/// Interrupted while a day is sorted on disk (Ctrl-C, SIGTERM): the process exits 130 and
+/// leaves no run folder in `$TMPDIR`. Nothing reads the output here, so the writer blocks on a
+/// full pipe with the runs of a day on disk: the signal comes while they exist.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_timeline_leaves_no_sorted_runs_behind() {
+    let d = demo();
+    let case = d.case();
+    for signal in ["-INT", "-TERM"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = Command::new(BIN)
+            .args(["timeline", "--case", case.as_str(), "--sort-memory", "1", "--format", "jsonl", "--flows"])
+            .env("TMPDIR", tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let runs = || -> usize {
+            std::fs::read_dir(tmp.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("azir-timeline-"))
+                .map(|e| std::fs::read_dir(e.path()).map_or(0, |r| r.count()))
+                .sum()
+        };
+        let start = std::time::Instant::now();
+        while runs() == 0 {
+            assert!(child.try_wait().unwrap().is_none(), "{signal}: the timeline ended before it sorted on disk");
+            assert!(start.elapsed().as_secs() < 120, "{signal}: no sorted run appeared in TMPDIR");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{signal}: {status:?}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        assert!(left.is_empty(), "{signal}: left in TMPDIR: {left:?}");
+    }
+}
+
 /// The decompressed bytes of an evidence stream (`file`, `file.gz`, `archive.zip!member`).
 fn stream_bytes(display: &str) -> Vec<u8> {
     let mut raw = Vec::new();

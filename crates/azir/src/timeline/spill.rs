@@ -21,6 +21,14 @@
 //! little-endian. Files live in a temporary folder under `$TMPDIR` (std's
 //! [`std::env::temp_dir`]), removed when the day is written, also on an error.
 //!
+//! ## Interrupted
+//!
+//! Ctrl-C (SIGINT), SIGTERM or SIGHUP ends the process without unwinding, so no destructor
+//! removes the folder: a day of a large case left gigabytes of runs in `$TMPDIR`. The folders
+//! that exist are listed ([`LIVE`]), and `azir timeline`'s signal handler removes them
+//! ([`remove_live`]) before it exits with 130. A run being written when the signal comes is
+//! removed with its folder: the writer's later writes fail, and the process exits first.
+//!
 //! At most [`MAX_RUNS`] runs are kept: when a day reaches that many, they are merged into one
 //! run first, so a small budget on a large day never needs more open files than that.
 
@@ -31,7 +39,28 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// The run folders of this process that exist now.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while the list was held left it consistent (pushes and removals are single steps).
+    LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes every run folder of this process (the signal handler's cleanup). A folder that a
+/// run file is being created in may need a second try; one already gone is fine.
+pub(super) fn remove_live() {
+    for dir in live().drain(..) {
+        for _ in 0..5 {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => continue,
+                _ => break,
+            }
+        }
+    }
+}
 
 /// Formats a row (event, sub-index) by appending its output bytes.
 pub(super) type FormatRow<'f> = dyn FnMut(&Event, u32, &mut Vec<u8>) -> Result<()> + 'f;
@@ -82,6 +111,7 @@ impl Spill {
         let dir = tempfile::Builder::new().prefix("azir-timeline-").tempdir().with_context(|| {
             format!("timeline: cannot make a folder for sorted runs in {}", std::env::temp_dir().display())
         })?;
+        live().push(dir.path().to_path_buf());
         Ok(Spill { dir, runs: Vec::new(), day: day.to_string(), rows: 0, sorted: 0, made: 0 })
     }
 
@@ -138,6 +168,13 @@ impl Spill {
     /// Hands the day's rows to `out` in timeline order, until it returns false.
     pub(super) fn write(self, out: &mut dyn FnMut(&[u8]) -> Result<bool>) -> Result<()> {
         merge(&self.runs, &mut |_, row| out(row))
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        // The folder itself goes with `dir` (after this).
+        live().retain(|d| d != self.dir.path());
     }
 }
 
