@@ -17,7 +17,7 @@ use crate::rule::{CorrelationType, Threshold};
 use rustc_hash::FxHashMap;
 
 /// One base-rule match seen by a correlation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hit {
     /// Event time (µs).
     pub time: i64,
@@ -91,7 +91,7 @@ pub fn run_triggered(
     if matches!(kind, CorrelationType::ValueSum | CorrelationType::ValueAvg) {
         hits.retain(|h| h.value.and_then(number).is_some());
     }
-    hits.sort_unstable_by_key(|h| (h.key, h.time, h.event, h.rule, h.value));
+    sort_hits(&mut hits);
     let mut out = Vec::new();
     let mut start = 0;
     while start < hits.len() {
@@ -103,6 +103,42 @@ pub fn run_triggered(
         start = end;
     }
     out
+}
+
+/// Puts hits in (key, time, event, rule, value) order.
+///
+/// A hunt numbers keys by rank, 0 to the number of groups: then the hits are placed by key with
+/// a counting sort, which keeps each group's hits in the order they came, and each group is
+/// sorted by a stable sort that finds the runs in it (a worker's hits come in time order, so a
+/// group is one run per worker). The full sort by the five-field key was the finish's largest
+/// part on the demo (2.45 M instructions a round); with this the whole finish went from 12.39 M
+/// to 10.76 M (callgrind, session 13). Sparse keys (or few hits) take the full sort.
+fn sort_hits(hits: &mut Vec<Hit>) {
+    let order = |h: &Hit| (h.key, h.time, h.event, h.rule, h.value);
+    let max = hits.iter().map(|h| h.key as usize).max().unwrap_or(0);
+    if hits.len() < 64 || max > 2 * hits.len() {
+        hits.sort_unstable_by_key(order);
+        return;
+    }
+    // starts[k]: where key k's hits begin.
+    let mut starts = vec![0usize; max + 2];
+    for h in hits.iter() {
+        starts[h.key as usize + 1] += 1;
+    }
+    for k in 1..starts.len() {
+        starts[k] += starts[k - 1];
+    }
+    let mut placed = hits.clone();
+    let mut next = starts.clone();
+    for h in hits.iter() {
+        let at = &mut next[h.key as usize];
+        placed[*at] = *h;
+        *at += 1;
+    }
+    for k in 0..=max {
+        placed[starts[k]..starts[k + 1]].sort_by_key(|h| (h.time, h.event, h.rule, h.value));
+    }
+    *hits = placed;
 }
 
 /// What `run_triggered` is told of hits: an `event_count`'s unit, a value's number.
@@ -261,6 +297,52 @@ fn ordered_start(w: &[Hit], n: usize) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::matcher::NumOp;
+
+    /// The counting sort by key and the per-group sort give exactly the full sort's order:
+    /// dense keys (ranks, as a hunt gives them) with hits in time order, in two runs (two
+    /// workers), shuffled, with duplicates; sparse keys; and fewer hits than the threshold.
+    #[test]
+    fn hits_sort_as_the_full_sort_sorts_them() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n.max(1)
+        };
+        let mut counted = 0;
+        for case in 0..400 {
+            let n = [0, 1, 63, 64, 65, 300, 2000][case % 7] as usize;
+            let groups = [1u64, 3, 40, 500, 1_000_000][(case / 7) % 5];
+            let mut hits: Vec<Hit> = (0..n)
+                .map(|i| Hit {
+                    // Mostly in time order, as a worker feeds them; ties on time are common.
+                    time: (i as i64 / 3) * 10 + if case % 3 == 0 { next(50) as i64 } else { 0 },
+                    event: if case % 5 == 0 { next(20) as usize } else { i },
+                    rule: next(3) as usize,
+                    key: next(groups) as u32,
+                    value: if next(4) == 0 { None } else { Some(next(5) as u32) },
+                })
+                .collect();
+            if case % 4 == 1 {
+                // Two workers: the second half's hits come before the first's.
+                let half = n / 2;
+                hits.rotate_left(half);
+            }
+            if case % 4 == 2 {
+                for i in (1..hits.len()).rev() {
+                    hits.swap(i, next(i as u64 + 1) as usize);
+                }
+            }
+            let mut want = hits.clone();
+            want.sort_unstable_by_key(|h| (h.key, h.time, h.event, h.rule, h.value));
+            let dense = n >= 64 && hits.iter().all(|h| h.key as usize <= 2 * n);
+            sort_hits(&mut hits);
+            assert_eq!(hits, want, "case {case}: {n} hits, {groups} groups");
+            counted += usize::from(dense);
+        }
+        assert!(counted > 100, "the counting sort ran in {counted} cases");
+    }
 
     /// A number for a test text (distinct for the texts used here).
     fn id(s: &str) -> u32 {

@@ -93,17 +93,23 @@ impl Tuples {
     /// (element by element, as `Vec<String>`s compare), so that equal ranks are equal tuples.
     /// Returns the ranks in the order of `ids`.
     pub(crate) fn ranks(&self, ids: &[u32], symbols: &Symbols) -> Vec<u32> {
-        let mut distinct: Vec<u32> = ids.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let text = |t: u32| self.get(t).iter().map(|&s| symbols.name(s));
-        distinct.sort_by(|&a, &b| text(a).cmp(text(b)));
-        let mut rank: FxHashMap<u32, u32> = FxHashMap::default();
-        rank.reserve(distinct.len());
-        for (r, &t) in distinct.iter().enumerate() {
-            rank.insert(t, r as u32);
+        // Tuple numbers are dense (0 to the number of tuples): a table by number, not a hash
+        // map or a sort of every id, finds the distinct ones and holds their ranks.
+        let mut rank = vec![u32::MAX; self.list.len()];
+        let mut distinct: Vec<u32> = Vec::new();
+        for &t in ids {
+            if rank[t as usize] == u32::MAX {
+                rank[t as usize] = 0;
+                distinct.push(t);
+            }
         }
-        ids.iter().map(|t| rank[t]).collect()
+        // Distinct tuples have distinct texts (a symbol is one text), so the order is total.
+        let text = |t: u32| self.get(t).iter().map(|&s| symbols.name(s));
+        distinct.sort_unstable_by(|&a, &b| text(a).cmp(text(b)));
+        for (r, &t) in distinct.iter().enumerate() {
+            rank[t as usize] = r as u32;
+        }
+        ids.iter().map(|&t| rank[t as usize]).collect()
     }
 }
 
