@@ -196,27 +196,30 @@
 //!   includes the value (`destinationPortRange|portrange: 22` matches `20-30` and `0-65535`).
 //!   The pack's NSG rule uses it, so a range is no way around it.
 //!
-//! ## Left to do (issue 4)
+//! ## Left to do (issue 4): the 1 M events/s target
 //!
-//! * Speed: the whole hunt does not reach the issue's 1 M events/s on 2 cores (BENCHMARKS.md,
-//!   "Session 8"). Per demo event type, in instructions (cachegrind, one thread, hunt phase):
-//!   Application Gateway ~4,200, Key Vault ~13,300 (the enumeration correlation's counted
-//!   field, `properties.id`, is only in `raw`), Activity ~39,700 (three SigmaHQ keyword rules
-//!   match every value of a 5 KB record against up to ten keywords), sign-ins ~63,900 (rules
-//!   on fields no column holds: a 3.6 KB record skimmed, ~60 keys of the objects on the rules'
-//!   paths compared, a dozen values decoded, the literal scan useless because `'false'` is in
-//!   every record). The skim is ~27,000 of a sign-in's instructions: walking the members of
-//!   the objects a path goes through, not skipping the rest. Tried this session and dropped: a
-//!   capture table instead of the projected tree (the values at the projection's nodes, found
-//!   without walking from the root per field: no fewer instructions, no measurable time), a
-//!   word-wide first-eight-bytes tag in the projection's key index, a time-keyed sort of the
-//!   finish's event references, and the finish's detection findings built on a second thread
-//!   beside the correlations (no shorter: 3.5–4.5 ms against 3.4–4.1 ms per demo round).
-//!   Next: the keyword walk stopping at its first match (it walks on to check the structure),
-//!   and testing only the keywords the literal scan found in the record (each value is matched
-//!   against every keyword of the search now).
-//! * Sigma's generic `category: firewall` (fields `src_ip`, `dst_port`, …) mapped onto flow
-//!   tuples.
+//! Not reached, and not reachable while the hunt reads each record's JSON (BENCHMARKS.md,
+//! "Session 13"). A 13,122-event demo round is 135 M instructions: the projected parse 32%,
+//! the prefilter 29% (its lower-casing and literal scans 19%), the serial finish 7–9%, the rest
+//! (conditions, field walks, correlation keys, bookkeeping) 30%. Two workers take ~18.5 ms and
+//! the merge and finish ~5 ms; 1 M events/s is 13.1 ms. With the parse and the scans free the
+//! round would still take ~13.6 ms.
+//!
+//! * Sign-ins (41% of the instructions, ~58,000 each) are parsed for the built-in
+//!   correlations' group-by and counted fields (`IPAddress`, `UserPrincipalName`), not for the
+//!   rules' own tests: 941 of 947 parses a round start there. Those fields have no
+//!   authoritative column (`ActorUsername` falls back to `servicePrincipalName`,
+//!   `userDisplayName`, `identity`; `SrcIpAddr` to `callerIpAddress`). The same holds for Key
+//!   Vault's `CallerIpAddress` and `properties.id` (1,354 of 1,354).
+//! * The skim's cost is walking the members of the objects a path goes through (~250
+//!   instructions a member), not skipping the rest. A structural index of the record (one
+//!   64-byte pass marking quotes, colons, commas and brackets outside strings, then jumping
+//!   between them) is the next step there, estimated at ~10% of a round; a pre-tokenized
+//!   `raw` stored at ingest at ~18%.
+//! * Tried and dropped (sessions 8–13): a capture table instead of the projected tree, a
+//!   word-wide key tag, a time-keyed sort of the finish's references, the finish on two
+//!   threads, a whitespace fast path in the skim (−0.3%), `simd-json`'s tape (slower than
+//!   `serde_json` here without `-C target-cpu`).
 
 pub mod condition;
 pub mod correlation;
