@@ -86,7 +86,9 @@ fn main() {
             subscription_id: s(&v, "SubscriptionId"),
             message: s(&v, "message").unwrap_or_default(),
             raw: s(&v, "raw").unwrap_or_default(),
-            // As the case store reads it back: each event with its own provenance texts.
+            // Each event with its own provenance texts. (`azir hunt` refills one event per row and
+            // keeps the texts while consecutive rows name the same file, azir_store's
+            // `EventColumns::fill`: the bench's copy per event is the costlier case.)
             provenance: azir_model::Provenance {
                 evidence_sha256: s(&v, "evidence_sha256").unwrap_or_default().into(),
                 evidence_path: s(&v, "evidence_path").unwrap_or_default().into(),
