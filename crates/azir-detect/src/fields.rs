@@ -774,6 +774,12 @@ impl<'a> Doc<'a> {
         Doc { projection: Some(projection), ..Doc::new(event) }
     }
 
+    /// The event with its record given as the tree a whole parse of it gives (a flow tuple's,
+    /// built from its fields): nothing is parsed, and keyword searches walk the tree.
+    pub(crate) fn with_tree(event: &'a Event, tree: Node<'a>) -> Doc<'a> {
+        Doc { event, raw: std::cell::OnceCell::from(tree), projection: None }
+    }
+
     /// `raw` parsed (`Null` when it is not JSON).
     pub fn raw(&self) -> &Node<'a> {
         self.raw.get_or_init(|| {
