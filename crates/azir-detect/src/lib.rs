@@ -1450,15 +1450,16 @@ impl<'r> Hunter<'r> {
     /// open are evaluated on the tree (a flow record has ~20 members).
     fn eval_with<'e>(&mut self, e: &'e Event, tuple: Option<u32>, tree: Option<fields::Node<'e>>) -> bool {
         let Some((rules, pf)) = self.route(&e.source) else { return false };
-        let scan = tree.is_none();
+        // A record given as text is scanned for literals and parsed when a rule needs it.
+        let text = tree.is_none();
         let doc = match tree {
             Some(t) => Doc::with_tree(e, t),
             None => Doc::projected(e, &pf.projection),
         };
         let budget = &mut self.scan_budget[self.last_route];
         let (any, outcome) =
-            pf.candidates_with(&self.set.detections, rules, &doc, &mut self.cand, scan && budget.allow());
-        if scan {
+            pf.candidates_with(&self.set.detections, rules, &doc, &mut self.cand, text && budget.allow());
+        if text {
             budget.record(outcome);
         }
         self.scanned += u64::from(outcome.scanned);
@@ -1503,7 +1504,7 @@ impl<'r> Hunter<'r> {
                 self.corr_hits[ci].push(correlation::Hit { time: e.time, event: idx, rule: pos, key, value });
             }
         }
-        self.parsed += u64::from(doc.parsed());
+        self.parsed += u64::from(text && doc.parsed());
         true
     }
 

@@ -559,6 +559,59 @@ fn tuple(
     }
 }
 
+/// Flow tuples are hunted on the tree of their fields: no record text is written, scanned
+/// or parsed (a tuple's columns and ~20 members decide every flow rule), and what the rules
+/// decide is what they decided on the written record: the port scan fires, a field rule and a
+/// keyword rule on a tuple's members match the tuples that have them and only those.
+#[test]
+fn flow_tuples_are_hunted_without_writing_or_parsing_a_record() {
+    let mut b = RuleSetBuilder::default();
+    b.add_builtin();
+    b.add(
+        "flows.yml",
+        r#"
+title: Tuple of a named rule
+id: 6c1d7d3e-3f0e-4b8a-9d54-0a6f3b1c2d01
+logsource: { product: azure, category: network_connection }
+detection:
+    selection:
+        NetworkRuleName|endswith: DenyAllInBound
+        FlowState: Deny
+    condition: selection
+level: low
+---
+title: Tuple naming an https rule anywhere
+id: 6c1d7d3e-3f0e-4b8a-9d54-0a6f3b1c2d02
+logsource: { product: azure, category: network_connection }
+detection:
+    keywords:
+        - 'allow-https'
+    condition: keywords
+level: low
+"#,
+    );
+    let set = b.build();
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let mut h = set.hunter();
+    let mut flows: Vec<_> = (0..25)
+        .map(|i| tuple(i64::from(i) * 10, "203.0.113.9", "10.0.0.4", 1000 + i, "Inbound", "Deny", 0, i as u32))
+        .collect();
+    flows.extend(
+        (0..3).map(|i| {
+            tuple(300 + i64::from(i), "10.0.0.4", "198.51.100.7", 443, "Outbound", "Allow", 900, 25 + i as u32)
+        }),
+    );
+    flows.iter().for_each(|s| h.feed_flow(s));
+    assert_eq!(h.flow_counts(), (28, 28));
+    assert_eq!(h.parsed(), 0, "a tuple's record was parsed");
+    assert_eq!(h.scan_passes(), 0, "a tuple's text was scanned");
+    let f = h.finish();
+    let count = |title: &str| f.iter().filter(|f| f.title == title).map(|f| f.events.len()).sum::<usize>();
+    assert_eq!(count("Port scan - denied inbound flows to many ports of one address"), 25);
+    assert_eq!(count("Tuple of a named rule"), 25);
+    assert_eq!(count("Tuple naming an https rule anywhere"), 3);
+}
+
 #[test]
 fn denied_port_scan_needs_25_ports_of_one_address_from_one_source_in_ten_minutes() {
     let t = "Port scan - denied inbound flows";
