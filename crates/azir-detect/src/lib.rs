@@ -182,8 +182,12 @@
 //!   `events`. [`Hunter::feed_flow`] presents each tuple ([`NetworkSession`]) as an event whose
 //!   `raw` is a small JSON object keyed by the ASIM NetworkSession column names (`SrcIpAddr`,
 //!   `DstPortNumber`, `DvcAction`, `NetworkDirection`, `FlowState`, `SrcBytes`, …, see
-//!   [`flow_event`]); rules name those fields. Counters are per tuple (deltas for NSG v2/VNet
-//!   `C`/`E` states), not per connection. Contributing tuples keep their evidence path, line and
+//!   [`flow_event`]); rules name those fields. The hunt does not write that JSON: it builds the
+//!   tree a parse of it gives straight from the tuple's fields and evaluates the rules on it,
+//!   with no literal scan (a flow rule reads a few of ~20 members); the two are tested equal
+//!   member for member. On the demo a tuple went from 10,702 instructions (writing the record
+//!   and parsing it back) to 4,308 (BENCHMARKS, session 13). Counters are per tuple (deltas
+//!   for NSG v2/VNet `C`/`E` states), not per connection. Contributing tuples keep their evidence path, line and
 //!   tuple index ([`EventRef::tuple`]). Firewall flows are not fed this way: Azure Firewall
 //!   records are already hunted as `firewall` events.
 //! * Paths may go into JSON held in strings (`properties.requestbody.properties.access`); such a
@@ -1418,7 +1422,8 @@ impl<'r> Hunter<'r> {
         }
     }
 
-    /// Evaluates one flow tuple of the `network` table, as the event [`flow_event`] builds.
+    /// Evaluates one flow tuple of the `network` table, as the event [`flow_event`] builds (its
+    /// record given as the tree of its fields, not as JSON text).
     /// Tuples of sources other than [`logsource::FLOW_SOURCES`] (firewall, pcap) are skipped.
     pub fn feed_flow(&mut self, s: &NetworkSession) {
         if !logsource::FLOW_SOURCES.contains(&s.source.as_str()) {
