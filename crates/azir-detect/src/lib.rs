@@ -1779,30 +1779,14 @@ pub fn flow_event_into(s: &NetworkSession, e: &mut Event) {
     // keys and values serialized per tuple cost more than the flow rules' evaluation.
     let raw = &mut e.raw;
     raw.clear();
-    {
-        let mut j = JsonObject::new(raw);
-        j.text("AclId", s.acl_id.as_deref());
-        j.text("CloudAccountId", s.account_id.as_deref());
-        j.int("DstBytes", s.bytes_d2s);
-        j.text("DstIpAddr", Some(&s.dst_ip));
-        j.int("DstPackets", s.packets_d2s);
-        j.int("DstPortNumber", s.dst_port.map(i64::from));
-        j.text("DvcAction", s.action.as_deref());
-        j.text("DvcId", s.dvc_id.as_deref());
-        j.text("FlowId", Some(&s.flow_id));
-        j.text("FlowState", s.flow_state.as_deref());
-        j.int("FlowVersion", s.version.map(i64::from));
-        j.text("NetworkDirection", s.direction.as_deref());
-        j.text("NetworkProtocol", Some(&s.protocol));
-        j.text("NetworkRuleName", s.rule.as_deref());
-        j.int("SrcBytes", s.bytes_s2d);
-        j.text("SrcIpAddr", Some(&s.src_ip));
-        j.int("SrcPackets", s.packets_s2d);
-        j.int("SrcPortNumber", s.src_port.map(i64::from));
-        j.text("TargetResourceId", s.target_resource_id.as_deref());
-        j.text("source", Some(&s.source));
-        j.end();
+    let mut j = JsonObject::new(raw);
+    for (k, v) in flow_members(s) {
+        match v {
+            FlowValue::Text(v) => j.text(k, v),
+            FlowValue::Int(v) => j.int(k, v),
+        }
     }
+    j.end();
     flow_columns_into(s, e);
 }
 
@@ -1838,35 +1822,47 @@ fn flow_columns_into(s: &NetworkSession, e: &mut Event) {
 fn flow_tree(s: &NetworkSession) -> fields::Node<'_> {
     use fields::Node;
     use std::borrow::Cow;
-    fn text(v: Option<&str>) -> Option<Node<'_>> {
-        v.map(|v| Node::Str(Cow::Borrowed(v)))
+    fn node(v: FlowValue<'_>) -> Option<Node<'_>> {
+        match v {
+            FlowValue::Text(v) => v.map(|v| Node::Str(Cow::Borrowed(v))),
+            FlowValue::Int(v) => v.map(|v| Node::Num(v.into())),
+        }
     }
-    fn int(v: Option<i64>) -> Option<Node<'static>> {
-        v.map(|v| Node::Num(v.into()))
-    }
-    let members = [
-        ("AclId", text(s.acl_id.as_deref())),
-        ("CloudAccountId", text(s.account_id.as_deref())),
-        ("DstBytes", int(s.bytes_d2s)),
-        ("DstIpAddr", text(Some(&s.dst_ip))),
-        ("DstPackets", int(s.packets_d2s)),
-        ("DstPortNumber", int(s.dst_port.map(i64::from))),
-        ("DvcAction", text(s.action.as_deref())),
-        ("DvcId", text(s.dvc_id.as_deref())),
-        ("FlowId", text(Some(&s.flow_id))),
-        ("FlowState", text(s.flow_state.as_deref())),
-        ("FlowVersion", int(s.version.map(i64::from))),
-        ("NetworkDirection", text(s.direction.as_deref())),
-        ("NetworkProtocol", text(Some(&s.protocol))),
-        ("NetworkRuleName", text(s.rule.as_deref())),
-        ("SrcBytes", int(s.bytes_s2d)),
-        ("SrcIpAddr", text(Some(&s.src_ip))),
-        ("SrcPackets", int(s.packets_s2d)),
-        ("SrcPortNumber", int(s.src_port.map(i64::from))),
-        ("TargetResourceId", text(s.target_resource_id.as_deref())),
-        ("source", text(Some(&s.source))),
-    ];
-    Node::Obj(members.into_iter().filter_map(|(k, v)| Some((Cow::Borrowed(k), v?))).collect())
+    Node::Obj(flow_members(s).into_iter().filter_map(|(k, v)| Some((Cow::Borrowed(k), node(v)?))).collect())
+}
+
+/// A member's value of a flow record: text or integer, `None` when absent (left out).
+enum FlowValue<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+}
+
+/// The members of a flow tuple's record, keys in the order a serde_json map would sort them:
+/// the one list both [`flow_event_into`] (as JSON) and [`flow_tree`] (as a tree) are made of.
+fn flow_members(s: &NetworkSession) -> [(&'static str, FlowValue<'_>); 20] {
+    use FlowValue::{Int, Text};
+    [
+        ("AclId", Text(s.acl_id.as_deref())),
+        ("CloudAccountId", Text(s.account_id.as_deref())),
+        ("DstBytes", Int(s.bytes_d2s)),
+        ("DstIpAddr", Text(Some(&s.dst_ip))),
+        ("DstPackets", Int(s.packets_d2s)),
+        ("DstPortNumber", Int(s.dst_port.map(i64::from))),
+        ("DvcAction", Text(s.action.as_deref())),
+        ("DvcId", Text(s.dvc_id.as_deref())),
+        ("FlowId", Text(Some(&s.flow_id))),
+        ("FlowState", Text(s.flow_state.as_deref())),
+        ("FlowVersion", Int(s.version.map(i64::from))),
+        ("NetworkDirection", Text(s.direction.as_deref())),
+        ("NetworkProtocol", Text(Some(&s.protocol))),
+        ("NetworkRuleName", Text(s.rule.as_deref())),
+        ("SrcBytes", Int(s.bytes_s2d)),
+        ("SrcIpAddr", Text(Some(&s.src_ip))),
+        ("SrcPackets", Int(s.packets_s2d)),
+        ("SrcPortNumber", Int(s.src_port.map(i64::from))),
+        ("TargetResourceId", Text(s.target_resource_id.as_deref())),
+        ("source", Text(Some(&s.source))),
+    ]
 }
 
 /// A JSON object written into a string, member by member (absent values left out).
