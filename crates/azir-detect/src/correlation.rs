@@ -303,13 +303,7 @@ mod tests {
     /// workers), shuffled, with duplicates; sparse keys; and fewer hits than the threshold.
     #[test]
     fn hits_sort_as_the_full_sort_sorts_them() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n.max(1)
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut counted = 0;
         for case in 0..400 {
             let n = [0, 1, 63, 64, 65, 300, 2000][case % 7] as usize;

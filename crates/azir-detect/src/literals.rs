@@ -196,16 +196,10 @@ mod tests {
         let set = Literals::new(&pats).unwrap();
         assert!(set.searchers.len() >= 2);
         let alphabet = b"abcdefgijklnoqrstuvwxyzACEGIJKLNQSTW0125-/\\\":{}, ";
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = crate::xorshift(0x2545_F491_4F6C_DD1D);
         for round in 0..300 {
-            let mut text: Vec<u8> = (0..(round % 97) * 7)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    alphabet[(seed % alphabet.len() as u64) as usize]
-                })
-                .collect();
+            let mut text: Vec<u8> =
+                (0..(round % 97) * 7).map(|_| alphabet[next(alphabet.len() as u64) as usize]).collect();
             // Plant some literals in varied case.
             if round % 3 == 0 {
                 let p = pats[round % pats.len()].to_ascii_uppercase();

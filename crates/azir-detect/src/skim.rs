@@ -821,13 +821,7 @@ mod tests {
     /// under several projections.
     #[test]
     fn generated_records_skim_as_they_parse() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1d);
         fn value(depth: u32, next: &mut dyn FnMut(u64) -> u64, out: &mut String) {
             const KEYS: [&str; 6] = ["a", "A", "b", "status", "errorCode", "x.y"];
             const STRS: [&str; 5] = ["plain", "with \\\"quote\\\"", "br}ack]et{", "back\\\\slash", "\\u00e9t\\u00e9"];
